@@ -1,0 +1,71 @@
+"""Helpers shared by the CLI modules: progress bars and turning errors into clean messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+T = TypeVar("T")
+console = Console(stderr=True)
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        transient=False,
+    )
+
+
+def track(items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
+    with progress() as bar:
+        task = bar.add_task(description, total=total, info="")
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+@contextmanager
+def user_errors():
+    """Turn ValueError / FileNotFoundError from a stage into a one-line message and exit code 2."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def parse_int_ranges(spec: str) -> list[int]:
+    """``"0-3,7,10-11"`` -> ``[0, 1, 2, 3, 7, 10, 11]`` (non-negative integers)."""
+    out: list[int] = []
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        try:
+            a = int(lo)
+            b = int(hi) if sep else a
+        except ValueError:
+            raise ValueError(f"bad range {part!r}: expected N or N-M") from None
+        if b < a:
+            raise ValueError(f"bad range {part!r}: end before start")
+        out.extend(range(a, b + 1))
+    return out

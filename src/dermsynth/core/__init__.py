@@ -1,0 +1,1 @@
+"""Shared foundations: atomic I/O, manifest schema, configs, seeding, stats, distributed, paths."""

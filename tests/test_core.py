@@ -1,0 +1,91 @@
+"""Tests for the shared foundations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dermsynth.cli.common import parse_int_ranges
+from dermsynth.core import config, io, manifest, seeding, stats
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.json"
+    io.atomic_write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_png_roundtrip_is_lossless(tmp_path):
+    img = np.random.default_rng(0).integers(0, 256, (17, 23, 3), dtype=np.uint8)
+    io.write_png(tmp_path / "a.png", img)
+    assert np.array_equal(io.read_rgb(tmp_path / "a.png"), img)
+
+
+def test_read_rgb_names_the_file(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="bad.png"):
+        io.read_rgb(bad)
+
+
+def test_seeds_are_functions_of_names():
+    a = seeding.rng(1, "phantom", 5).random(3)
+    b = seeding.rng(1, "phantom", 5).random(3)
+    c = seeding.rng(1, "phantom", 6).random(3)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_manifest_roundtrip_and_dataset_json(tmp_path):
+    df = pd.DataFrame({"image_id": ["x", "y"], "file": ["images/x.png", "images/y.png"], "label": [0, 1]})
+    manifest.write_manifest(df, tmp_path)
+    back = manifest.read_manifest(tmp_path)
+    assert list(back.columns[: len(manifest.MANIFEST_COLUMNS)]) == manifest.MANIFEST_COLUMNS
+    manifest.write_dataset_json(back, tmp_path)
+    assert json.loads((tmp_path / "dataset.json").read_text()) == {
+        "labels": [["images/x.png", 0], ["images/y.png", 1]]
+    }
+    assert manifest.class_index("melanoma") == 1 and manifest.class_index("0") == 0
+    with pytest.raises(ValueError, match="unknown class"):
+        manifest.class_index("nevus")
+
+
+def test_config_presets_and_unknown_keys(tmp_path):
+    @dataclass(frozen=True)
+    class Cfg:
+        lr: float = 1.0
+        n: int = 2
+
+    presets = {"a": Cfg(), "b": Cfg(lr=0.5)}
+    assert config.resolve(presets, "b", n=3) == Cfg(lr=0.5, n=3)
+    with pytest.raises(ValueError, match="unknown option"):
+        config.resolve(presets, "a", nope=1)
+    with pytest.raises(ValueError, match="unknown preset"):
+        config.resolve(presets, "zzz")
+    config.save_config(Cfg(), tmp_path)
+    assert config.from_dict(Cfg, config.load_config(tmp_path / "config.json")) == Cfg()
+
+
+def test_stats_writer_means_and_partial_lines(tmp_path):
+    w = stats.StatsWriter(tmp_path / "stats.jsonl")
+    w.report("loss", 1.0)
+    w.report("loss", [2.0, 3.0])
+    row = w.flush(tick=0)
+    assert row == {"tick": 0, "loss": 2.0}
+    with open(tmp_path / "stats.jsonl", "a") as f:
+        f.write('{"tick": 1, "lo')  # a writer killed mid-line
+    assert stats.read_jsonl(tmp_path / "stats.jsonl") == [{"tick": 0, "loss": 2.0}]
+
+
+def test_parse_int_ranges():
+    assert parse_int_ranges("0-3,7,10-11") == [0, 1, 2, 3, 7, 10, 11]
+    with pytest.raises(ValueError):
+        parse_int_ranges("5-2")
