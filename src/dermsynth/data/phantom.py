@@ -46,6 +46,9 @@ DEFAULT_RATES: dict[str, tuple[float, float]] = {
     "gel_bubble": (0.10, 0.10),
 }
 
+#: zlib level 1: ~2x faster than 3 on these textured images, files ~8% larger.
+_PNG_LEVEL = 1
+
 RateSpec = float | tuple[float, float] | Mapping[str, float]
 
 
@@ -163,13 +166,13 @@ def _write_one(index: int, cfg: PhantomConfig, out_dir: Path) -> dict[str, Any]:
         "parent_id": "",
         "seed": cfg.seed,
     }
-    write_png(out_dir / row["file"], s.image)
+    write_png(out_dir / row["file"], s.image, compression=_PNG_LEVEL)
     row.update({name: int(s.artifacts[name]) for name in PHANTOM_ARTIFACTS})
     row.update({k: v if isinstance(v, int) else round(float(v), 5) for k, v in s.lesion.items()})
     if cfg.twins:
         row["twin_file"] = f"twins/{iid}.png"
         row["lesion_mask_file"] = f"masks/lesion/{iid}.png"
-        write_png(out_dir / row["twin_file"], s.clean)
+        write_png(out_dir / row["twin_file"], s.clean, compression=_PNG_LEVEL)
         write_png(out_dir / row["lesion_mask_file"], s.lesion_mask.astype(np.uint8) * 255)
         for name, m in s.artifact_masks.items():
             write_png(out_dir / "masks" / name / f"{iid}.png", m.astype(np.uint8) * 255)
