@@ -48,3 +48,49 @@ def phantom(
                 melanoma_fraction=melanoma_fraction,
             )
     console.print(f"wrote {n} phantom images to {out}")
+
+
+@app.command()
+def ingest(
+    src: Path = typer.Argument(..., help="Source: a folder, a csv, or a StyleGAN2-ADA zip."),
+    out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+    fmt: str = typer.Option(
+        "auto", "--format", help="auto|isic2020|isic-archive|isic-challenge|folder|stylegan"
+    ),
+    size: int = typer.Option(256, "--size", help="Output side N (images are N x N PNG)."),
+    resize_filter: str = typer.Option("lanczos", "--resize-filter", help="lanczos|area|box"),
+    crop: str = typer.Option("center", "--crop", help="center|pad|stretch"),
+    workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    images: Path = typer.Option(
+        None, "--images", help="Image folder for csv sources (default: found beside it)."
+    ),
+    label_map: str = typer.Option("", "--label-map", help="Extra label names, e.g. 'mel=1,nv=0,bkl=0'."),
+    max_pixels: int = typer.Option(89_478_485, "--max-pixels", help="Larger images are rejected as bombs."),
+) -> None:
+    """Ingest a dataset: images/*.png, manifest.csv, dataset.json, rejects.csv, config.json."""
+    from dermsynth.data.ingest import ingest as run_ingest
+    from dermsynth.data.labels import parse_label_map
+
+    with user_errors():
+        lm = parse_label_map(label_map)
+        with progress() as bar:
+            task = bar.add_task("ingest", total=None, info="")
+            res = run_ingest(
+                src,
+                out,
+                fmt=fmt,
+                size=size,
+                crop=crop,
+                resize_filter=resize_filter,
+                workers=workers,
+                images=images,
+                label_map=lm,
+                max_pixels=max_pixels,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    console.print(f"format: {res.format}; already done and skipped: {res.skipped}")
+    for reason, count in res.reasons.most_common():
+        console.print(f"  rejected {count:6d}  {reason}")
+    if res.ignored:
+        console.print(f"  ignored {len(res.ignored)} non-image file(s), e.g. {res.ignored[0]}")
+    console.print(f"[bold]{res.summary()}[/bold] -> {out} (rejects in {out / 'rejects.csv'})")

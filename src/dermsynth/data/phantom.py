@@ -215,7 +215,7 @@ def make_phantom_dataset(
             if progress:
                 progress(i + 1, n)
     else:
-        with mp.get_context().Pool(workers, initializer=_init_worker) as pool:
+        with mp.get_context("forkserver").Pool(workers, initializer=_init_worker) as pool:
             for row in pool.imap(work, range(n), chunksize=max(1, min(32, n // (workers * 8)))):
                 rows.append(row)
                 if progress:
