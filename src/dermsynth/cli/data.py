@@ -94,3 +94,39 @@ def ingest(
     if res.ignored:
         console.print(f"  ignored {len(res.ignored)} non-image file(s), e.g. {res.ignored[0]}")
     console.print(f"[bold]{res.summary()}[/bold] -> {out} (rejects in {out / 'rejects.csv'})")
+
+
+@app.command()
+def split(
+    directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv)."),
+    val: float = typer.Option(0.1, "--val", help="Validation fraction."),
+    test: float = typer.Option(0.1, "--test", help="Test fraction."),
+    seed: int = typer.Option(0, "--seed", help="Split seed."),
+    image_level: bool = typer.Option(False, "--image-level", help="Ignore patient ids (not recommended)."),
+) -> None:
+    """Write the split column: patient-level where patient ids exist, stratified by class."""
+    from dermsynth.data.split import SPLITS, split_dataset
+
+    with user_errors():
+        summary = split_dataset(directory, val=val, test=test, seed=seed, by_patient=not image_level)
+    for s in SPLITS:
+        d = summary[s]
+        console.print(
+            f"  {s:5s} {d['images']:7d} images  {d['melanoma']:6d} melanoma  {d['patients']:6d} patients"
+        )
+    leak = summary.get("patients_in_several_splits", 0)
+    console.print(
+        f"{summary['level']}-level split written to {directory / 'manifest.csv'}; patients in several splits: {leak}"
+    )
+
+
+@app.command()
+def stats(directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv).")) -> None:
+    """Class counts (stats.json) and the class-distribution figure (class_distribution.png)."""
+    from dermsynth.data.stats import write_stats
+
+    with user_errors():
+        st = write_stats(directory)
+    for name, n in st["classes"].items():
+        console.print(f"  {name:14s} {n:7d}  ({n / max(st['images'], 1):.1%})")
+    console.print(f"wrote {directory / 'stats.json'} and {directory / 'class_distribution.png'}")
