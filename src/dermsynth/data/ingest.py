@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from dermsynth.core.config import save_config
-from dermsynth.core.io import atomic_path, atomic_write_bytes, atomic_write_text, sha256_json
+from dermsynth.core.io import atomic_path, atomic_write_text, sha256_json
 from dermsynth.core.manifest import CLASS_NAMES, write_dataset_json, write_manifest
 from dermsynth.data.decode import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
 from dermsynth.data.journal import JOURNAL_NAME, JournalWriter, is_done, load_journal, source_signature
 from dermsynth.data.labels import is_missing
+from dermsynth.data.pngio import write_png_fast
 from dermsynth.data.resize import CROPS, FILTERS, resize_square
 from dermsynth.data.source_items import SourceItem, rel, safe_id
 from dermsynth.data.sources import FORMATS, list_source
@@ -42,7 +43,6 @@ META_COLUMNS = ["age_approx", "sex", "anatom_site", "diagnosis", "license", "att
 #: What ingest records about each source image.
 FACT_COLUMNS = ["orig_width", "orig_height", "orig_format", "ingest_notes"]
 _VERSION = 1  # bump when the pixel pipeline changes: journal records of older runs are then redone
-_PNG_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,13 @@ class IngestConfig:
     images: str | None = None
     label_map: dict[str, int] = field(default_factory=dict)
     workers: int = 1
+    reduced_decode: bool = True
 
     def pixel_settings(self) -> str:
         """Hash of what changes the output pixels (the journal's settings key)."""
-        return sha256_json([_VERSION, self.size, self.crop, self.resize_filter, self.max_pixels])[:16]
+        return sha256_json(
+            [_VERSION, self.size, self.crop, self.resize_filter, self.max_pixels, self.reduced_decode]
+        )[:16]
 
 
 @dataclass
@@ -107,37 +110,50 @@ def read_source_bytes(item: SourceItem) -> bytes:
         raise ImageRejected(f"cannot read file: {e}") from None
 
 
-def convert_one(
-    item: SourceItem, size: int, crop: str, resize_filter: str, max_pixels: int
-) -> tuple[np.ndarray, dict]:
-    """Source image -> RGB [size, size, 3] + facts for the manifest; ImageRejected on a bad file."""
-    dec = decode_image(read_source_bytes(item), target=size, crop=crop, max_pixels=max_pixels)
-    out = resize_square(dec.rgb, size, crop, resize_filter, box=dec.box)
-    return out, {
+def _convert(item: SourceItem, cfg: IngestConfig) -> tuple[np.ndarray, str, dict]:
+    """Decode, crop and resize one source image: (pixels [N, N, 3], channel order, manifest facts)."""
+    dec = decode_image(
+        read_source_bytes(item),
+        target=cfg.size,
+        crop=cfg.crop,
+        max_pixels=cfg.max_pixels,
+        reduce=cfg.reduced_decode,
+    )
+    out = resize_square(dec.pixels, cfg.size, cfg.crop, cfg.resize_filter, box=dec.box)
+    facts = {
         "orig_width": dec.width,
         "orig_height": dec.height,
         "orig_format": dec.fmt,
         "ingest_notes": "|".join(dec.notes),
     }
+    return out, dec.order, facts
+
+
+def convert_one(item: SourceItem, cfg: IngestConfig) -> tuple[np.ndarray, dict]:
+    """Source image -> RGB [size, size, 3] + facts for the manifest; ImageRejected on a bad file."""
+    out, order, facts = _convert(item, cfg)
+    return (out if order == "rgb" else np.ascontiguousarray(out[..., ::-1])), facts
 
 
 def _work(task: tuple[int, SourceItem, str], cfg: IngestConfig, out_dir: Path) -> tuple[int, str, dict | str]:
     """Worker: convert and write one image. Returns (k, 'ok', record) or (k, 'reject', reason)."""
     k, item, file = task
     try:
-        rgb, facts = convert_one(item, cfg.size, cfg.crop, cfg.resize_filter, cfg.max_pixels)
-        ok, buf = cv2.imencode(
-            ".png", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, _PNG_LEVEL]
-        )
-        if not ok:
-            raise ImageRejected("PNG encoding failed")
-        data = buf.tobytes()
-        atomic_write_bytes(out_dir / file, data)
+        out, order, facts = _convert(item, cfg)
+        # no fsync per image: the journal's SHA-256 check on the next run catches a file a crash broke
+        data = write_png_fast(out_dir / file, out, order)
     except ImageRejected as e:
         return k, "reject", str(e)
     except Exception as e:  # noqa: BLE001 - one bad image never kills the run
         return k, "reject", f"unexpected error: {type(e).__name__}: {e}"
     return k, "ok", {"file": file, "sha256": hashlib.sha256(data).hexdigest(), "facts": facts}
+
+
+def _context() -> mp.context.BaseContext:
+    """Forkserver (fork after threads can deadlock), preloaded with this module: workers start fast."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["dermsynth.data.ingest"])
+    return ctx
 
 
 def _init_worker() -> None:
@@ -195,7 +211,7 @@ def _run_tasks(tasks, cfg, out_dir, journal, sigs, settings, on_done) -> dict[in
         it = map(work, tasks)
         pool = None
     else:
-        pool = mp.get_context("forkserver").Pool(cfg.workers, initializer=_init_worker)
+        pool = _context().Pool(cfg.workers, initializer=_init_worker)
         it = pool.imap(work, tasks, chunksize=max(1, min(16, len(tasks) // (cfg.workers * 8))))
     try:
         for k, status, payload in it:
@@ -230,10 +246,11 @@ def ingest(
     label_map: dict[str, int] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Callable[[int, int], None] | None = None,
+    reduced_decode: bool = True,
 ) -> IngestResult:
     """Ingest ``src`` into ``out_dir``; re-running is idempotent and resumes an interrupted run."""
     cfg = IngestConfig(str(src), fmt, size, crop, resize_filter, max_pixels, None if images is None else str(images),
-                       dict(label_map or {}), workers)  # fmt: skip
+                       dict(label_map or {}), workers, reduced_decode)  # fmt: skip
     check_config(cfg)
     src = Path(src)
     listing = list_source(src, fmt, Path(images) if images else None, label_map)

@@ -2,13 +2,14 @@
 
 The thesis resized SIIM-ISIC images with OpenCV's Lanczos (``INTER_LANCZOS4``), the default here. That
 kernel keeps its 8-tap support when shrinking, so a direct 10x reduction aliases; ``lanczos`` therefore
-first averages (``INTER_AREA``) down to twice the target and applies Lanczos for the last 2x.
+first averages k x k blocks (``INTER_AREA``, integer k, leaving 2-4x the target) and applies Lanczos
+for the rest.
 ``pad`` mirrors the image into the padding (``BORDER_REFLECT_101``) rather than painting black bars:
 black borders would plant exactly the dark-frame bias that ``dermsynth bias`` looks for.
 
-Crop boxes of images at least twice the target are aligned to 8 source pixels, so the box maps
-exactly onto a JPEG decoded at 1/2, 1/4 or 1/8 scale (``decode``): the reduced and the full decode
-path then sample the same region of the lesion.
+Crop boxes are trimmed and aligned (:func:`crop_box`) so that they map exactly onto a JPEG decoded at
+1/2, 1/4 or 1/8 scale (``decode``): the reduced and the full decode path sample the same region and
+meet at the same intermediate size.
 """
 
 from __future__ import annotations
@@ -31,13 +32,25 @@ def check_options(crop: str, resize_filter: str) -> None:
         raise ValueError(f"unknown resize filter {resize_filter!r}; choose from {list(FILTERS)}")
 
 
+def area_factor(side: int, size: int) -> int:
+    """Integer block size k for the anti-aliasing average (1: none): leaves 2-4x the target."""
+    return max(1, side // (2 * size))
+
+
 def crop_box(width: int, height: int, crop: str, size: int) -> Box:
-    """The source region to use: a centred square (``center``) or the whole image (``pad``, ``stretch``)."""
-    a = ALIGN if min(width, height) >= 2 * size else 1
+    """The source region to use: a centred square (``center``) or the whole image (``pad``, ``stretch``).
+
+    For ``center`` and ``stretch`` the region's sides are trimmed (by less than half an output pixel)
+    to multiples of the area factor k and its corner aligned to 8 px, so that a JPEG decoded at
+    1/f (f dividing k) covers exactly the same region, and both paths meet at the same k x k average.
+    """
+    if crop == "pad":
+        return 0, 0, width, height
+    k = area_factor(min(width, height), size)
     if crop == "center":
-        s = min(width, height) // a * a
-        return (width - s) // 2 // a * a, (height - s) // 2 // a * a, s, s
-    return 0, 0, width // a * a, height // a * a
+        s = min(width, height) // k * k
+        return (width - s) // 2 // ALIGN * ALIGN, (height - s) // 2 // ALIGN * ALIGN, s, s
+    return 0, 0, width // k * k, height // k * k
 
 
 def _resize(sq: np.ndarray, size: int, resize_filter: str) -> np.ndarray:
@@ -48,8 +61,11 @@ def _resize(sq: np.ndarray, size: int, resize_filter: str) -> np.ndarray:
         return np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BOX))
     if resize_filter == "area":
         return cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA)
-    if min(h, w) > 2 * size:  # anti-alias: average down to 2x, then Lanczos
-        sq = cv2.resize(sq, (min(w, 2 * size), min(h, 2 * size)), interpolation=cv2.INTER_AREA)
+    k = area_factor(min(h, w), size)
+    if k >= 2:  # anti-alias: average k x k blocks (integer k: OpenCV's fast path), keep >= 2x target
+        hh, ww = h // k * k, w // k * k
+        y0, x0 = (h - hh) // 2, (w - ww) // 2
+        sq = cv2.resize(sq[y0 : y0 + hh, x0 : x0 + ww], (ww // k, hh // k), interpolation=cv2.INTER_AREA)
     return cv2.resize(sq, (size, size), interpolation=cv2.INTER_LANCZOS4)
 
 
