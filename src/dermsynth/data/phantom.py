@@ -29,7 +29,14 @@ import pandas as pd
 from dermsynth.core.config import save_config
 from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, write_dataset_json, write_manifest
 from dermsynth.core.seeding import rng
-from dermsynth.data.phantom_artifacts import PAINTERS
+from dermsynth.data.phantom_artifacts import (  # noqa: F401 - painters re-exported for other stages
+    PAINTERS,
+    add_frame,
+    add_gel_bubbles,
+    add_hair,
+    add_ink,
+    add_ruler,
+)
 from dermsynth.data.phantom_lesion import render_lesion
 from dermsynth.data.phantom_skin import render_skin
 from dermsynth.data.pngio import write_png_fast
