@@ -33,8 +33,7 @@ def simple_features(img: torch.Tensor) -> torch.Tensor:
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))."""
-    covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    covmean = np.real(covmean)
+    covmean = np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))
     return float(np.square(mu1 - mu2).sum() + np.trace(sigma1 + sigma2 - 2 * covmean))
 
 

@@ -199,7 +199,7 @@ def setup(
 
 
 def _check_config(cfg: TrainConfig, run_dir: Path) -> None:
-    """A run directory belongs to one configuration (``kimg`` and ``metrics`` may change)."""
+    """A run directory belongs to one configuration (``kimg``, ``metrics`` and ``device`` may change)."""
     p = run_dir / "config.json"
     if not p.exists():
         return
@@ -207,7 +207,7 @@ def _check_config(cfg: TrainConfig, run_dir: Path) -> None:
 
     old = load_config(p)
     new = config_dict(cfg)
-    diff = sorted(k for k in new if k not in ("kimg", "metrics") and _jsonish(old.get(k)) != _jsonish(new[k]))
+    diff = sorted(k for k in new if k not in ts.VOLATILE_OPTIONS and _jsonish(old.get(k)) != _jsonish(new[k]))
     if diff:
         raise ValueError(f"{p}: this run directory was made with different options {diff}; use another --out")
 

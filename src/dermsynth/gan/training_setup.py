@@ -132,14 +132,16 @@ def ema_copy(G: torch.nn.Module) -> torch.nn.Module:
 
 
 # ---------------------------------------------------------------------------------------------------
+#: Options a run may change when it is resumed (they do not change what is trained).
+VOLATILE_OPTIONS = ("kimg", "metrics", "device")
+
+
 def run_name(cfg: TrainConfig) -> str:
     """Directory name of a run: dataset, cfg, options, and a hash of the config without ``kimg``.
 
     Rerunning the same command (even with a larger ``--kimg``) lands in the same directory and resumes.
     """
-    d = config_dict(cfg)
-    d.pop("kimg")
-    d.pop("metrics")
+    d = {k: v for k, v in config_dict(cfg).items() if k not in VOLATILE_OPTIONS}
     tag = Path(cfg.data).name or "data"
     parts = [tag, cfg.cfg, f"res{cfg.res}"]
     if cfg.cond:
