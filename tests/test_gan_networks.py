@@ -177,3 +177,36 @@ def test_presets_match_official_specs():
     assert get_preset("cifar").d_architecture == "orig" and get_preset("cifar").gamma == 0.01
     with pytest.raises(ValueError, match="unknown GAN preset"):
         get_preset("nope")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("half", ["fp16", "bf16"])
+def test_cuda_half_precision_blocks_close_to_fp32(half):
+    from dermsynth.gan.networks import set_half_dtype
+
+    torch.manual_seed(0)
+    G, D = build_networks("tiny", 64, 2, num_fp16_res=2)
+    G_cl, _ = build_networks("tiny", 64, 2, num_fp16_res=2)
+    G_cl.synthesis.load_state_dict(G.synthesis.state_dict())
+    G_cl.mapping.load_state_dict(G.mapping.state_dict())
+    for blk in G_cl.synthesis.blocks():  # channels-last variant of the half blocks
+        blk.channels_last = blk.use_fp16
+    z, c = torch.randn(8, G.z_dim), torch.eye(2)[[0, 1] * 4]
+    with torch.no_grad():
+        ref_cpu = G.eval()(z, c, noise_mode="const")
+        G, D, G_cl = G.cuda(), D.cuda().eval(), G_cl.cuda().eval()
+        set_half_dtype(G, half)
+        set_half_dtype(D, half)
+        set_half_dtype(G_cl, half)
+        zc, cc = z.cuda(), c.cuda()
+        fp32 = G(zc, cc, noise_mode="const", force_fp32=True)
+        mixed = G(zc, cc, noise_mode="const")
+        mixed_cl = G_cl(zc, cc, noise_mode="const")
+        assert G.synthesis.b64.conv1.weight.dtype == torch.float32  # weights stay fp32
+        torch.testing.assert_close(fp32.cpu(), ref_cpu, atol=2e-2, rtol=0)  # TF32 convs on CUDA
+        assert mixed.dtype == torch.float32 and torch.isfinite(mixed).all()
+        tol = 0.05 if half == "fp16" else 0.15
+        assert (mixed - fp32).abs().mean() < tol * fp32.abs().mean()
+        assert (mixed_cl - mixed).abs().mean() < tol * fp32.abs().mean()
+        logits_half, logits32 = D(fp32, cc), D(fp32, cc, force_fp32=True)
+        assert (logits_half - logits32).abs().max() < 0.1 * logits32.abs().max() + 0.05

@@ -712,7 +712,11 @@ class Discriminator(nn.Module):
             channels[4], cmap_dim=cmap_dim, resolution=4, **(epilogue_kwargs or {}), **common
         )
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
+    def forward(
+        self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False, update_emas: bool = False
+    ) -> torch.Tensor:
+        """img [N, C, R, R], c [N, c_dim] -> logits [N, 1]. ``update_emas`` is accepted and unused (D has none)."""
+        del update_emas
         x = None
         for res in self.block_resolutions:
             x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)
