@@ -74,7 +74,7 @@ def test_kid_equals_torch_fidelity_and_zero_on_identical():
     assert ours[1] == pytest.approx(ref[mk.KEY_METRIC_KID_STD], abs=1e-6)
     # two samples of one distribution: ~0, far below the shifted pair
     c = _feats(300, 16, seed=17)
-    assert abs(kernel_inception_distance(a, c)[0]) < 0.02 * ours[0]
+    assert abs(kernel_inception_distance(a, c)[0]) < 0.05 * ours[0]
     # literally the same set (subset = whole set): the unbiased estimator's closed form, -2 tr(K) / m^2 + ...
     x = a.astype(np.float64)
     kxx = (x @ x.T / 16 + 1) ** 3
