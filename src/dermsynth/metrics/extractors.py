@@ -54,7 +54,15 @@ class Extractor(torch.nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"extractor {self.name}: expected uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
-        x = images.to(self.device)
+        return self._run(images.to(self.device))
+
+    def forward_float(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of float images in [0, 255] (no quantisation; PPL needs the tiny differences)."""
+        if self.prep is None:
+            raise ValueError(f"extractor {self.name} takes uint8 only; use effnet-lite, dermo or torchscript")
+        return self._run(images.to(self.device).float())
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
         x = self.prep(x) if self.prep is not None else x
         out = self.net(x)
         if isinstance(out, (tuple, list)):
