@@ -113,7 +113,9 @@ def _effnet_lite(arg: str | None, size: int | None = None, **_) -> Extractor:
         elif part:
             raise ValueError(f"effnet-lite option {part!r}: expected lite0, lite2 or random")
     model_name = f"tf_efficientnet_{variant}"
-    net, winfo = create_backbone(model_name, num_classes=0, weights=weights)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # random-init is seeded so cached reference features stay valid
+        net, winfo = create_backbone(model_name, num_classes=0, weights=weights)
     size = size or {"lite0": 224, "lite2": 260}[variant]
     info = dict(winfo.as_dict(), input_size=size, resize="bilinear-antialias", normalise="mean=std=0.5")
     name = f"effnet-lite:{variant}" + (",random" if weights is None else "") + (f"@{size}" if size else "")

@@ -7,7 +7,7 @@ honest generator's samples should not be systematically closer (cf. Meehan et al
 non-parametric test to detect data-copying in generative models"; van den Burg & Williams 2021).
 
 Reported per space: the fraction of synthetic NN distances below the 1st / 5th percentile of held-out
-NN distances (expected 0.01 / 0.05) with a one-sided binomial test, and a one-sided Mann-Whitney U
+NN distances (expected ~0.01 / 0.05) with an exact one-sided test, and a one-sided Mann-Whitney U
 test (synthetic distances stochastically smaller). ``flag`` is set when any of these has p < alpha.
 Outputs: ``memorisation.json``, ``memorisation.csv`` (every synthetic image, closest first) and
 ``memorisation_grid.png`` (the closest pairs: synthetic | nearest training image).
@@ -24,11 +24,15 @@ import torch
 
 
 def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048, device="cpu") -> tuple[np.ndarray, np.ndarray]:
-    """L2 distance and index of each query row's nearest row of ``ref``."""
-    r = torch.as_tensor(np.asarray(ref, np.float32), device=device)
+    """L2 distance and index of each query row's nearest row of ``ref``.
+
+    float64: cdist's matrix-product route loses ~1e-2 absolute in float32 at these norms, which would
+    hide exact copies (distance 0).
+    """
+    r = torch.as_tensor(np.asarray(ref, np.float64), device=device)
     d_out, i_out = [], []
     with torch.no_grad():
-        for part in torch.as_tensor(np.asarray(query, np.float32)).split(chunk):
+        for part in torch.as_tensor(np.asarray(query, np.float64)).split(chunk):
             d, i = torch.cdist(part.to(device), r).min(dim=1)
             d_out.append(d.cpu())
             i_out.append(i.cpu())
@@ -36,17 +40,28 @@ def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048, device="cpu")
 
 
 def compare(d_fake: np.ndarray, d_hold: np.ndarray) -> dict:
-    """Synthetic vs held-out NN distances: percentile fractions, binomial and Mann-Whitney tests."""
-    from scipy.stats import binomtest, mannwhitneyu
+    """Synthetic vs held-out NN distances: tail fractions with exact tests, and Mann-Whitney U.
 
+    For q in (1, 5): the threshold is the j-th smallest held-out distance, j = max(1, ceil(q/100 n_h)).
+    If synthetic and held-out distances were exchangeable, the count K of synthetic distances below it
+    would follow BetaBinomial(n_f, j, n_h - j + 1) (the j-th order statistic of n_h uniforms is
+    Beta(j, n_h - j + 1)); the p-value is P(K >= k). This stays valid for small held-out sets, where a
+    plain binomial test against q% would not.
+    """
+    from scipy.stats import betabinom, mannwhitneyu
+
+    nf, nh = len(d_fake), len(d_hold)
+    hold = np.sort(d_hold)
     out: dict = {"median_fake": float(np.median(d_fake)), "median_holdout": float(np.median(d_hold)),
-                 "min_fake": float(d_fake.min()), "min_holdout": float(d_hold.min())}
+                 "min_fake": float(d_fake.min()), "min_holdout": float(hold[0])}
     for q in (1, 5):
-        thr = float(np.percentile(d_hold, q))
+        j = max(1, int(np.ceil(q / 100 * nh)))
+        thr = float(hold[j - 1])
         k = int((d_fake < thr).sum())
         out[f"holdout_p{q}"] = thr
-        out[f"frac_below_p{q}"] = k / len(d_fake)
-        out[f"binom_p{q}_pvalue"] = float(binomtest(k, len(d_fake), q / 100, alternative="greater").pvalue)
+        out[f"frac_below_p{q}"] = k / nf
+        out[f"expected_below_p{q}"] = j / (nh + 1)
+        out[f"tail_p{q}_pvalue"] = float(betabinom.sf(k - 1, nf, j, nh - j + 1)) if k > 0 else 1.0
     out["mannwhitney_pvalue"] = float(mannwhitneyu(d_fake, d_hold, alternative="less").pvalue)
     return out
 
@@ -90,7 +105,7 @@ def memorisation(
         dist[name], idx[name] = nearest(get(fake), get(train), device=device)
         d_hold, _ = nearest(get(holdout), get(train), device=device)
         res[name] = compare(dist[name], d_hold)
-    pvals = [res[s][k] for s in spaces for k in ("binom_p1_pvalue", "binom_p5_pvalue", "mannwhitney_pvalue")]
+    pvals = [res[s][k] for s in spaces for k in ("tail_p1_pvalue", "tail_p5_pvalue", "mannwhitney_pvalue")]
     res["alpha"] = alpha
     res["flag"] = bool(min(pvals) < alpha)
     res["flag_reason"] = (
