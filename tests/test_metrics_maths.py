@@ -23,6 +23,13 @@ def test_fid_self_zero_and_symmetric():
     assert fid_from_features(a, b) > 0.5
 
 
+def test_fid_low_rank_route_equals_covariance_route():
+    a, b = _feats(40, 100, seed=13), _feats(30, 100, shift=0.2, scale=1.5, seed=14)
+    full = frechet_distance(*feature_stats(a), *feature_stats(b))
+    assert fid_from_features(a, b) == pytest.approx(full, rel=1e-7)
+    assert abs(fid_from_features(a, a)) < 1e-8
+
+
 def test_fid_gaussians_closed_form():
     # N(m1, s1^2 I) vs N(m2, s2^2 I): |m1-m2|^2 + D (s1 - s2)^2
     d = 8

@@ -46,5 +46,20 @@ def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.nd
 
 
 def fid_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
-    """FID between two feature sets [N1, D] and [N2, D]."""
-    return frechet_distance(*feature_stats(f1), *feature_stats(f2))
+    """FID between two feature sets [N1, D] and [N2, D].
+
+    When both sets have fewer samples than dimensions the covariances are low rank and
+    tr((S1 S2)^(1/2)) is the nuclear norm of X1c X2c^T / sqrt((N1-1)(N2-1)) (the non-zero eigenvalues
+    of S1 S2 are the squared singular values of that N1 x N2 matrix): same value, far less work.
+    """
+    x1, x2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1] or min(len(x1), len(x2)) < 2:
+        raise ValueError(f"need features [N>=2, D] of equal D, got {x1.shape} and {x2.shape}")
+    if max(len(x1), len(x2)) >= x1.shape[1]:
+        return frechet_distance(*feature_stats(x1), *feature_stats(x2))
+    m1, m2 = x1.mean(0), x2.mean(0)
+    c1, c2 = x1 - m1, x2 - m2
+    n1, n2 = len(x1) - 1, len(x2) - 1
+    nuclear = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / np.sqrt(n1 * n2)
+    diff = m1 - m2
+    return float(diff @ diff + (c1 * c1).sum() / n1 + (c2 * c2).sum() / n2 - 2 * nuclear)
