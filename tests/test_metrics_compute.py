@@ -37,8 +37,15 @@ def make_dataset(path, seeds, labels, split=None, images=None):
     for k, (s, lab) in enumerate(zip(seeds, labels, strict=True)):
         f = f"images/{k:06d}.png"
         write_png(path / f, images[k] if images is not None else lesion(s, lab))
-        rows.append({"image_id": f"img{k}", "file": f, "label": lab,
-                     "class_name": ["not_melanoma", "melanoma"][lab], "split": split[k] if split else "train"})
+        rows.append(
+            {
+                "image_id": f"img{k}",
+                "file": f,
+                "label": lab,
+                "class_name": ["not_melanoma", "melanoma"][lab],
+                "split": split[k] if split else "train",
+            }
+        )
     write_manifest(pd.DataFrame(rows), path)
     return path
 
@@ -115,7 +122,11 @@ def test_memorisation_flags_planted_copies(real_dir, tmp_path):
     res = compute_metrics(real_dir, copies, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m1", **KW)
     memo = res["memorisation"]
     assert res["results"]["memo_flag"] is True and memo["flag"]
-    assert memo["pixel"]["frac_below_p1"] >= 0.5 and memo["pixel"]["tail_p1_pvalue"] < 1e-3 and memo["holdout"].startswith("manifest split")
+    assert (
+        memo["pixel"]["frac_below_p1"] >= 0.5
+        and memo["pixel"]["tail_p1_pvalue"] < 1e-3
+        and memo["holdout"].startswith("manifest split")
+    )
     table = pd.read_csv(tmp_path / "m1" / "memorisation.csv")
     assert len(table) == 20
     top = table.sort_values("pixel_distance").head(10)
@@ -126,7 +137,9 @@ def test_memorisation_flags_planted_copies(real_dir, tmp_path):
 
 
 def test_memorisation_quiet_on_novel_images(real_dir, fake_dir, tmp_path):
-    res = compute_metrics(real_dir, fake_dir, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m2", **KW)
+    res = compute_metrics(
+        real_dir, fake_dir, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m2", **KW
+    )
     assert res["memorisation"]["flag"] is False
     assert res["memorisation"]["pixel"]["min_fake"] > 0
 
@@ -137,14 +150,49 @@ def test_cli_end_to_end(real_dir, fake_dir, tmp_path):
     from dermsynth.cli.main import app
 
     out = tmp_path / "m.json"
-    r = CliRunner().invoke(app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,kid,pr",
-                                 "--features", FEAT, "--feature-size", "32", "--json", str(out),
-                                 "--cache-dir", str(tmp_path / "c"), "--batch", "8"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "metrics",
+            "--real",
+            str(real_dir),
+            "--fake",
+            str(fake_dir),
+            "--metrics",
+            "fid,kid,pr",
+            "--features",
+            FEAT,
+            "--feature-size",
+            "32",
+            "--json",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--batch",
+            "8",
+        ],
+    )
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
     assert res["results"]["fid"] > 0 and "melanoma" in res["per_class"]
-    bad = CliRunner().invoke(app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid",
-                                   "--features", "inception", "--inception-weights", str(tmp_path / "nope.pth")])
+    bad = CliRunner().invoke(
+        app,
+        [
+            "metrics",
+            "--real",
+            str(real_dir),
+            "--fake",
+            str(fake_dir),
+            "--metrics",
+            "fid",
+            "--features",
+            "inception",
+            "--inception-weights",
+            str(tmp_path / "nope.pth"),
+        ],
+    )
     assert bad.exit_code == 2 and "pt_inception-2015-12-05-6726825d.pth" in bad.output
-    bad = CliRunner().invoke(app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,ppl"])
+    bad = CliRunner().invoke(
+        app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,ppl"]
+    )
     assert bad.exit_code == 2 and "ppl needs a generator" in bad.output

@@ -73,8 +73,15 @@ def test_kid_equals_torch_fidelity_and_zero_on_identical():
     a, b = _feats(300, 16, seed=7), _feats(260, 16, shift=0.3, seed=8)
     ours = kernel_inception_distance(a, b, num_subsets=20, max_subset_size=200, seed=2020)
     ref = mk.kid_features_to_metric(
-        torch.from_numpy(a), torch.from_numpy(b), kid_subsets=20, kid_subset_size=200, verbose=False,
-        rng_seed=2020, kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+        torch.from_numpy(a),
+        torch.from_numpy(b),
+        kid_subsets=20,
+        kid_subset_size=200,
+        verbose=False,
+        rng_seed=2020,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
         kid_kernel_poly_coef0=1,
     )
     assert ours[0] == pytest.approx(ref[mk.KEY_METRIC_KID_MEAN], abs=1e-6)

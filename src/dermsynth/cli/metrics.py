@@ -8,22 +8,38 @@ import typer
 
 
 def metrics(
-    real: Path = typer.Option(..., "--real", help="Real image directory (manifest.csv layout or a folder of images)."),
+    real: Path = typer.Option(
+        ..., "--real", help="Real image directory (manifest.csv layout or a folder of images)."
+    ),
     fake: Path | None = typer.Option(None, "--fake", help="Synthetic image directory."),
-    network: Path | None = typer.Option(None, "--network", help="Generator checkpoint / export (instead of --fake)."),
-    num: int | None = typer.Option(None, "--num", help="Synthetic images to use/generate (default: all / 50000)."),
+    network: Path | None = typer.Option(
+        None, "--network", help="Generator checkpoint / export (instead of --fake)."
+    ),
+    num: int | None = typer.Option(
+        None, "--num", help="Synthetic images to use/generate (default: all / 50000)."
+    ),
     metric_list: str = typer.Option("fid", "--metrics", help="Comma list of fid,kid,pr,ppl,memo."),
     features: str = typer.Option(
         "effnet-lite", "--features", help="inception | effnet-lite[:lite2] | dermo:PATH | torchscript:PATH."
     ),
-    json_out: Path | None = typer.Option(None, "--json", help="Write every figure computed to this JSON file."),
-    out: Path | None = typer.Option(None, "--out", help="Directory for memorisation files (default: beside --json)."),
-    inception_weights: Path | None = typer.Option(
-        None, "--inception-weights", help="pt_inception-2015-12-05-6726825d.pth (or $DERMSYNTH_INCEPTION_WEIGHTS)."
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Write every figure computed to this JSON file."
     ),
-    feature_size: int | None = typer.Option(None, "--feature-size", help="Input size for effnet-lite / dermo."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory for memorisation files (default: beside --json)."
+    ),
+    inception_weights: Path | None = typer.Option(
+        None,
+        "--inception-weights",
+        help="pt_inception-2015-12-05-6726825d.pth (or $DERMSYNTH_INCEPTION_WEIGHTS).",
+    ),
+    feature_size: int | None = typer.Option(
+        None, "--feature-size", help="Input size for effnet-lite / dermo."
+    ),
     ppl_features: str = typer.Option(
-        "lpips", "--ppl-features", help="PPL distance: lpips (LPIPS-VGG16, official) or an extractor spec (offline)."
+        "lpips",
+        "--ppl-features",
+        help="PPL distance: lpips (LPIPS-VGG16, official) or an extractor spec (offline).",
     ),
     lpips_weights: Path | None = typer.Option(None, "--lpips-weights", help="vgg16-397923af.pth for LPIPS."),
     ppl_num: int | None = typer.Option(None, "--ppl-num", help="PPL samples (default --num, else 50000)."),
@@ -50,11 +66,26 @@ def metrics(
             bar.advance(tasks[stage], n)
 
         res = compute_metrics(
-            real, fake_dir=fake, network=network, metrics=metric_list, features=features, num=num,
-            batch_size=batch_size, device=device, cache_dir=cache_dir, per_class=per_class,
-            inception_weights=inception_weights, feature_size=feature_size, ppl_features=ppl_features,
-            lpips_weights=lpips_weights, ppl_num=ppl_num, truncation_psi=truncation_psi,
-            memo_holdout_dir=memo_holdout, out_dir=out_dir, seed=seed, use_cache=not no_cache,
+            real,
+            fake_dir=fake,
+            network=network,
+            metrics=metric_list,
+            features=features,
+            num=num,
+            batch_size=batch_size,
+            device=device,
+            cache_dir=cache_dir,
+            per_class=per_class,
+            inception_weights=inception_weights,
+            feature_size=feature_size,
+            ppl_features=ppl_features,
+            lpips_weights=lpips_weights,
+            ppl_num=ppl_num,
+            truncation_psi=truncation_psi,
+            memo_holdout_dir=memo_holdout,
+            out_dir=out_dir,
+            seed=seed,
+            use_cache=not no_cache,
             progress=on_progress,
         )
     if json_out:
@@ -67,7 +98,9 @@ def _print(console, res: dict) -> None:
 
     feats = res.get("features", {})
     if feats:
-        console.print(f"features: {feats.get('extractor')} — weights {feats.get('weights')} ({feats.get('path')})")
+        console.print(
+            f"features: {feats.get('extractor')} — weights {feats.get('weights')} ({feats.get('path')})"
+        )
     if "real" in res and "cache" in res["real"]:
         console.print(f"real: {res['real'].get('num')} images, cache {res['real']['cache']}")
     t = Table("metric", "overall", *res.get("per_class", {}).keys())

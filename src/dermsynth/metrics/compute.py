@@ -32,21 +32,33 @@ ProgressFn = Callable[[str, int, int | None], None]
 
 def parse_metrics(metrics) -> list[str]:
     """``"fid,kid"`` or a sequence -> validated list in canonical order."""
-    names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()]
+    names = [
+        m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()
+    ]
     bad = [m for m in names if m not in METRICS]
     if bad or not names:
         raise ValueError(f"unknown metric(s) {bad or names}; choose from {list(METRICS)}")
     return [m for m in METRICS if m in names]
 
 
-def feature_metrics(real: np.ndarray, fake: np.ndarray, metrics, kid_subsets=100, kid_subset_size=1000,
-                    pr_k=3, device="cpu", seed=0) -> dict:
+def feature_metrics(
+    real: np.ndarray,
+    fake: np.ndarray,
+    metrics,
+    kid_subsets=100,
+    kid_subset_size=1000,
+    pr_k=3,
+    device="cpu",
+    seed=0,
+) -> dict:
     """fid / kid / precision-recall of two feature sets (what of ``metrics`` applies)."""
     out: dict = {}
     if "fid" in metrics:
         out["fid"] = fid_from_features(real, fake)
     if "kid" in metrics:
-        out["kid"], out["kid_std"] = kernel_inception_distance(fake, real, kid_subsets, kid_subset_size, 2020 + seed)
+        out["kid"], out["kid_std"] = kernel_inception_distance(
+            fake, real, kid_subsets, kid_subset_size, 2020 + seed
+        )
     if "pr" in metrics:
         out["precision"], out["recall"] = precision_recall(real, fake, k=pr_k, device=device)
     return out
@@ -62,7 +74,9 @@ def per_class_metrics(real: FeatureSet, fake: FeatureSet, class_names, metrics, 
         name = class_names[c] if c < len(class_names) else f"class{c}"
         r, f = real.labels == c, fake.labels == c
         if r.sum() < need or f.sum() < need:
-            out[name] = {"note": f"too few images (real {int(r.sum())}, synthetic {int(f.sum())}; need {need})"}
+            out[name] = {
+                "note": f"too few images (real {int(r.sum())}, synthetic {int(f.sum())}; need {need})"
+            }
             continue
         out[name] = feature_metrics(real.features[r], fake.features[f], metrics, **kw)
         out[name].update(num_real=int(r.sum()), num_fake=int(f.sum()))
@@ -70,8 +84,9 @@ def per_class_metrics(real: FeatureSet, fake: FeatureSet, class_names, metrics, 
 
 
 @torch.no_grad()
-def network_features(G, extractor, seeds, labels, batch_size=32, device="cpu", thumb_size=32,
-                     truncation_psi=1.0, on_batch=None) -> FeatureSet:
+def network_features(
+    G, extractor, seeds, labels, batch_size=32, device="cpu", thumb_size=32, truncation_psi=1.0, on_batch=None
+) -> FeatureSet:
     """Generate images for ``seeds`` (classes ``labels``), quantise to uint8, take features + thumbnails."""
     from dermsynth.metrics.generator import generate
 
@@ -80,14 +95,21 @@ def network_features(G, extractor, seeds, labels, batch_size=32, device="cpu", t
         feats.append(extractor(torch.from_numpy(imgs).permute(0, 3, 1, 2)).cpu().numpy())
         labs.append(c)
         seen.append(s)
-        names += [f"seed{int(a):08d}" + (f"-class{int(b)}" if b >= 0 else "") for a, b in zip(s, c, strict=True)]
+        names += [
+            f"seed{int(a):08d}" + (f"-class{int(b)}" if b >= 0 else "") for a, b in zip(s, c, strict=True)
+        ]
         if thumb_size:
             thumbs.append(thumbnails(imgs, thumb_size))
         if on_batch:
             on_batch(len(s))
-    return FeatureSet(np.concatenate(feats).astype(np.float32), np.concatenate(labs).astype(int), names,
-                      np.concatenate(thumbs) if thumbs else None, None,
-                      {"seeds": [int(x) for x in np.concatenate(seen)]})
+    return FeatureSet(
+        np.concatenate(feats).astype(np.float32),
+        np.concatenate(labs).astype(int),
+        names,
+        np.concatenate(thumbs) if thumbs else None,
+        None,
+        {"seeds": [int(x) for x in np.concatenate(seen)]},
+    )
 
 
 def _split_holdout(real: FeatureSet, holdout: FeatureSet | None, seed: int, frac: float = 0.1):
@@ -118,8 +140,10 @@ def _ppl(G, real_labels, class_names, per_class, device, batch_size, kw, progres
     else:
         ext = get_extractor(spec, device=device, size=kw.get("ppl_feature_size"))
         dist, key = feature_distance(ext), f"ppl2_wend[{spec}]"
-        info = {"distance": f"squared L2 of {ext.name} features (NOT LPIPS: not comparable with published PPL)",
-                **ext.info}
+        info = {
+            "distance": f"squared L2 of {ext.name} features (NOT LPIPS: not comparable with published PPL)",
+            **ext.info,
+        }
     n = int(kw.get("ppl_num") or kw.get("num") or DEFAULT_NUM)
     eps, seed = float(kw.get("ppl_epsilon", 1e-4)), int(kw.get("seed", 0))
     labels = sample_labels(real_labels, n, G.c_dim, seed)
@@ -162,15 +186,22 @@ def compute_metrics(
     t_start = time.perf_counter()
     metrics = parse_metrics(metrics)
     if (fake_dir is None) == (network is None):
-        raise ValueError("give exactly one of a synthetic image directory (--fake) or a generator (--network)")
+        raise ValueError(
+            "give exactly one of a synthetic image directory (--fake) or a generator (--network)"
+        )
     if "ppl" in metrics and network is None:
         raise ValueError("ppl needs a generator (--network), not a folder of images")
     device = torch.device(device)
     progress: ProgressFn | None = kw.get("progress")
     seed = int(kw.get("seed", 0))
     thumb = int(kw.get("memo_pixel_size", 32))
-    fkw = dict(kid_subsets=int(kw.get("kid_subsets", 100)), kid_subset_size=int(kw.get("kid_subset_size", 1000)),
-               pr_k=int(kw.get("pr_k", 3)), device=device, seed=seed)
+    fkw = dict(
+        kid_subsets=int(kw.get("kid_subsets", 100)),
+        kid_subset_size=int(kw.get("kid_subset_size", 1000)),
+        pr_k=int(kw.get("pr_k", 3)),
+        device=device,
+        seed=seed,
+    )
     real_set = open_image_set(real_dir)
     out: dict = {"metrics": metrics, "results": {}, "per_class": {}, "timing": {}}
     out["real"] = {"dir": str(real_dir), "num_files": len(real_set)}
@@ -181,12 +212,23 @@ def compute_metrics(
         return (lambda n: progress(stage, n, total)) if progress else None
 
     if FEATURE_METRICS & set(metrics):
-        ext = get_extractor(features, device=device, inception_weights=kw.get("inception_weights"),
-                            size=kw.get("feature_size"))
+        ext = get_extractor(
+            features,
+            device=device,
+            inception_weights=kw.get("inception_weights"),
+            size=kw.get("feature_size"),
+        )
         out["features"] = ext.info
         t0 = time.perf_counter()
-        real = reference_features(real_set, ext, batch_size, cache_dir, thumb, tick("real", len(real_set)),
-                                  use_cache=kw.get("use_cache", True))
+        real = reference_features(
+            real_set,
+            ext,
+            batch_size,
+            cache_dir,
+            thumb,
+            tick("real", len(real_set)),
+            use_cache=kw.get("use_cache", True),
+        )
         timing["real_features_s"] = round(time.perf_counter() - t0, 4)
         out["real"].update({k: v for k, v in real.info.items() if k != "extract_s"}, num=len(real))
         t0 = time.perf_counter()
@@ -199,10 +241,23 @@ def compute_metrics(
 
             n = int(num or DEFAULT_NUM)
             labels = sample_labels(real.labels, n, G.c_dim, seed)
-            fake = network_features(G, ext, np.arange(n), labels, max(1, batch_size // 2), device, thumb,
-                                    float(kw.get("truncation_psi", 1.0)), tick("generate", n))
-            out["fake"] = {"network": str(network), "num": len(fake), "truncation_psi": float(kw.get("truncation_psi", 1.0)),
-                           "labels": "drawn from the real label distribution" if labels is not None else None}
+            fake = network_features(
+                G,
+                ext,
+                np.arange(n),
+                labels,
+                max(1, batch_size // 2),
+                device,
+                thumb,
+                float(kw.get("truncation_psi", 1.0)),
+                tick("generate", n),
+            )
+            out["fake"] = {
+                "network": str(network),
+                "num": len(fake),
+                "truncation_psi": float(kw.get("truncation_psi", 1.0)),
+                "labels": "drawn from the real label distribution" if labels is not None else None,
+            }
         timing["fake_features_s"] = round(time.perf_counter() - t0, 4)
         t0 = time.perf_counter()
         out["results"].update(feature_metrics(real.features, fake.features, metrics, **fkw))
@@ -213,21 +268,35 @@ def compute_metrics(
         timing["metrics_s"] = round(time.perf_counter() - t0, 4)
         if "memo" in metrics:
             t0 = time.perf_counter()
-            out["memorisation"] = _memo(real_set, real, fake, ext, G, fake_dir, batch_size, cache_dir, thumb, kw, device)
+            out["memorisation"] = _memo(
+                real_set, real, fake, ext, G, fake_dir, batch_size, cache_dir, thumb, kw, device
+            )
             out["results"]["memo_flag"] = out["memorisation"]["flag"]
             timing["memo_s"] = round(time.perf_counter() - t0, 4)
     if "ppl" in metrics:
         t0 = time.perf_counter()
-        res, pc, info = _ppl(G, real_set.labels if real_set.has_labels else None, _class_names(real_set, None),
-                             per_class, device, batch_size, dict(kw, num=num), progress)
+        res, pc, info = _ppl(
+            G,
+            real_set.labels if real_set.has_labels else None,
+            _class_names(real_set, None),
+            per_class,
+            device,
+            batch_size,
+            dict(kw, num=num),
+            progress,
+        )
         out["results"].update(res)
         for cname, vals in pc.items():
             out["per_class"].setdefault(cname, {}).update(vals)
         out["ppl"] = info
         timing["ppl_s"] = round(time.perf_counter() - t0, 4)
     timing["total_s"] = round(time.perf_counter() - t_start, 4)
-    out["settings"] = {"batch_size": batch_size, "device": str(device), "per_class": per_class,
-                       **{k: v for k, v in kw.items() if k != "progress" and isinstance(v, (int, float, str, type(None)))}}
+    out["settings"] = {
+        "batch_size": batch_size,
+        "device": str(device),
+        "per_class": per_class,
+        **{k: v for k, v in kw.items() if k != "progress" and isinstance(v, (int, float, str, type(None)))},
+    }
     return out
 
 
@@ -240,7 +309,10 @@ def load_network_if(network):
 
 
 def _class_names(real_set, fake) -> list[str]:
-    n = max([len(real_set.class_names)] + ([int(fake.labels.max()) + 1] if fake is not None and len(fake.labels) else []))
+    n = max(
+        [len(real_set.class_names)]
+        + ([int(fake.labels.max()) + 1] if fake is not None and len(fake.labels) else [])
+    )
     return [real_set.class_names[i] if i < len(real_set.class_names) else f"class{i}" for i in range(n)]
 
 
@@ -270,11 +342,22 @@ def _memo(real_set, real, fake, ext, G, fake_dir, batch_size, cache_dir, thumb, 
 
         def load_fake(i):
             lab = None if fake.labels[i] < 0 else [int(fake.labels[i])]
-            return next(generate(G, [seeds[i]], lab, float(kw.get("truncation_psi", 1.0)), "const", 1, device))[2][0]
+            return next(
+                generate(G, [seeds[i]], lab, float(kw.get("truncation_psi", 1.0)), "const", 1, device)
+            )[2][0]
 
     out_dir = Path(kw.get("out_dir") or "dermsynth-metrics")
-    res = memorisation(fake, train, hold, out_dir, load_fake, load_train, int(kw.get("memo_top_k", 32)),
-                       float(kw.get("memo_alpha", 0.01)), device)
+    res = memorisation(
+        fake,
+        train,
+        hold,
+        out_dir,
+        load_fake,
+        load_train,
+        int(kw.get("memo_top_k", 32)),
+        float(kw.get("memo_alpha", 0.01)),
+        device,
+    )
     res["holdout"] = how
     from dermsynth.core.io import atomic_write_json
 

@@ -29,7 +29,7 @@ def _pair(path: Path) -> tuple[Path, Path]:
     if weights is None:
         raise FileNotFoundError(f"{cands[0]}: weights file not found (looked for {[c.name for c in cands]})")
     if not meta.is_file():
-        raise FileNotFoundError(f"{meta}: model description not found (JSON with {{\"model\": timm_name}})")
+        raise FileNotFoundError(f'{meta}: model description not found (JSON with {{"model": timm_name}})')
     return weights, meta
 
 

@@ -41,7 +41,9 @@ class Extractor(torch.nn.Module):
     def __init__(self, name: str, net: torch.nn.Module, info: dict[str, Any], prep: Callable | None = None):
         super().__init__()
         self.name = name
-        self.net = net.eval().requires_grad_(False)
+        self.net = net.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
         self.info = dict(info, extractor=name)
         self.prep = prep
 
@@ -53,7 +55,9 @@ class Extractor(torch.nn.Module):
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"extractor {self.name}: expected uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"extractor {self.name}: expected uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}"
+            )
         return self._run(images.to(self.device))
 
     def forward_float(self, images: torch.Tensor) -> torch.Tensor:
@@ -137,8 +141,14 @@ def _torchscript(arg: str | None, **_) -> Extractor:
     except RuntimeError as e:
         raise ValueError(f"{path}: not a TorchScript module ({e})") from None
     st = path.stat()
-    info = {"model": "torchscript", "weights": f"torchscript:{path.name}", "path": str(path.resolve()),
-            "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "input": "float32 [0,1] NCHW, stored resolution"}
+    info = {
+        "model": "torchscript",
+        "weights": f"torchscript:{path.name}",
+        "path": str(path.resolve()),
+        "size_bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "input": "float32 [0,1] NCHW, stored resolution",
+    }
     return Extractor(f"torchscript:{path.resolve()}", net, info, lambda x: x.float() / 255)
 
 

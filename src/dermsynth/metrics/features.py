@@ -76,8 +76,12 @@ def extract_image_set(
         [os.path.relpath(images.files[i], images.root) for i in idx],
         np.concatenate(thumbs) if thumbs else None,
         [images.splits[i] for i in idx] if images.splits is not None else None,
-        {"num": len(idx), "skipped": list(images.skipped), "resized": images.resized,
-         "extract_s": round(time.perf_counter() - t0, 3)},
+        {
+            "num": len(idx),
+            "skipped": list(images.skipped),
+            "resized": images.resized,
+            "extract_s": round(time.perf_counter() - t0, 3),
+        },
     )
 
 
@@ -102,14 +106,16 @@ def cache_key(images: ImageSet, extractor, settings: dict) -> str:
             files.append((os.path.relpath(p, images.root), st.st_size, st.st_mtime_ns))
         except OSError:
             files.append((os.path.relpath(p, images.root), -1, -1))
-    return sha256_json({
-        "v": CACHE_VERSION,
-        "files": files,
-        "labels": images.labels.tolist(),
-        "extractor": extractor.name,
-        "weights": extractor.info,
-        "settings": settings,
-    })
+    return sha256_json(
+        {
+            "v": CACHE_VERSION,
+            "files": files,
+            "labels": images.labels.tolist(),
+            "extractor": extractor.name,
+            "weights": extractor.info,
+            "settings": settings,
+        }
+    )
 
 
 def _save(path: Path, fs: FeatureSet) -> None:
@@ -133,8 +139,14 @@ def _load(path: Path) -> FeatureSet:
     with np.load(path, allow_pickle=False) as z:
         thumbs = z["thumbs"] if z["thumbs"].ndim == 4 else None
         splits = [str(s) for s in z["splits"]] if len(z["splits"]) else None
-        return FeatureSet(z["features"], z["labels"], [str(n) for n in z["names"]], thumbs, splits,
-                          json.loads(str(z["info"])))
+        return FeatureSet(
+            z["features"],
+            z["labels"],
+            [str(n) for n in z["names"]],
+            thumbs,
+            splits,
+            json.loads(str(z["info"])),
+        )
 
 
 def reference_features(

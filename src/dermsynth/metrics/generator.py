@@ -23,7 +23,9 @@ def load_network(path: str | os.PathLike):
     try:
         from dermsynth.gan.checkpoint import load_generator
     except ImportError as e:
-        raise ValueError(f"--network needs the gan stage (dermsynth.gan.checkpoint.load_generator): {e}") from None
+        raise ValueError(
+            f"--network needs the gan stage (dermsynth.gan.checkpoint.load_generator): {e}"
+        ) from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: network file not found")
     return load_generator(path)

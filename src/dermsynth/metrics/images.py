@@ -75,7 +75,9 @@ def open_image_set(directory: str | os.PathLike, num: int | None = None) -> Imag
             df = df.iloc[:num]
         files = [root / f for f in df["file"]]
         labels = np.asarray(df["label"].fillna(-1).astype(int))
-        splits = [str(s) for s in df["split"]] if "split" in df.columns and df["split"].notna().any() else None
+        splits = (
+            [str(s) for s in df["split"]] if "split" in df.columns and df["split"].notna().any() else None
+        )
         return ImageSet(root, files, labels, _class_names(df, labels), splits)
     files = sorted(
         p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and CACHE_DIRNAME not in p.parts
@@ -96,7 +98,9 @@ def _read(path: Path) -> np.ndarray | None:
         return None
 
 
-def iter_batches(images: ImageSet, batch_size: int, workers: int = 4) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_batches(
+    images: ImageSet, batch_size: int, workers: int = 4
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (indices into ``images``, uint8 [B, H, W, 3]); bad files are recorded and skipped."""
     import cv2
 

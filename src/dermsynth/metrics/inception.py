@@ -65,7 +65,9 @@ def load_inception(path: str | os.PathLike | None = None):
 
     p = find_inception_weights(path)
     try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(p))
+        net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(p)
+        )
     except (RuntimeError, KeyError) as e:
         raise ValueError(f"{p}: not the pt_inception-2015-12-05 state dict ({e})") from None
     st = p.stat()

@@ -50,7 +50,9 @@ def find_lin_weights(path: str | os.PathLike | None = None) -> Path:
 
         spec = importlib.util.find_spec("torchmetrics")
         if spec is None or spec.origin is None:
-            raise FileNotFoundError("LPIPS linear weights: torchmetrics not installed; pass --lpips-lin-weights vgg.pth")
+            raise FileNotFoundError(
+                "LPIPS linear weights: torchmetrics not installed; pass --lpips-lin-weights vgg.pth"
+            )
         p = Path(spec.origin).parent / "functional" / "image" / "lpips_models" / "vgg.pth"
     if not p.is_file():
         raise FileNotFoundError(f"{p}: LPIPS v0.1 linear weights (vgg.pth) not found")
@@ -62,11 +64,13 @@ class LPIPSVGG16(torch.nn.Module):
 
     def __init__(self, vgg_state: dict | None = None, lin_state: dict | None = None):
         super().__init__()
-        import torchvision
+        from torchvision.models.vgg import cfgs, make_layers
 
-        feats = torchvision.models.vgg16(weights=None).features
+        feats = make_layers(cfgs["D"], batch_norm=False)  # VGG16 .features only (no 100M-param classifier)
         if vgg_state is not None:
-            sd = {k.removeprefix("features."): v for k, v in vgg_state.items() if not k.startswith("classifier")}
+            sd = {
+                k.removeprefix("features."): v for k, v in vgg_state.items() if not k.startswith("classifier")
+            }
             feats.load_state_dict(sd)
         bounds = (0, *_SLICES)
         self.slices = torch.nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
@@ -89,7 +93,10 @@ class LPIPSVGG16(torch.nn.Module):
 
     def forward(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         f0, f1 = self.features(x0), self.features(x1)
-        d = [((a - b).square() * w.view(1, -1, 1, 1)).sum(1).mean((1, 2)) for a, b, w in zip(f0, f1, self.lins, strict=True)]
+        d = [
+            ((a - b).square() * w.view(1, -1, 1, 1)).sum(1).mean((1, 2))
+            for a, b, w in zip(f0, f1, self.lins, strict=True)
+        ]
         return torch.stack(d).sum(0)
 
 

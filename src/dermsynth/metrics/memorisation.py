@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 
-def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+def nearest(
+    query: np.ndarray, ref: np.ndarray, chunk: int = 2048, device="cpu"
+) -> tuple[np.ndarray, np.ndarray]:
     """L2 distance and index of each query row's nearest row of ``ref``.
 
     float64: cdist's matrix-product route loses ~1e-2 absolute in float32 at these norms, which would
@@ -52,8 +54,12 @@ def compare(d_fake: np.ndarray, d_hold: np.ndarray) -> dict:
 
     nf, nh = len(d_fake), len(d_hold)
     hold = np.sort(d_hold)
-    out: dict = {"median_fake": float(np.median(d_fake)), "median_holdout": float(np.median(d_hold)),
-                 "min_fake": float(d_fake.min()), "min_holdout": float(hold[0])}
+    out: dict = {
+        "median_fake": float(np.median(d_fake)),
+        "median_holdout": float(np.median(d_hold)),
+        "min_fake": float(d_fake.min()),
+        "min_holdout": float(hold[0]),
+    }
     for q in (1, 5):
         j = max(1, int(np.ceil(q / 100 * nh)))
         thr = float(hold[j - 1])
@@ -76,7 +82,9 @@ def _grid(pairs: list[tuple[np.ndarray, np.ndarray]], cell: int = 96) -> np.ndar
     for n, (a, b) in enumerate(pairs):
         y, x = (n // cols) * (cell + 4), (n % cols) * (2 * cell + 12)
         for j, im in enumerate((a, b)):
-            g[y : y + cell, x + j * cell : x + (j + 1) * cell] = cv2.resize(im, (cell, cell), interpolation=cv2.INTER_AREA)
+            g[y : y + cell, x + j * cell : x + (j + 1) * cell] = cv2.resize(
+                im, (cell, cell), interpolation=cv2.INTER_AREA
+            )
     return g
 
 
@@ -95,7 +103,9 @@ def memorisation(
     from dermsynth.core.io import atomic_path, atomic_write_json, write_png
 
     if len(train) < 2 or len(holdout) < 2:
-        raise ValueError(f"memorisation needs >= 2 training and held-out real images, got {len(train)} and {len(holdout)}")
+        raise ValueError(
+            f"memorisation needs >= 2 training and held-out real images, got {len(train)} and {len(holdout)}"
+        )
     res: dict = {"num_fake": len(fake), "num_train": len(train), "num_holdout": len(holdout)}
     dist, idx = {}, {}
     spaces = {"feature": lambda fs: fs.features}
@@ -109,7 +119,8 @@ def memorisation(
     res["alpha"] = alpha
     res["flag"] = bool(min(pvals) < alpha)
     res["flag_reason"] = (
-        "synthetic images sit closer to training images than held-out real images do" if res["flag"]
+        "synthetic images sit closer to training images than held-out real images do"
+        if res["flag"]
         else "no evidence of copying at this alpha"
     )
     out_dir = Path(out_dir)
@@ -120,16 +131,32 @@ def memorisation(
 
     with atomic_path(out_dir / "memorisation.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        header = ["rank", "fake", "fake_label", "nearest_train_feature", "feature_distance", "feature_holdout_quantile"]
+        header = [
+            "rank",
+            "fake",
+            "fake_label",
+            "nearest_train_feature",
+            "feature_distance",
+            "feature_holdout_quantile",
+        ]
         if "pixel" in spaces:
             header += ["nearest_train_pixel", "pixel_distance", "pixel_holdout_quantile"]
         w.writerow(header)
         for r, i in enumerate(order):
-            row = [r, fake.names[i], int(fake.labels[i]), train.names[idx["feature"][i]], f"{dist['feature'][i]:.6g}",
-                   f"{np.searchsorted(hold['feature'], dist['feature'][i]) / len(hold['feature']):.4f}"]
+            row = [
+                r,
+                fake.names[i],
+                int(fake.labels[i]),
+                train.names[idx["feature"][i]],
+                f"{dist['feature'][i]:.6g}",
+                f"{np.searchsorted(hold['feature'], dist['feature'][i]) / len(hold['feature']):.4f}",
+            ]
             if "pixel" in spaces:
-                row += [train.names[idx["pixel"][i]], f"{dist['pixel'][i]:.6g}",
-                        f"{np.searchsorted(hold['pixel'], dist['pixel'][i]) / len(hold['pixel']):.4f}"]
+                row += [
+                    train.names[idx["pixel"][i]],
+                    f"{dist['pixel'][i]:.6g}",
+                    f"{np.searchsorted(hold['pixel'], dist['pixel'][i]) / len(hold['pixel']):.4f}",
+                ]
             w.writerow(row)
     pairs = [(load_fake(int(i)), load_train(int(idx["feature"][i]))) for i in order[:top_k]]
     write_png(out_dir / "memorisation_grid.png", _grid(pairs))
@@ -138,7 +165,11 @@ def memorisation(
         pairs = [(load_fake(int(i)), load_train(int(idx["pixel"][i]))) for i in order_px[:top_k]]
         write_png(out_dir / "memorisation_grid_pixel.png", _grid(pairs))
     res["closest"] = [
-        {"fake": fake.names[i], "train": train.names[idx["feature"][i]], "feature_distance": float(dist["feature"][i])}
+        {
+            "fake": fake.names[i],
+            "train": train.names[idx["feature"][i]],
+            "feature_distance": float(dist["feature"][i]),
+        }
         for i in order[:10]
     ]
     res["files"] = {"csv": str(out_dir / "memorisation.csv"), "grid": str(out_dir / "memorisation_grid.png")}

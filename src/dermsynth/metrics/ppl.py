@@ -64,7 +64,9 @@ def path_lengths(
     out = []
     for i in range(0, len(indices), batch_size):
         idx = indices[i : i + batch_size]
-        z = np.stack([np.random.RandomState(derive_seed("ppl", seed, int(j)) % 2**32).randn(2, G.z_dim) for j in idx])
+        z = np.stack(
+            [np.random.RandomState(derive_seed("ppl", seed, int(j)) % 2**32).randn(2, G.z_dim) for j in idx]
+        )
         z = torch.from_numpy(z).float().to(device)
         lab = np.zeros(len(idx), int) if labels is None else np.asarray(labels)[i : i + batch_size]
         c = one_hot(lab, G.c_dim, device)

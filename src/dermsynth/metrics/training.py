@@ -87,12 +87,21 @@ def compute_for_training(
     order = _rank_major_to_index(num, world, n_pad)
     out: dict = {}
     names = _class_names(real_set, None) if real_labels is not None else [f"class{c}" for c in range(c_dim)]
-    fkw = dict(kid_subsets=int(kw.get("kid_subsets", 100)), kid_subset_size=int(kw.get("kid_subset_size", 1000)),
-               pr_k=int(kw.get("pr_k", 3)), device=device, seed=seed)
+    fkw = dict(
+        kid_subsets=int(kw.get("kid_subsets", 100)),
+        kid_subset_size=int(kw.get("kid_subset_size", 1000)),
+        pr_k=int(kw.get("pr_k", 3)),
+        device=device,
+        seed=seed,
+    )
     common = {"snapshot": snapshot, "kimg": kimg, "num": num, "world_size": world}
     if {"fid", "kid", "pr", "memo"} & set(metrics):
-        ext = get_extractor(features, device=device, inception_weights=kw.get("inception_weights"),
-                            size=kw.get("feature_size"))
+        ext = get_extractor(
+            features,
+            device=device,
+            inception_weights=kw.get("inception_weights"),
+            size=kw.get("feature_size"),
+        )
         lab = labels[mine] if labels is not None else None
         fs = network_features(G_ema, ext, mine, lab, batch_size, device, 32 if "memo" in metrics else None)
         o = np.argsort(np.asarray(fs.info["seeds"]))
@@ -100,10 +109,16 @@ def compute_for_training(
         labs = _gather_rows(fs.labels[o].astype(np.int64), n_pad, device)[order]
         thumbs = _gather_rows(fs.thumbs[o], n_pad, device)[order] if fs.thumbs is not None else None
         if rank == 0:
-            fake = FeatureSet(feats, labs, [f"seed{i:08d}" for i in range(num)], thumbs, None, {"seeds": list(range(num))})
+            fake = FeatureSet(
+                feats, labs, [f"seed{i:08d}" for i in range(num)], thumbs, None, {"seeds": list(range(num))}
+            )
             real = reference_features(real_set, ext, batch_size, cache_dir, 32)
             res = feature_metrics(real.features, fake.features, metrics, **fkw)
-            pc = per_class_metrics(real, fake, names, metrics, **fkw) if per_class and labels is not None else {}
+            pc = (
+                per_class_metrics(real, fake, names, metrics, **fkw)
+                if per_class and labels is not None
+                else {}
+            )
             elapsed = time.perf_counter() - t_start
             groups = {"fid": ["fid"], "kid": ["kid", "kid_std"], "pr": ["precision", "recall"]}
             for m in [m for m in metrics if m in groups]:
@@ -114,10 +129,18 @@ def compute_for_training(
                 out[m] = {"results": r}
             if "memo" in metrics:
                 out["memo"] = _memo_training(real_set, real, fake, G_ema, run_dir, kimg, device, seed)
-                _write_line(run_dir, "memo", {"memo_flag": out["memo"]["flag"]}, features=ext.name,
-                            total_time=time.perf_counter() - t_start, **common)
+                _write_line(
+                    run_dir,
+                    "memo",
+                    {"memo_flag": out["memo"]["flag"]},
+                    features=ext.name,
+                    total_time=time.perf_counter() - t_start,
+                    **common,
+                )
     if "ppl" in metrics:
-        r = _ppl_training(G_ema, real_labels, names, num, kw, batch_size, device, mine, n_pad, world, seed, per_class)
+        r = _ppl_training(
+            G_ema, real_labels, names, num, kw, batch_size, device, mine, n_pad, world, seed, per_class
+        )
         if rank == 0:
             _write_line(run_dir, "ppl", r, total_time=time.perf_counter() - t_start, **common)
             out["ppl"] = {"results": r}
@@ -125,7 +148,9 @@ def compute_for_training(
     return out
 
 
-def _ppl_training(G, real_labels, names, num, kw, batch_size, device, mine, n_pad, world, seed, per_class) -> dict:
+def _ppl_training(
+    G, real_labels, names, num, kw, batch_size, device, mine, n_pad, world, seed, per_class
+) -> dict:
     """ppl2_wend with samples split over ranks (same values whatever the world size)."""
     from dermsynth.metrics.ppl import aggregate, feature_distance, lpips_distance, path_lengths
 
@@ -133,7 +158,10 @@ def _ppl_training(G, real_labels, names, num, kw, batch_size, device, mine, n_pa
     if spec == "lpips":
         from dermsynth.metrics.lpips import load_lpips
 
-        dfn, key = lpips_distance(load_lpips(kw.get("lpips_weights"), kw.get("lpips_lin_weights"))[0].to(device)), "ppl2_wend"
+        dfn, key = (
+            lpips_distance(load_lpips(kw.get("lpips_weights"), kw.get("lpips_lin_weights"))[0].to(device)),
+            "ppl2_wend",
+        )
     else:
         dfn, key = feature_distance(get_extractor(spec, device=device)), f"ppl2_wend[{spec}]"
     n = int(kw.get("ppl_num") or num)
@@ -142,11 +170,23 @@ def _ppl_training(G, real_labels, names, num, kw, batch_size, device, mine, n_pa
     order = _rank_major_to_index(n, world, n_pad)
     runs = [(key, sample_labels(real_labels, n, G.c_dim, seed), seed)]
     if per_class and G.c_dim > 0:
-        runs += [(f"{key}/{names[c] if c < len(names) else c}", np.full(n, c), seed + 1000 + c) for c in range(G.c_dim)]
+        runs += [
+            (f"{key}/{names[c] if c < len(names) else c}", np.full(n, c), seed + 1000 + c)
+            for c in range(G.c_dim)
+        ]
     res = {}
     for name, labels, s in runs:
-        d = path_lengths(G, dfn, mine, labels[mine] if labels is not None else None, float(kw.get("ppl_epsilon", 1e-4)),
-                         True, max(1, batch_size // 2), device, s)
+        d = path_lengths(
+            G,
+            dfn,
+            mine,
+            labels[mine] if labels is not None else None,
+            float(kw.get("ppl_epsilon", 1e-4)),
+            True,
+            max(1, batch_size // 2),
+            device,
+            s,
+        )
         d = _gather_rows(d.astype(np.float64), n_pad, device)[order]
         res[name] = aggregate(d)
     return res
@@ -164,7 +204,14 @@ def _memo_training(real_set, real, fake, G, run_dir, kimg, device, seed) -> dict
         return next(generate(G, [i], lab, 1.0, "const", 1, device))[2][0]
 
     out_dir = run_dir / (f"memo-{int(kimg):06d}" if kimg is not None else "memo")
-    res = memorisation(fake, train, hold, out_dir, load_fake, lambda i: read_rgb(real_set.root / train.names[i]),
-                       device=device)
+    res = memorisation(
+        fake,
+        train,
+        hold,
+        out_dir,
+        load_fake,
+        lambda i: read_rgb(real_set.root / train.names[i]),
+        device=device,
+    )
     res["holdout"] = how
     return res
