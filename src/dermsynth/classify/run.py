@@ -157,6 +157,7 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
     ev = exp.eval
     table = build_table(preds, rule=ev.threshold_rule, target_sensitivity=ev.target_sensitivity,
                         n_boot=ev.n_bootstrap, seed=exp.seed)
+    table = add_shortcut_columns(table, out)
     write_csv(table, out / "table.csv")
     plot_roc(preds, out / "roc.png", title=f"{exp.name}: ROC on the real test set")
     per_setup = {}
@@ -166,4 +167,24 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
                            if (sd / f"{f}.json").is_file()}
     atomic_write_json(out / "results.json", {"experiment": exp.name, "table": table.to_dict(orient="records"),
                                              "setups": per_setup})
+    return table
+
+
+def add_shortcut_columns(table: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Append each setup's frame shortcut figures (when tested) to the table."""
+    import json
+
+    cols = {"shortcut_score_change_add": "score_change_add", "shortcut_score_change_remove": "score_change_remove",
+            "shortcut_auc_change": "auc_change", "shortcut_flagged": "flagged"}
+    table = table.copy()
+    for c in cols:
+        table[c] = None
+    for i, name in enumerate(table["setup"]):
+        p = out / "setups" / name / "shortcut.json"
+        if p.is_file():
+            d = json.loads(p.read_text())
+            for c, k in cols.items():
+                table.at[i, c] = d[k]
+    if table[list(cols)].isna().all().all():
+        table = table.drop(columns=list(cols))
     return table
