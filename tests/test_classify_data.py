@@ -22,8 +22,14 @@ from dermsynth.core.manifest import write_manifest
 
 def _pool(n, source="real", seed=0, **cols):
     g = np.random.default_rng(seed)
-    df = pd.DataFrame({"image_id": [f"{source}{i}" for i in range(n)], "path": [f"/x/{source}{i}.png" for i in range(n)],
-                       "label": np.arange(n) % 2, "data": source})
+    df = pd.DataFrame(
+        {
+            "image_id": [f"{source}{i}" for i in range(n)],
+            "path": [f"/x/{source}{i}.png" for i in range(n)],
+            "label": np.arange(n) % 2,
+            "data": source,
+        }
+    )
     for k, p in cols.items():
         df[k] = (g.random(n) < p).astype(int)
     return df
@@ -49,8 +55,15 @@ def test_leaking_manifest_split_raises_in_run(tmp_path):
     rows = []
     for i in range(12):
         write_png(tmp_path / f"images/{i}.png", np.full((8, 8, 3), i * 10, np.uint8))
-        rows.append({"image_id": str(i), "file": f"images/{i}.png", "label": i % 2,
-                     "split": ["train", "val", "test"][i % 3], "patient_id": f"p{i // 2}"})
+        rows.append(
+            {
+                "image_id": str(i),
+                "file": f"images/{i}.png",
+                "label": i % 2,
+                "split": ["train", "val", "test"][i % 3],
+                "patient_id": f"p{i // 2}",
+            }
+        )
     write_manifest(pd.DataFrame(rows), tmp_path)
     exp = experiment_from_dict({"data": {"real": str(tmp_path)}, "sizes": {"val_total": 4}})
     with pytest.raises(ValueError, match="patient leak"):
@@ -66,8 +79,17 @@ def test_validation_is_never_the_test_set(tmp_path):
 
 def test_load_dataset_drops_missing_files_with_warning(tmp_path):
     write_png(tmp_path / "images/a.png", np.zeros((8, 8, 3), np.uint8))
-    write_manifest(pd.DataFrame({"image_id": ["a", "b"], "file": ["images/a.png", "images/b.png"], "label": [0, 1],
-                                 "split": ["train", "train"]}), tmp_path)
+    write_manifest(
+        pd.DataFrame(
+            {
+                "image_id": ["a", "b"],
+                "file": ["images/a.png", "images/b.png"],
+                "label": [0, 1],
+                "split": ["train", "train"],
+            }
+        ),
+        tmp_path,
+    )
     with pytest.warns(UserWarning, match="1 image file"):
         df = load_dataset(tmp_path, "train")
     assert df["image_id"].tolist() == ["a"]
@@ -93,7 +115,9 @@ def test_balanced_val_scales_down_with_warning():
 
 
 def test_builtin_setups_follow_table_3_1():
-    exp = experiment_from_dict({"data": {"real": "r"}, "setups": ["real", "synthetic-nobias", {"name": "mixed"}]})
+    exp = experiment_from_dict(
+        {"data": {"real": "r"}, "setups": ["real", "synthetic-nobias", {"name": "mixed"}]}
+    )
     real, nobias, mixed = exp.setups
     assert real.sources[0].per_class == 4000
     assert nobias.sources[0].per_class == 10000 and "dark_corner" in nobias.sources[0].exclude_artifacts
@@ -144,7 +168,9 @@ def test_experiment_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="unknown setup"):
         experiment_from_dict({"data": {"real": "r"}, "setups": ["realistic"]})
     with pytest.raises(ValueError, match="per_class"):
-        experiment_from_dict({"data": {"real": "r"}, "setups": [{"name": "c", "sources": [{"data": "real", "fraction": 0.5}]}]})
+        experiment_from_dict(
+            {"data": {"real": "r"}, "setups": [{"name": "c", "sources": [{"data": "real", "fraction": 0.5}]}]}
+        )
     p = tmp_path / "e.yaml"
     p.write_text("data: [unclosed")
     with pytest.raises(ValueError, match="e.yaml"):

@@ -32,7 +32,12 @@ def _data(n, prev, shift, seed, ties=False):
     return y, s
 
 
-CASES = [(50, 0.5, 1.0, 0, False), (200, 0.1, 0.5, 1, False), (300, 0.3, 2.0, 2, True), (40, 0.8, 0.0, 3, True)]
+CASES = [
+    (50, 0.5, 1.0, 0, False),
+    (200, 0.1, 0.5, 1, False),
+    (300, 0.3, 2.0, 2, True),
+    (40, 0.8, 0.0, 3, True),
+]
 
 
 @pytest.mark.parametrize("n,prev,shift,seed,ties", CASES)

@@ -32,7 +32,9 @@ EXPERIMENT = {
 def toy(tmp_path_factory):
     d = tmp_path_factory.mktemp("toyexp")
     make_blob_dataset(d / "real", 200, 32, seed=0, separation=0.6)
-    make_blob_dataset(d / "synth", 160, 32, seed=1, separation=0.6, source="synthetic", splits=(1.0, 0.0, 0.0))
+    make_blob_dataset(
+        d / "synth", 160, 32, seed=1, separation=0.6, source="synthetic", splits=(1.0, 0.0, 0.0)
+    )
     (d / "exp.yaml").write_text(yaml.safe_dump(EXPERIMENT))
     return d
 
@@ -48,8 +50,24 @@ def test_experiment_end_to_end_and_resume(toy):
     _run(["run", str(toy / "exp.yaml"), "--out", str(out), "--device", "cpu"])
     table = pd.read_csv(out / "table.csv")
     assert table["setup"].tolist() == ["real", "synthetic", "synthetic-noframes", "mixed"]
-    for c in ["TP", "FP", "FN", "TN", "ACC", "TPR", "TNR", "AUC", "AUC_CI_low", "AUC_CI_high", "DeLong_p_vs_real",
-              "TPR_at_target", "TNR_at_target", "threshold", "weights", "shortcut_score_change_add"]:
+    for c in [
+        "TP",
+        "FP",
+        "FN",
+        "TN",
+        "ACC",
+        "TPR",
+        "TNR",
+        "AUC",
+        "AUC_CI_low",
+        "AUC_CI_high",
+        "DeLong_p_vs_real",
+        "TPR_at_target",
+        "TNR_at_target",
+        "threshold",
+        "weights",
+        "shortcut_score_change_add",
+    ]:
         assert c in table.columns, c
     test = pd.read_csv(out / "data" / "test.csv")
     assert (table[["TP", "FP", "FN", "TN"]].sum(axis=1) == len(test)).all()
@@ -107,8 +125,14 @@ def test_metrics_command_matches_library(toy, tmp_path):
 
     g = np.random.default_rng(0)
     y = np.r_[np.zeros(50), np.ones(30)].astype(int)
-    df = pd.DataFrame({"image_id": [str(i) for i in range(80)], "label": y, "score": g.normal(0, 1, 80) + y,
-                       "split": ["val"] * 40 + ["test"] * 40})
+    df = pd.DataFrame(
+        {
+            "image_id": [str(i) for i in range(80)],
+            "label": y,
+            "score": g.normal(0, 1, 80) + y,
+            "split": ["val"] * 40 + ["test"] * 40,
+        }
+    )
     df.loc[[0, 79], "label"] = [1, 0]
     df.loc[40:, "label"] = np.r_[np.zeros(25), np.ones(15)].astype(int)
     df.to_csv(tmp_path / "p.csv", index=False)
@@ -117,6 +141,7 @@ def test_metrics_command_matches_library(toy, tmp_path):
     v, t = df[df.split == "val"], df[df.split == "test"]
     ref = evaluate(t.label, t.score, v.label, v.score, n_boot=100)
     assert {k: got[k] for k in ("TP", "FP", "FN", "TN", "AUC", "threshold")} == {
-        k: ref[k] for k in ("TP", "FP", "FN", "TN", "AUC", "threshold")}
+        k: ref[k] for k in ("TP", "FP", "FN", "TN", "AUC", "threshold")
+    }
     res = CliRunner().invoke(app, ["metrics", str(tmp_path / "missing.csv")])
     assert res.exit_code == 2 and "missing.csv" in res.output

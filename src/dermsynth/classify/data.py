@@ -61,7 +61,9 @@ def load_dataset(directory: str | Path, split: str | None = None, source: str | 
     exists = np.array([Path(p).is_file() for p in df["path"]], dtype=bool)
     if not exists.all():
         missing = df.loc[~exists, "file"].tolist()
-        warnings.warn(f"{d}: {len(missing)} image file(s) missing, skipped (first: {missing[0]})", stacklevel=2)
+        warnings.warn(
+            f"{d}: {len(missing)} image file(s) missing, skipped (first: {missing[0]})", stacklevel=2
+        )
         df = df[exists]
     df["data"] = source or d.name
     if "source" not in df.columns:
@@ -91,7 +93,9 @@ def real_split_refs(spec, base: Path) -> dict[str, SplitRef]:
                 raise ValueError(f"data.real: needs `dir` for split {part!r}")
             refs[part] = SplitRef(_resolve(base, spec["dir"]), str(v))
     if refs["val"] == refs["test"]:
-        raise ValueError(f"data.real: the test set is the validation set ({refs['test'].label()}); they must differ")
+        raise ValueError(
+            f"data.real: the test set is the validation set ({refs['test'].label()}); they must differ"
+        )
     return refs
 
 
@@ -136,7 +140,9 @@ def balanced_val(df: pd.DataFrame, total: int, balanced: bool, seed: int) -> pd.
     if balanced:
         k = min(total // 2, int(counts.min()))
         if k < total // 2:
-            warnings.warn(f"validation: {k} per class available, not {total // 2} (scaled down)", stacklevel=2)
+            warnings.warn(
+                f"validation: {k} per class available, not {total // 2} (scaled down)", stacklevel=2
+            )
         if k == 0:
             raise ValueError("validation set has no image of one class; cannot choose thresholds")
         return sample_per_class(df, k, seed, "val")
@@ -146,7 +152,9 @@ def balanced_val(df: pd.DataFrame, total: int, balanced: bool, seed: int) -> pd.
     return df.iloc[idx].reset_index(drop=True)
 
 
-def filter_artifacts(df: pd.DataFrame, artifacts: tuple[str, ...], detect_cache: Path | None = None) -> pd.DataFrame:
+def filter_artifacts(
+    df: pd.DataFrame, artifacts: tuple[str, ...], detect_cache: Path | None = None
+) -> pd.DataFrame:
     """Drop images showing any of ``artifacts`` (manifest columns, else ``dermsynth.bias.detect``)."""
     if not artifacts:
         return df

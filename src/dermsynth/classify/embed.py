@@ -18,7 +18,9 @@ import pandas as pd
 from dermsynth.core.io import atomic_path, atomic_write_text, read_rgb, write_png
 
 
-def compute_embeddings(model, mean, std, image_size: int, df: pd.DataFrame, device, batch_size: int = 64) -> np.ndarray:
+def compute_embeddings(
+    model, mean, std, image_size: int, df: pd.DataFrame, device, batch_size: int = 64
+) -> np.ndarray:
     """``[N, D]`` penultimate features of ``df['path']`` (rows that fail to load are ``nan``)."""
     import torch
 
@@ -48,7 +50,7 @@ def centroid_distances(emb: np.ndarray, df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     out["dist_class_centroid"] = np.nan
     out["dist_real_class_centroid"] = np.nan
-    for (_, c), idx in df.groupby(["source", "label"]).groups.items():
+    for _key, idx in df.groupby(["source", "label"]).groups.items():
         e = emb[df.index.get_indexer(idx)]
         out.loc[idx, "dist_class_centroid"] = np.linalg.norm(e - np.nanmean(e, axis=0), axis=1)
     for c in (0, 1):
@@ -68,7 +70,9 @@ def pca3(emb: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.pad(z, ((0, 0), (0, 3 - k)))
 
 
-def plot_pca(z: np.ndarray, df: pd.DataFrame, path: Path, title: str = "Penultimate-layer embeddings (PCA)") -> None:
+def plot_pca(
+    z: np.ndarray, df: pd.DataFrame, path: Path, title: str = "Penultimate-layer embeddings (PCA)"
+) -> None:
     """3-D scatter: colour = class, marker = source (thesis Fig. 3.7)."""
     import matplotlib
 
@@ -85,8 +89,16 @@ def plot_pca(z: np.ndarray, df: pd.DataFrame, path: Path, title: str = "Penultim
         for c in (0, 1):
             m = ((df["source"] == src) & (df["label"] == c)).to_numpy()
             if m.any():
-                ax.scatter(z[m, 0], z[m, 1], z[m, 2], s=8, alpha=0.6, c=colours[c],
-                           marker=markers[si % len(markers)], label=f"{src} {CLASS_NAMES[c]}")
+                ax.scatter(
+                    z[m, 0],
+                    z[m, 1],
+                    z[m, 2],
+                    s=8,
+                    alpha=0.6,
+                    c=colours[c],
+                    marker=markers[si % len(markers)],
+                    label=f"{src} {CLASS_NAMES[c]}",
+                )
     ax.set(xlabel="PC1", ylabel="PC2", zlabel="PC3", title=title)
     ax.legend(fontsize=7, loc="upper left")
     with atomic_path(path) as tmp:
@@ -97,16 +109,22 @@ def plot_pca(z: np.ndarray, df: pd.DataFrame, path: Path, title: str = "Penultim
 def write_projector(emb: np.ndarray, df: pd.DataFrame, out: Path, thumb: int = 32) -> None:
     """TensorBoard projector files: tensors.tsv, metadata.tsv, sprite.png, projector_config.pbtxt."""
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "tensors.tsv", "\n".join("\t".join(f"{v:.6g}" for v in row) for row in emb) + "\n")
+    atomic_write_text(
+        out / "tensors.tsv", "\n".join("\t".join(f"{v:.6g}" for v in row) for row in emb) + "\n"
+    )
     meta = df[["image_id", "source", "label"]].copy()
     meta["class_name"] = np.where(meta["label"] == 1, "melanoma", "not_melanoma")
     with atomic_path(out / "metadata.tsv") as tmp:
         meta.to_csv(tmp, sep="\t", index=False)
     write_png(out / "sprite.png", sprite(df["path"].tolist(), thumb))
-    atomic_write_text(out / "projector_config.pbtxt", (
-        "embeddings {\n  tensor_path: \"tensors.tsv\"\n  metadata_path: \"metadata.tsv\"\n"
-        f"  sprite {{\n    image_path: \"sprite.png\"\n    single_image_dim: {thumb}\n"
-        f"    single_image_dim: {thumb}\n  }}\n}}\n"))
+    atomic_write_text(
+        out / "projector_config.pbtxt",
+        (
+            'embeddings {\n  tensor_path: "tensors.tsv"\n  metadata_path: "metadata.tsv"\n'
+            f'  sprite {{\n    image_path: "sprite.png"\n    single_image_dim: {thumb}\n'
+            f"    single_image_dim: {thumb}\n  }}\n}}\n"
+        ),
+    )
 
 
 def sprite(paths: list[str], thumb: int) -> np.ndarray:
@@ -126,8 +144,17 @@ def sprite(paths: list[str], thumb: int) -> np.ndarray:
     return grid
 
 
-def embed(model, mean, std, image_size: int, df: pd.DataFrame, out: str | Path, device, seed: int = 0,
-          batch_size: int = 64) -> pd.DataFrame:
+def embed(
+    model,
+    mean,
+    std,
+    image_size: int,
+    df: pd.DataFrame,
+    out: str | Path,
+    device,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> pd.DataFrame:
     """Embeddings + PCA figure + projector files + embeddings.csv for the rows of ``df``
     (columns ``image_id, path, label, source``). Returns the embeddings table."""
     out = Path(out)

@@ -255,7 +255,10 @@ def experiment_from_json(d: dict[str, Any]) -> Experiment:
         setups=tuple(
             SetupSpec(
                 s["name"],
-                tuple(SourceSpec(**{**x, "exclude_artifacts": tuple(x["exclude_artifacts"])}) for x in s["sources"]),
+                tuple(
+                    SourceSpec(**{**x, "exclude_artifacts": tuple(x["exclude_artifacts"])})
+                    for x in s["sources"]
+                ),
                 s["per_class"],
             )
             for s in d["setups"]

@@ -52,7 +52,12 @@ class ImageTable(Dataset):
     """
 
     def __init__(self, paths: list[str], labels: list[int], transform, image_fn=None):
-        self.paths, self.labels, self.transform, self.image_fn = list(paths), list(labels), transform, image_fn
+        self.paths, self.labels, self.transform, self.image_fn = (
+            list(paths),
+            list(labels),
+            transform,
+            image_fn,
+        )
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -80,7 +85,9 @@ def collate_skip_bad(batch):
     return x, y, idx
 
 
-def balanced_indices(labels: np.ndarray, n: int, seed: int, epoch: int, balance: bool, key: str) -> np.ndarray:
+def balanced_indices(
+    labels: np.ndarray, n: int, seed: int, epoch: int, balance: bool, key: str
+) -> np.ndarray:
     """``n`` training indices for one epoch: class-balanced draws with replacement (weights 1/class
     count), or a plain permutation; seeded by (seed, key, epoch) so a resumed run sees the same stream."""
     g = torch_generator(seed, "epoch", key, epoch)
@@ -106,7 +113,9 @@ def train_loader(ds: ImageTable, idx: np.ndarray, batch_size: int, workers: int)
 
 
 @torch.no_grad()
-def predict_scores(model, ds: ImageTable, batch_size: int, device, workers: int = 0, amp: bool = True) -> np.ndarray:
+def predict_scores(
+    model, ds: ImageTable, batch_size: int, device, workers: int = 0, amp: bool = True
+) -> np.ndarray:
     """Melanoma probability (sigmoid of the logit) per item; ``nan`` for unreadable images.
 
     Under DDP every rank scores ``rank::world`` and the shares are gathered, so all ranks return the
@@ -117,8 +126,12 @@ def predict_scores(model, ds: ImageTable, batch_size: int, device, workers: int 
     mine = list(range(rank, n, world))
     out = torch.full((len(mine),), float("nan"), dtype=torch.float64)
     pos = {j: k for k, j in enumerate(mine)}
-    loader = DataLoader(torch.utils.data.Subset(ds, mine), batch_size=batch_size, num_workers=workers,
-                        collate_fn=collate_skip_bad)
+    loader = DataLoader(
+        torch.utils.data.Subset(ds, mine),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=collate_skip_bad,
+    )
     use_amp = amp and device.type == "cuda"
     for batch in loader:
         if batch is None:

@@ -20,7 +20,9 @@ import numpy as np
 ROW_COLUMNS = ["TP", "FP", "FN", "TN", "ACC", "TPR", "TNR", "AUC"]
 
 
-def check_binary(labels: Sequence | np.ndarray, scores: Sequence | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_binary(
+    labels: Sequence | np.ndarray, scores: Sequence | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Labels as int 0/1 and scores as float, same length, finite; ``ValueError`` otherwise."""
     y = np.asarray(labels)
     s = np.asarray(scores, dtype=np.float64)
@@ -208,8 +210,12 @@ def evaluate(
 
 def _at_target(test_labels, test_scores, val_labels, val_scores, target: float, notes: list[str]) -> dict:
     key = f"{target:g}"
-    out = {"target_sensitivity": target, "threshold_at_target": math.nan, "TPR_at_target": math.nan,
-           "TNR_at_target": math.nan}
+    out = {
+        "target_sensitivity": target,
+        "threshold_at_target": math.nan,
+        "TPR_at_target": math.nan,
+        "TNR_at_target": math.nan,
+    }
     if val_labels is None or val_scores is None:
         notes.append(f"no validation predictions: sensitivity-{key} threshold not chosen")
         return out

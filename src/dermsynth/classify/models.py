@@ -57,7 +57,11 @@ def _tiny_cnn():
             chans = [3, width, 2 * width, 4 * width]
             layers = []
             for a, b in zip(chans[:-1], chans[1:], strict=True):
-                layers += [nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+                layers += [
+                    nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False),
+                    nn.BatchNorm2d(b),
+                    nn.ReLU(True),
+                ]
             self.features = nn.Sequential(*layers)
             self.num_features = chans[-1]
             self.classifier = nn.Linear(chans[-1], 1)

@@ -11,7 +11,9 @@ from dermsynth.classify.table import split_val_test
 from dermsynth.core.io import atomic_path
 
 
-def plot_roc(preds: dict[str, pd.DataFrame], path: str | os.PathLike, title: str = "ROC on the real test set") -> None:
+def plot_roc(
+    preds: dict[str, pd.DataFrame], path: str | os.PathLike, title: str = "ROC on the real test set"
+) -> None:
     """One ROC curve per setup (test rows), AUC in the legend, chance diagonal."""
     import matplotlib
 
@@ -26,8 +28,13 @@ def plot_roc(preds: dict[str, pd.DataFrame], path: str | os.PathLike, title: str
         fpr, tpr, _ = roc(test["label"], test["score"])
         ax.plot(fpr, tpr, lw=1.6, label=f"{name} (AUC {auc(test['label'], test['score']):.3f})")
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-    ax.set(xlabel="False positive rate (1 - specificity)", ylabel="True positive rate (sensitivity)",
-           xlim=(0, 1), ylim=(0, 1.01), title=title)
+    ax.set(
+        xlabel="False positive rate (1 - specificity)",
+        ylabel="True positive rate (sensitivity)",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        title=title,
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -42,8 +42,16 @@ def setup_key(exp: Experiment, name: str) -> str:
     """Hash of everything that determines a setup's training (a changed config is never resumed)."""
     spec = next(s for s in exp.setups if s.name == name)
     d = exp.as_dict()
-    return sha256_json({"setup": d["setups"][exp.setups.index(spec)], "model": d["model"], "train": d["train"],
-                        "sizes": d["sizes"], "seed": exp.seed, "data": d["data"]})[:16]
+    return sha256_json(
+        {
+            "setup": d["setups"][exp.setups.index(spec)],
+            "model": d["model"],
+            "train": d["train"],
+            "sizes": d["sizes"],
+            "seed": exp.seed,
+            "data": d["data"],
+        }
+    )[:16]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -51,8 +59,15 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(tmp, index=False)
 
 
-def run_setup(exp: Experiment, name: str, pools: dict[str, pd.DataFrame], real: dict[str, pd.DataFrame],
-              out: Path, device, log=print) -> pd.DataFrame:
+def run_setup(
+    exp: Experiment,
+    name: str,
+    pools: dict[str, pd.DataFrame],
+    real: dict[str, pd.DataFrame],
+    out: Path,
+    device,
+    log=print,
+) -> pd.DataFrame:
     """Train one setup (resumable) and write its predictions; returns them."""
     from dermsynth.classify.loader import ImageTable, make_transform, predict_scores
     from dermsynth.classify.setups import build_training_set
@@ -65,37 +80,76 @@ def run_setup(exp: Experiment, name: str, pools: dict[str, pd.DataFrame], real: 
     train_df, notes = build_training_set(spec, pools, exp.seed, out / "data")
     if dist.is_main():
         write_csv(train_df[["image_id", "path", "label", "data"]], sdir / "train_set.csv")
-    log(f"[{name}] training on {len(train_df)} images "
-        f"({int((train_df.label == 1).sum())} melanoma) from {sorted(train_df['data'].unique())}")
+    log(
+        f"[{name}] training on {len(train_df)} images "
+        f"({int((train_df.label == 1).sum())} melanoma) from {sorted(train_df['data'].unique())}"
+    )
     t0 = time.time()
     key = setup_key(exp, name)
-    clf, st = train_setup(train_df, real["val"], exp.model, exp.train, sdir, exp.seed, device, key,
-                          log=lambda m: log(f"[{name}] {m}"))
+    clf, st = train_setup(
+        train_df,
+        real["val"],
+        exp.model,
+        exp.train,
+        sdir,
+        exp.seed,
+        device,
+        key,
+        log=lambda m: log(f"[{name}] {m}"),
+    )
     if clf.note:
         log(f"[{name}] note: {clf.note}")
     tf = make_transform(exp.model.image_size, clf.mean, clf.std, train=False)
     rows = []
     for split in ("val", "test"):
         df = real[split]
-        s = predict_scores(clf.model, ImageTable(df["path"], df["label"], tf), exp.train.eval_batch_size, device,
-                           exp.train.workers, exp.train.amp)
-        rows.append(pd.DataFrame({"image_id": df["image_id"], "label": df["label"], "score": s, "split": split}))
+        s = predict_scores(
+            clf.model,
+            ImageTable(df["path"], df["label"], tf),
+            exp.train.eval_batch_size,
+            device,
+            exp.train.workers,
+            exp.train.amp,
+        )
+        rows.append(
+            pd.DataFrame({"image_id": df["image_id"], "label": df["label"], "score": s, "split": split})
+        )
     preds = pd.concat(rows, ignore_index=True)
     preds["weights"] = clf.weights.weights
     shortcut = None
     if exp.eval.shortcut and FRAME in real["test"].columns and real["test"][FRAME].notna().any():
         test_scores = preds.loc[preds.split == "test", "score"].to_numpy()
-        shortcut = shortcut_test(clf.model, clf.mean, clf.std, exp.model.image_size, real["test"], device,
-                                 exp.train.eval_batch_size, exp.seed, exp.train.workers, scores=test_scores)
+        shortcut = shortcut_test(
+            clf.model,
+            clf.mean,
+            clf.std,
+            exp.model.image_size,
+            real["test"],
+            device,
+            exp.train.eval_batch_size,
+            exp.seed,
+            exp.train.workers,
+            scores=test_scores,
+        )
     if dist.is_main():
         write_csv(preds, sdir / "predictions.csv")
         if shortcut is not None:
             atomic_write_json(sdir / "shortcut.json", shortcut)
-        atomic_write_json(sdir / "done.json", {
-            "key": key, "epochs": st.epoch, "best_epoch": st.best_epoch, "best_val_auc": st.best_metric,
-            "seconds": time.time() - t0, "n_train": len(train_df), "weights": clf.weights.as_dict(),
-            "note": clf.note, "warnings": notes, "history": st.history,
-        })
+        atomic_write_json(
+            sdir / "done.json",
+            {
+                "key": key,
+                "epochs": st.epoch,
+                "best_epoch": st.best_epoch,
+                "best_val_auc": st.best_metric,
+                "seconds": time.time() - t0,
+                "n_train": len(train_df),
+                "weights": clf.weights.as_dict(),
+                "note": clf.note,
+                "warnings": notes,
+                "history": st.history,
+            },
+        )
     dist.barrier()
     return preds
 
@@ -109,8 +163,9 @@ def is_done(out: Path, exp: Experiment, name: str) -> bool:
     return json.loads(p.read_text()).get("key") == setup_key(exp, name)
 
 
-def run_experiment(exp: Experiment, out: str | Path, device: str = "auto", only: list[str] | None = None,
-                   log=print) -> pd.DataFrame:
+def run_experiment(
+    exp: Experiment, out: str | Path, device: str = "auto", only: list[str] | None = None, log=print
+) -> pd.DataFrame:
     """Run every setup not yet done, then write table.csv, results.json and roc.png."""
     out = Path(out)
     dist.init()
@@ -155,18 +210,28 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
     if not preds:
         raise ValueError(f"{out}: no setup has predictions")
     ev = exp.eval
-    table = build_table(preds, rule=ev.threshold_rule, target_sensitivity=ev.target_sensitivity,
-                        n_boot=ev.n_bootstrap, seed=exp.seed)
+    table = build_table(
+        preds,
+        rule=ev.threshold_rule,
+        target_sensitivity=ev.target_sensitivity,
+        n_boot=ev.n_bootstrap,
+        seed=exp.seed,
+    )
     table = add_shortcut_columns(table, out)
     write_csv(table, out / "table.csv")
     plot_roc(preds, out / "roc.png", title=f"{exp.name}: ROC on the real test set")
     per_setup = {}
     for name in preds:
         sd = out / "setups" / name
-        per_setup[name] = {f: json.loads((sd / f"{f}.json").read_text()) for f in ("done", "shortcut")
-                           if (sd / f"{f}.json").is_file()}
-    atomic_write_json(out / "results.json", {"experiment": exp.name, "table": table.to_dict(orient="records"),
-                                             "setups": per_setup})
+        per_setup[name] = {
+            f: json.loads((sd / f"{f}.json").read_text())
+            for f in ("done", "shortcut")
+            if (sd / f"{f}.json").is_file()
+        }
+    atomic_write_json(
+        out / "results.json",
+        {"experiment": exp.name, "table": table.to_dict(orient="records"), "setups": per_setup},
+    )
     return table
 
 
@@ -174,8 +239,12 @@ def add_shortcut_columns(table: pd.DataFrame, out: Path) -> pd.DataFrame:
     """Append each setup's frame shortcut figures (when tested) to the table."""
     import json
 
-    cols = {"shortcut_score_change_add": "score_change_add", "shortcut_score_change_remove": "score_change_remove",
-            "shortcut_auc_change": "auc_change", "shortcut_flagged": "flagged"}
+    cols = {
+        "shortcut_score_change_add": "score_change_add",
+        "shortcut_score_change_remove": "score_change_remove",
+        "shortcut_auc_change": "auc_change",
+        "shortcut_flagged": "flagged",
+    }
     table = table.copy()
     for c in cols:
         table[c] = None

@@ -36,13 +36,17 @@ def build_training_set(
         avail = filtered[s]["label"].value_counts().reindex([0, 1], fill_value=0)
         for c in (0, 1):
             if per is not None and avail[c] < per:
-                notes.append(f"setup {setup.name}: {s.data} class {c}: {avail[c]} available, not {per} (scaled down)")
+                notes.append(
+                    f"setup {setup.name}: {s.data} class {c}: {avail[c]} available, not {per} (scaled down)"
+                )
         key = f"{s.data}|{','.join(s.exclude_artifacts)}"
         part = sample_per_class(filtered[s], per, seed, key)
         parts.append(part)
     df = pd.concat(parts).drop_duplicates("path").reset_index(drop=True)
     if df.empty or df["label"].nunique() < 2:
-        raise ValueError(f"setup {setup.name}: the training set needs images of both classes; got {len(df)} images")
+        raise ValueError(
+            f"setup {setup.name}: the training set needs images of both classes; got {len(df)} images"
+        )
     for n in notes:
         warnings.warn(n, stacklevel=2)
     return df, notes
@@ -67,7 +71,9 @@ def _per_class_counts(setup: SetupSpec, filtered: dict, notes: list[str]) -> dic
         fits.append(math.floor(n_min / s.fraction + 1e-9))
     eff = min(fits)
     if eff < total:
-        notes.append(f"setup {setup.name}: {eff} images per class instead of {total} (scaled down, fractions kept)")
+        notes.append(
+            f"setup {setup.name}: {eff} images per class instead of {total} (scaled down, fractions kept)"
+        )
     for s in fsrc:
         out[s] = round(s.fraction * eff)
     return out

@@ -33,9 +33,16 @@ def load_source(name: str, spec: Any, base: Path, run_dir: Path, device: str = "
         if unknown:
             raise ValueError(f"data.{name}: unknown key(s) {unknown}; known: {sorted(NETWORK_KEYS)}")
         out = run_dir / "generated" / name
-        generate_source(_resolve(base, spec["network"]), out, int(spec.get("per_class", 10000)),
-                        float(spec.get("psi", 1.0)), str(spec.get("noise_mode", "const")),
-                        int(spec.get("seed_start", 0)), int(spec.get("batch_size", 32)), device)
+        generate_source(
+            _resolve(base, spec["network"]),
+            out,
+            int(spec.get("per_class", 10000)),
+            float(spec.get("psi", 1.0)),
+            str(spec.get("noise_mode", "const")),
+            int(spec.get("seed_start", 0)),
+            int(spec.get("batch_size", 32)),
+            device,
+        )
         return load_dataset(out, source=name)
     raise ValueError(f"data.{name}: expected a dataset dir, {{dir: ...}} or {{network: ..., per_class: N}}")
 
@@ -56,8 +63,16 @@ def _to_uint8_nhwc(batch) -> np.ndarray:
     return arr
 
 
-def generate_source(network: Path, out: Path, per_class: int, psi: float, noise_mode: str,
-                    seed_start: int, batch_size: int, device: str) -> Path:
+def generate_source(
+    network: Path,
+    out: Path,
+    per_class: int,
+    psi: float,
+    noise_mode: str,
+    seed_start: int,
+    batch_size: int,
+    device: str,
+) -> Path:
     """Render ``per_class`` images per class from ``network`` into dataset dir ``out`` (resumable)."""
     try:
         from dermsynth.gan.checkpoint import load_generator
@@ -83,8 +98,19 @@ def generate_source(network: Path, out: Path, per_class: int, psi: float, noise_
                 for img in _to_uint8_nhwc(batch):
                     write_png(out / "images" / f"c{c}-seed{todo[k]:06d}.png", img)
                     k += 1
-        rows += [{"image_id": f"{network.stem}-c{c}-seed{s:06d}", "file": f"images/c{c}-seed{s:06d}.png",
-                  "label": c, "class_name": CLASS_NAMES[c], "source": "synthetic", "split": "train",
-                  "seed": s, "network": str(network), "psi": psi} for s in seeds]
+        rows += [
+            {
+                "image_id": f"{network.stem}-c{c}-seed{s:06d}",
+                "file": f"images/c{c}-seed{s:06d}.png",
+                "label": c,
+                "class_name": CLASS_NAMES[c],
+                "source": "synthetic",
+                "split": "train",
+                "seed": s,
+                "network": str(network),
+                "psi": psi,
+            }
+            for s in seeds
+        ]
     write_manifest(pd.DataFrame(rows), out)
     return out

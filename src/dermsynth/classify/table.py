@@ -19,9 +19,28 @@ from dermsynth.classify.delong import delong_test
 from dermsynth.classify.metrics import evaluate
 
 TABLE_COLUMNS = [
-    "setup", "TP", "FP", "FN", "TN", "ACC", "TPR", "TNR", "AUC", "AUC_CI_low", "AUC_CI_high",
-    "DeLong_p_vs_real", "threshold", "threshold_source", "target_sensitivity", "threshold_at_target",
-    "TPR_at_target", "TNR_at_target", "n_test", "n_test_melanoma", "weights", "notes",
+    "setup",
+    "TP",
+    "FP",
+    "FN",
+    "TN",
+    "ACC",
+    "TPR",
+    "TNR",
+    "AUC",
+    "AUC_CI_low",
+    "AUC_CI_high",
+    "DeLong_p_vs_real",
+    "threshold",
+    "threshold_source",
+    "target_sensitivity",
+    "threshold_at_target",
+    "TPR_at_target",
+    "TNR_at_target",
+    "n_test",
+    "n_test_melanoma",
+    "weights",
+    "notes",
 ]
 
 
@@ -42,7 +61,9 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def split_val_test(df: pd.DataFrame, val: pd.DataFrame | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def split_val_test(
+    df: pd.DataFrame, val: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """``(val rows or None, test rows)`` of a predictions table."""
     if "split" in df.columns:
         test = df[df["split"] == "test"]
@@ -57,15 +78,28 @@ def split_val_test(df: pd.DataFrame, val: pd.DataFrame | None = None) -> tuple[p
     return val, test.reset_index(drop=True)
 
 
-def row_for(df: pd.DataFrame, val: pd.DataFrame | None = None, threshold: float | None = None,
-            rule: str = "youden", target_sensitivity: float | None = 0.95, n_boot: int = 2000,
-            seed: int = 0) -> dict:
+def row_for(
+    df: pd.DataFrame,
+    val: pd.DataFrame | None = None,
+    threshold: float | None = None,
+    rule: str = "youden",
+    target_sensitivity: float | None = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict:
     """Table row for one predictions table."""
     val, test = split_val_test(df, val)
-    row = evaluate(test["label"], test["score"],
-                   None if val is None else val["label"], None if val is None else val["score"],
-                   threshold=threshold, rule=rule, target_sensitivity=target_sensitivity, n_boot=n_boot,
-                   seed=seed)
+    row = evaluate(
+        test["label"],
+        test["score"],
+        None if val is None else val["label"],
+        None if val is None else val["score"],
+        threshold=threshold,
+        rule=rule,
+        target_sensitivity=target_sensitivity,
+        n_boot=n_boot,
+        seed=seed,
+    )
     if "weights" in df.columns and len(df):
         row["weights"] = str(df["weights"].iloc[0])
     return row
@@ -75,8 +109,9 @@ def paired_delong(a: pd.DataFrame, b: pd.DataFrame) -> dict:
     """DeLong test on the test images two predictions tables share (matched by image_id)."""
     _, ta = split_val_test(a)
     _, tb = split_val_test(b)
-    m = ta[["image_id", "label", "score"]].merge(tb[["image_id", "label", "score"]], on="image_id",
-                                                   suffixes=("_a", "_b"))
+    m = ta[["image_id", "label", "score"]].merge(
+        tb[["image_id", "label", "score"]], on="image_id", suffixes=("_a", "_b")
+    )
     if len(m) == 0:
         raise ValueError("the two predictions share no test image")
     if not (m["label_a"] == m["label_b"]).all():

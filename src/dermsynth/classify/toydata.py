@@ -78,8 +78,18 @@ def make_blob_dataset(
         f = f"images/{i:06d}.png"
         write_png(out / f, img)
         pid = i // images_per_patient
-        rows.append({"image_id": f"{source}-{i:06d}", "file": f, "label": label, "class_name": CLASS_NAMES[label],
-                     "source": source, "split": pat_split[pid], "patient_id": f"{source}-p{pid:05d}",
-                     "dark_corner": int(frame), "hair": int(hair)})
+        rows.append(
+            {
+                "image_id": f"{source}-{i:06d}",
+                "file": f,
+                "label": label,
+                "class_name": CLASS_NAMES[label],
+                "source": source,
+                "split": pat_split[pid],
+                "patient_id": f"{source}-p{pid:05d}",
+                "dark_corner": int(frame),
+                "hair": int(hair),
+            }
+        )
     write_manifest(pd.DataFrame(rows), out)
     return out

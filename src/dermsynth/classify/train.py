@@ -21,7 +21,13 @@ import pandas as pd
 import torch
 
 from dermsynth.classify.experiment import ModelConfig, TrainConfig
-from dermsynth.classify.loader import ImageTable, balanced_indices, make_transform, predict_scores, train_loader
+from dermsynth.classify.loader import (
+    ImageTable,
+    balanced_indices,
+    make_transform,
+    predict_scores,
+    train_loader,
+)
 from dermsynth.classify.metrics import auc
 from dermsynth.classify.models import Classifier, build_classifier
 from dermsynth.core import distributed as dist
@@ -65,11 +71,15 @@ def load_state(path: Path, model, opt, key: str) -> tuple[TrainState, dict] | No
         return None
     d = torch.load(path, map_location="cpu", weights_only=True)
     if d.get("key") != key:
-        raise ValueError(f"{path}: training state belongs to a different configuration of this setup; "
-                         "use a new --out directory or delete the setup's folder")
+        raise ValueError(
+            f"{path}: training state belongs to a different configuration of this setup; "
+            "use a new --out directory or delete the setup's folder"
+        )
     _plain(model).load_state_dict(d["model"])
     opt.load_state_dict(d["optimizer"])
-    st = TrainState(d["epoch"], d["best_metric"], d["best_epoch"], d["since_best"], d["stopped"], d["history"])
+    st = TrainState(
+        d["epoch"], d["best_metric"], d["best_epoch"], d["since_best"], d["stopped"], d["history"]
+    )
     return st, d["best_model"]
 
 
@@ -136,7 +146,9 @@ def train_setup(
         ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     size = model_cfg.image_size
-    tr = ImageTable(train_df["path"], train_df["label"], make_transform(size, clf.mean, clf.std, True, train_cfg.augment))
+    tr = ImageTable(
+        train_df["path"], train_df["label"], make_transform(size, clf.mean, clf.std, True, train_cfg.augment)
+    )
     va = ImageTable(val_df["path"], val_df["label"], make_transform(size, clf.mean, clf.std, False))
     labels = train_df["label"].to_numpy().astype(int)
     n_epoch = train_cfg.samples_per_epoch or len(train_df)
@@ -144,8 +156,9 @@ def train_setup(
     while st.epoch < train_cfg.epochs and not st.stopped:
         t0 = time.time()
         idx = balanced_indices(labels, n_epoch, seed, st.epoch, train_cfg.balance, key)
-        loss, seen = train_epoch(model, train_loader(tr, idx, train_cfg.batch_size, train_cfg.workers), opt, device,
-                                 train_cfg.amp)
+        loss, seen = train_epoch(
+            model, train_loader(tr, idx, train_cfg.batch_size, train_cfg.workers), opt, device, train_cfg.amp
+        )
         vs = predict_scores(model, va, train_cfg.eval_batch_size, device, train_cfg.workers, train_cfg.amp)
         metric = validation_metric(val_df["label"].to_numpy(), vs)
         st.epoch += 1
@@ -156,11 +169,19 @@ def train_setup(
             st.since_best += 1
             st.stopped = st.since_best >= train_cfg.patience
         dt = time.time() - t0
-        row = stats.flush(epoch=st.epoch, train_loss=loss, val_auc=metric, images=seen * dist.world_size(),
-                          seconds=dt, images_per_s=seen * dist.world_size() / max(dt, 1e-9))
+        row = stats.flush(
+            epoch=st.epoch,
+            train_loss=loss,
+            val_auc=metric,
+            images=seen * dist.world_size(),
+            seconds=dt,
+            images_per_s=seen * dist.world_size() / max(dt, 1e-9),
+        )
         st.history.append({k: v for k, v in row.items() if isinstance(v, int | float)})
-        log(f"epoch {st.epoch}: loss {loss:.4f}  val AUC {metric:.4f}  ({dt:.1f}s)"
-            + ("  early stop" if st.stopped else ""))
+        log(
+            f"epoch {st.epoch}: loss {loss:.4f}  val AUC {metric:.4f}  ({dt:.1f}s)"
+            + ("  early stop" if st.stopped else "")
+        )
         save_state(state_path, model, opt, st, best, key)
     _plain(model).load_state_dict(best)
     clf.model = _plain(model)

@@ -25,7 +25,11 @@ def load_trained(run_dir: str | Path, setup: str) -> tuple[Classifier, Experimen
     sdir = Path(run_dir) / "setups" / setup
     state = sdir / "state.pt"
     if not state.is_file():
-        names = sorted(p.name for p in (Path(run_dir) / "setups").glob("*")) if (Path(run_dir) / "setups").is_dir() else []
+        names = (
+            sorted(p.name for p in (Path(run_dir) / "setups").glob("*"))
+            if (Path(run_dir) / "setups").is_dir()
+            else []
+        )
         raise FileNotFoundError(f"{state}: setup {setup!r} has no trained model; setups in this run: {names}")
     clf = build_classifier(exp.model.name, None)  # architecture only; weights come from the state
     clf.model.load_state_dict(torch.load(state, map_location="cpu", weights_only=True)["best_model"])

@@ -8,8 +8,10 @@ import typer
 
 from dermsynth.cli.common import console, user_errors
 
-app = typer.Typer(help="Melanoma classifiers on real / synthetic / mixed data (thesis Table 4.5, Fig. 4.17).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Melanoma classifiers on real / synthetic / mixed data (thesis Table 4.5, Fig. 4.17).",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -31,7 +33,9 @@ def run(
     with user_errors():
         exp = load_experiment(experiment)
         if target_sensitivity is not None:
-            exp = dataclasses.replace(exp, eval=dataclasses.replace(exp.eval, target_sensitivity=target_sensitivity))
+            exp = dataclasses.replace(
+                exp, eval=dataclasses.replace(exp.eval, target_sensitivity=target_sensitivity)
+            )
         if dry_run:
             typer.echo(to_json(exp.as_dict()))
             return
@@ -46,9 +50,13 @@ def _print_table(table) -> None:
 
     t = Table("setup", "TP", "FP", "FN", "TN", "ACC", "TPR", "TNR", "AUC [95% CI]", "p vs real")
     for _, r in table.iterrows():
-        t.add_row(str(r.setup), *(str(int(r[c])) for c in ("TP", "FP", "FN", "TN")),
-                  *(f"{r[c]:.3f}" for c in ("ACC", "TPR", "TNR")),
-                  f"{r.AUC:.3f} [{r.AUC_CI_low:.3f}, {r.AUC_CI_high:.3f}]", f"{r.DeLong_p_vs_real:.3g}")
+        t.add_row(
+            str(r.setup),
+            *(str(int(r[c])) for c in ("TP", "FP", "FN", "TN")),
+            *(f"{r[c]:.3f}" for c in ("ACC", "TPR", "TNR")),
+            f"{r.AUC:.3f} [{r.AUC_CI_low:.3f}, {r.AUC_CI_high:.3f}]",
+            f"{r.DeLong_p_vs_real:.3g}",
+        )
     console.print(t)
 
 
@@ -58,7 +66,9 @@ def metrics(
     threshold: float = typer.Option(None, help="Fixed threshold (default: chosen on validation)."),
     val_predictions: Path = typer.Option(None, help="Validation predictions csv for choosing thresholds."),
     rule: str = typer.Option("youden", help="Threshold rule on validation: youden."),
-    target_sensitivity: float = typer.Option(0.95, help="Also report TPR/TNR at this validation sensitivity."),
+    target_sensitivity: float = typer.Option(
+        0.95, help="Also report TPR/TNR at this validation sensitivity."
+    ),
     n_bootstrap: int = typer.Option(2000, help="Bootstrap resamples for the AUC CI."),
     seed: int = typer.Option(0),
     json_out: Path = typer.Option(None, "--json", help="Write the row as JSON here."),
@@ -96,9 +106,21 @@ def shortcut(
 
     with user_errors():
         clf, exp = load_trained(run_dir, setup)
-        df = load_dataset(test, split) if test else pd.read_csv(run_dir / "data" / "test.csv", dtype={"image_id": str})
-        res = shortcut_test(clf.model, clf.mean, clf.std, exp.model.image_size, df, pick(device),
-                            exp.train.eval_batch_size, exp.seed)
+        df = (
+            load_dataset(test, split)
+            if test
+            else pd.read_csv(run_dir / "data" / "test.csv", dtype={"image_id": str})
+        )
+        res = shortcut_test(
+            clf.model,
+            clf.mean,
+            clf.std,
+            exp.model.image_size,
+            df,
+            pick(device),
+            exp.train.eval_batch_size,
+            exp.seed,
+        )
     typer.echo(to_json(res))
     if json_out:
         atomic_write_json(json_out, res)
