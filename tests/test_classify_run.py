@@ -75,6 +75,8 @@ def test_experiment_end_to_end_and_resume(toy):
     assert np.isnan(table.loc[0, "DeLong_p_vs_real"]) and table["DeLong_p_vs_real"][1:].between(0, 1).all()
     assert (table["AUC_CI_low"] <= table["AUC"]).all() and (table["AUC"] <= table["AUC_CI_high"]).all()
     assert (out / "roc.png").stat().st_size > 5000
+    sc = pd.read_csv(out / "shortcut.csv")
+    assert sc["setup"].tolist() == table["setup"].tolist() and "with_frame_AUC" in sc.columns
     res = json.loads((out / "results.json").read_text())
     assert set(res["setups"]) == set(table["setup"])
     # the test set is the real test split, never the validation split

@@ -9,7 +9,7 @@ RUN/
   setups/NAME/predictions.csv      image_id, label, score, split (val, test), weights
   setups/NAME/shortcut.json        frame shortcut test (when the test set has dark_corner)
   setups/NAME/done.json            written last; a setup with it is skipped on rerun
-  table.csv, results.json, roc.png
+  table.csv, results.json, roc.png, shortcut.csv (when the test set has frame labels)
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
 
 
 def add_shortcut_columns(table: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """Append each setup's frame shortcut figures (when tested) to the table."""
+    """Append each setup's frame shortcut figures (when tested) to the table; write shortcut.csv."""
     import json
 
     cols = {
@@ -248,12 +248,33 @@ def add_shortcut_columns(table: pd.DataFrame, out: Path) -> pd.DataFrame:
     table = table.copy()
     for c in cols:
         table[c] = None
+    rows = []
     for i, name in enumerate(table["setup"]):
         p = out / "setups" / name / "shortcut.json"
         if p.is_file():
             d = json.loads(p.read_text())
             for c, k in cols.items():
                 table.at[i, c] = d[k]
-    if table[list(cols)].isna().all().all():
+            rows.append(shortcut_row(name, d))
+    if rows:
+        write_csv(pd.DataFrame(rows), out / "shortcut.csv")
+    else:
         table = table.drop(columns=list(cols))
     return table
+
+
+def shortcut_row(setup: str, d: dict) -> dict:
+    """One flat row of the run's shortcut.csv."""
+    row = {"setup": setup}
+    for g in ("with_frame", "without_frame"):
+        row.update({f"{g}_{k}": v for k, v in d[g].items()})
+    for k in (
+        "score_change_add",
+        "score_change_remove",
+        "AUC_original",
+        "AUC_flipped",
+        "auc_change",
+        "flagged",
+    ):
+        row[k] = d[k]
+    return row
