@@ -147,3 +147,46 @@ def test_metrics_command_matches_library(toy, tmp_path):
     }
     res = CliRunner().invoke(app, ["metrics", str(tmp_path / "missing.csv")])
     assert res.exit_code == 2 and "missing.csv" in res.output
+
+
+def test_frozen_backbone_trains_only_the_head(toy, tmp_path):
+    import torch
+
+    from dermsynth.classify.data import load_dataset
+    from dermsynth.classify.experiment import ModelConfig, TrainConfig
+    from dermsynth.classify.models import build_classifier
+    from dermsynth.classify.train import train_setup
+
+    df = load_dataset(toy / "real")
+    tr, va = df[df.split == "train"], df[df.split == "val"]
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=0.05, workers=0, freeze_backbone=True)
+    torch.manual_seed(0)
+    start = build_classifier("tiny-cnn", "none").model.state_dict()
+    clf, st = train_setup(
+        tr,
+        va,
+        ModelConfig("tiny-cnn", "none", 32),
+        cfg,
+        tmp_path,
+        0,
+        torch.device("cpu"),
+        "k",
+        log=lambda m: None,
+    )
+    end = clf.model.state_dict()
+    changed = {k for k in start if not torch.equal(start[k], end[k])}
+    assert changed == {"classifier.weight", "classifier.bias"} and st.epoch == 1
+
+
+@pytest.mark.gpu
+def test_tiny_experiment_on_cuda_with_amp(toy, tmp_path):
+    import torch
+
+    from dermsynth.classify.experiment import experiment_from_dict
+    from dermsynth.classify.run import run_experiment
+
+    exp = experiment_from_dict(dict(EXPERIMENT, setups=["real"], train={"epochs": 2, "amp": True}), toy)
+    table = run_experiment(exp, tmp_path / "run", "cuda", log=lambda m: None)
+    assert torch.cuda.is_available() and 0.0 <= table.loc[0, "AUC"] <= 1.0
+    cpu = run_experiment(exp, tmp_path / "run-cpu", "cpu", log=lambda m: None)
+    assert abs(table.loc[0, "AUC"] - cpu.loc[0, "AUC"]) < 0.2  # same data, same seed, other device

@@ -59,6 +59,7 @@ class TrainConfig:
     samples_per_epoch: int | None = None  # None: the size of the training set
     balance: bool = True  # class-balanced weighted sampling
     augment: bool = True
+    freeze_backbone: bool = False  # train only the classifier head (a linear probe; CPU-sized runs)
     amp: bool = True  # bfloat16 autocast on CUDA
     workers: int = 2
 

@@ -91,9 +91,20 @@ def _clone_state(model) -> dict:
     return {k: v.detach().cpu().clone() for k, v in _plain(model).state_dict().items()}
 
 
-def train_epoch(model, loader, opt, device, amp: bool) -> tuple[float, int]:
-    """One pass over ``loader``: mean BCE loss and number of images seen."""
-    model.train()
+def freeze_backbone(model) -> list:
+    """Freeze everything but the classifier head; returns the head's parameters."""
+    head = model.get_classifier() if hasattr(model, "get_classifier") else model.classifier
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = list(head.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def train_epoch(model, loader, opt, device, amp: bool, frozen: bool = False) -> tuple[float, int]:
+    """One pass over ``loader``: mean BCE loss and number of images seen (frozen: BN stats kept)."""
+    model.train(not frozen)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     total, seen = 0.0, 0
     use_amp = amp and device.type == "cuda"
@@ -136,7 +147,8 @@ def train_setup(
     torch.manual_seed(seed)
     clf = build_classifier(model_cfg.name, model_cfg.weights)
     model = clf.model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    params = freeze_backbone(model) if train_cfg.freeze_backbone else list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
     state_path = out_dir / "state.pt"
     restored = load_state(state_path, model, opt, key)
     st, best = restored if restored else (TrainState(), _clone_state(model))
@@ -157,7 +169,12 @@ def train_setup(
         t0 = time.time()
         idx = balanced_indices(labels, n_epoch, seed, st.epoch, train_cfg.balance, key)
         loss, seen = train_epoch(
-            model, train_loader(tr, idx, train_cfg.batch_size, train_cfg.workers), opt, device, train_cfg.amp
+            model,
+            train_loader(tr, idx, train_cfg.batch_size, train_cfg.workers),
+            opt,
+            device,
+            train_cfg.amp,
+            train_cfg.freeze_backbone,
         )
         vs = predict_scores(model, va, train_cfg.eval_batch_size, device, train_cfg.workers, train_cfg.amp)
         metric = validation_metric(val_df["label"].to_numpy(), vs)
