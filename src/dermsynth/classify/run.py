@@ -169,6 +169,8 @@ def run_experiment(
     """Run every setup not yet done, then write table.csv, results.json and roc.png."""
     out = Path(out)
     dist.init()
+    if not dist.is_main():
+        log = _quiet
     dev = dist.device(device)
     if dist.is_main():
         out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +194,10 @@ def run_experiment(
     if dist.is_main():
         return summarise_run(out, exp)
     return pd.DataFrame()
+
+
+def _quiet(msg: str) -> None:
+    """Log sink of non-main ranks."""
 
 
 def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
