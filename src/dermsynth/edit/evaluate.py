@@ -53,9 +53,14 @@ class EvalSettings:
     min_class_kept: float = 0.9
 
 
+def ssim_window(shape: tuple[int, ...]) -> int:
+    """SSIM window side: 7 (scikit-image's default) or less for tiny images; always odd."""
+    return min(7, min(shape[:2]) // 2 * 2 - 1)
+
+
 def masked_ssim(a: np.ndarray, b: np.ndarray, exclude: np.ndarray | None = None) -> float:
     """Mean SSIM map of two RGB uint8 images over pixels not in ``exclude`` (all if None)."""
-    win = min(7, min(a.shape[:2]) // 2 * 2 - 1)
+    win = ssim_window(a.shape)
     _, smap = structural_similarity(a, b, channel_axis=2, data_range=255, full=True, win_size=win)
     smap = smap.mean(axis=2)
     keep = np.ones(smap.shape, bool) if exclude is None else ~exclude
@@ -63,7 +68,9 @@ def masked_ssim(a: np.ndarray, b: np.ndarray, exclude: np.ndarray | None = None)
 
 
 def dilate(mask: np.ndarray, frac: float = 1 / 64) -> np.ndarray:
-    r = max(1, int(round(min(mask.shape) * frac)))
+    """``mask`` grown by the SSIM window's half side (or ``frac`` of the image, if more), so that no
+    kept pixel's SSIM window reaches into the excluded region."""
+    r = max(ssim_window(mask.shape) // 2, int(round(min(mask.shape) * frac)))
     return cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
 
 
