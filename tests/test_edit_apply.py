@@ -72,7 +72,15 @@ def test_parse_alphas_and_strip_image():
 
 def test_edit_to_dataset_manifest_and_resume(G, tmp_path):
     dirs = Directions(np.stack([_unit(G.w_dim, 2), _unit(G.w_dim, 3)]), [2.0, 1.0], [], "pca")
-    job = EditJob(dirs, index=1, layers=[0, 1], class_idx=1, network="net.safetensors", directions_file="d.npz", batch_size=2)
+    job = EditJob(
+        dirs,
+        index=1,
+        layers=[0, 1],
+        class_idx=1,
+        network="net.safetensors",
+        directions_file="d.npz",
+        batch_size=2,
+    )
     out = tmp_path / "edited"
     edit_to_dataset(G, job, [5, 6, 7], [-1.0, 0.0, 1.0], out)
     df = pd.read_csv(out / "manifest.csv")
@@ -113,7 +121,9 @@ def test_until_clean_removes_toy_frames(tmp_path):
     assert np.all(res.alpha[first.present] < 0) and np.all(res.alpha[~first.present] == 0)
     # the dataset writer with the sign chosen automatically
     dirs = Directions(u[None], [1.0], [], "svm")
-    manifest, sign = clean_to_dataset(G, EditJob(dirs, 0, batch_size=16), list(range(40)), det, "simple_dark_corner", tmp_path / "clean")
+    manifest, sign = clean_to_dataset(
+        G, EditJob(dirs, 0, batch_size=16), list(range(40)), det, "simple_dark_corner", tmp_path / "clean"
+    )
     df = pd.read_csv(manifest)
     assert sign == -1.0 and len(df) == 40 and (df["status"] != "still_present").all()
     assert (df["score_after"] < 0.5).all() and (df["label"] == -1).all()

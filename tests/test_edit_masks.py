@@ -53,7 +53,9 @@ def test_mask_iou():
 
 
 def test_scorer_registry():
-    assert {"dark_corner", "simple_dark_corner", "bias", "d_projection", "lesion_area", "classifier"} <= set(scorer_names())
+    assert {"dark_corner", "simple_dark_corner", "bias", "d_projection", "lesion_area", "classifier"} <= set(
+        scorer_names()
+    )
     with pytest.raises(ValueError, match="unknown scorer"):
         get_scorer("nope")
     with pytest.raises(ValueError, match="conditional discriminator"):

@@ -24,7 +24,9 @@ def test_pca_matches_sklearn_and_is_orthonormal():
     signs = np.sign(np.sum(c * ref.components_, axis=1))
     np.testing.assert_allclose(c, ref.components_ * signs[:, None], atol=1e-5)
     np.testing.assert_allclose(got.values, ref.explained_variance_, rtol=1e-8)
-    np.testing.assert_allclose(got.extra["explained_variance_ratio"], ref.explained_variance_ratio_, rtol=1e-8)
+    np.testing.assert_allclose(
+        got.extra["explained_variance_ratio"], ref.explained_variance_ratio_, rtol=1e-8
+    )
     np.testing.assert_allclose(got.extra["mean"], ref.mean_, atol=1e-10)
 
 

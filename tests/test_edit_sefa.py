@@ -44,7 +44,11 @@ def test_sefa_all_layers_matches_independent_eigh(sg2_fixtures):
 
 def test_sefa_layer_range_uses_the_affines_reading_those_ws(sg2_fixtures):
     state = load_file(str(sg2_fixtures / C2))
-    names = ["G.synthesis.b4.conv1.affine.weight", "G.synthesis.b4.torgb.affine.weight", "G.synthesis.b8.conv0.affine.weight"]
+    names = [
+        "G.synthesis.b4.conv1.affine.weight",
+        "G.synthesis.b4.torgb.affine.weight",
+        "G.synthesis.b8.conv0.affine.weight",
+    ]
     d = sefa_from_state_dict(state, "0-1")
     assert sorted(d.meta["affines"]) == sorted(names)
     ref_vals, ref_vecs = _reference_eig(state, names)
@@ -108,4 +112,6 @@ def test_agrees_with_gan_style_affines_when_present():
     G = make_generator(2, 32)
     theirs = {name.removeprefix("G."): idx for name, _, idx in networks.style_affines(G)}
     ours = {a.name: a.ws_index for a in style_affines(G)}
-    assert {k.removeprefix("synthesis."): v for k, v in theirs.items()} == {k.removeprefix("synthesis."): v for k, v in ours.items()}
+    assert {k.removeprefix("synthesis."): v for k, v in theirs.items()} == {
+        k.removeprefix("synthesis."): v for k, v in ours.items()
+    }

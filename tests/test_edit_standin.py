@@ -95,7 +95,9 @@ class _Synthesis(nn.Module):
 class TinyG(nn.Module):
     """StyleGAN2-shaped stand-in (skip architecture) with the official interface and names."""
 
-    def __init__(self, c_dim: int = 2, res: int = 32, z_dim: int = 16, w_dim: int = 16, ch: int = 8, seed: int = 0):
+    def __init__(
+        self, c_dim: int = 2, res: int = 32, z_dim: int = 16, w_dim: int = 16, ch: int = 8, seed: int = 0
+    ):
         super().__init__()
         torch.manual_seed(seed)
         self.z_dim, self.c_dim, self.w_dim, self.img_resolution = z_dim, c_dim, w_dim, res

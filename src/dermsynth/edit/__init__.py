@@ -3,7 +3,8 @@
 Public API (the CLI ``dermsynth edit`` calls these):
 
 - :func:`sefa`, :func:`sefa_from_state_dict`, :func:`pca_of_generator`, :func:`pca_directions`,
-  :func:`boundary_from_scores`, :func:`sample_scored_w`, :func:`class_boundary`, :func:`project_out`
+  :func:`svm_directions`, :func:`boundary_from_scores`, :func:`sample_scored_w`, :func:`class_boundary`,
+  :func:`orthogonalise`, :func:`project_out`
 - :class:`Directions`, :func:`save_directions`, :func:`load_directions`
 - :func:`edit_ws`, :func:`edit_strip`, :func:`strip_image`, :func:`until_clean`,
   :func:`edit_to_dataset`, :func:`clean_to_dataset`
@@ -18,7 +19,14 @@ from dermsynth.edit.layers import StyleAffine, parse_layers, style_affines, styl
 from dermsynth.edit.pca import pca_directions, pca_of_generator
 from dermsynth.edit.scores import Scores, get_scorer, register_scorer
 from dermsynth.edit.sefa import sefa, sefa_from_state_dict
-from dermsynth.edit.svm import boundary_from_scores, class_boundary, project_out, sample_scored_w
+from dermsynth.edit.svm import (
+    boundary_from_scores,
+    class_boundary,
+    orthogonalise,
+    project_out,
+    sample_scored_w,
+    svm_directions,
+)
 
 __all__ = [
     "Directions",
@@ -40,7 +48,9 @@ __all__ = [
     "parse_layers",
     "pca_directions",
     "pca_of_generator",
+    "orthogonalise",
     "project_out",
+    "sample_scored_w",
     "register_scorer",
     "save_directions",
     "sefa",
@@ -48,5 +58,6 @@ __all__ = [
     "strip_image",
     "style_affines",
     "style_affines_from_state_dict",
+    "svm_directions",
     "until_clean",
 ]

@@ -30,7 +30,12 @@ def parse_alphas(spec: str) -> list[float]:
         raise ValueError(f"bad alphas {spec!r}: expected START:STOP:COUNT or a comma list") from None
 
 
-def edit_ws(ws: torch.Tensor, direction: np.ndarray | torch.Tensor, alpha: float | Sequence[float] | torch.Tensor, layers: Sequence[int] | None = None) -> torch.Tensor:
+def edit_ws(
+    ws: torch.Tensor,
+    direction: np.ndarray | torch.Tensor,
+    alpha: float | Sequence[float] | torch.Tensor,
+    layers: Sequence[int] | None = None,
+) -> torch.Tensor:
     """ws [N, num_ws, w_dim] moved by alpha (scalar or per sample) along ``direction`` on ``layers`` only."""
     out = ws.clone()
     d = torch.as_tensor(np.asarray(direction), dtype=ws.dtype, device=ws.device).reshape(1, 1, -1)
@@ -50,14 +55,25 @@ def strip_alphas(alphas: Sequence[float]) -> tuple[list[float], int]:
     return vals, vals.index(0.0)
 
 
-def edit_strip(G, ws: torch.Tensor, direction: np.ndarray, alphas: Sequence[float], layers: Sequence[int] | None = None, noise_mode: str = "const", batch_size: int = 32, device: str = "cpu") -> tuple[np.ndarray, list[float], int]:
+def edit_strip(
+    G,
+    ws: torch.Tensor,
+    direction: np.ndarray,
+    alphas: Sequence[float],
+    layers: Sequence[int] | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> tuple[np.ndarray, list[float], int]:
     """Images [S, A, H, W, 3] of S samples edited by each alpha; alphas used; original column."""
     vals, mid = strip_alphas(alphas)
     cols = [synthesize(G, edit_ws(ws, direction, a, layers), noise_mode, batch_size, device) for a in vals]
     return np.stack(cols, axis=1), vals, mid
 
 
-def strip_image(images: np.ndarray, original_col: int | None = None, pad: int = 2, mark=(255, 196, 0)) -> np.ndarray:
+def strip_image(
+    images: np.ndarray, original_col: int | None = None, pad: int = 2, mark=(255, 196, 0)
+) -> np.ndarray:
     """One mosaic uint8 image from [S, A, H, W, 3]; the original column framed in ``mark``."""
     s, a, h, w, _ = images.shape
     out = np.full((s * (h + pad) + pad, a * (w + pad) + pad, 3), 255, np.uint8)
@@ -81,14 +97,40 @@ class CleanResult:
     images: np.ndarray
 
 
-def choose_sign(G, ws: torch.Tensor, direction: np.ndarray, detector: Callable, probe_alpha: float, layers: Sequence[int] | None, noise_mode: str, batch_size: int, device: str) -> float:
+def choose_sign(
+    G,
+    ws: torch.Tensor,
+    direction: np.ndarray,
+    detector: Callable,
+    probe_alpha: float,
+    layers: Sequence[int] | None,
+    noise_mode: str,
+    batch_size: int,
+    device: str,
+) -> float:
     """+1 or -1: the sign whose move of ``probe_alpha`` lowers the mean detector score more."""
-    lo = detector(synthesize(G, edit_ws(ws, direction, -probe_alpha, layers), noise_mode, batch_size, device)).scores.mean()
-    hi = detector(synthesize(G, edit_ws(ws, direction, probe_alpha, layers), noise_mode, batch_size, device)).scores.mean()
+    lo = detector(
+        synthesize(G, edit_ws(ws, direction, -probe_alpha, layers), noise_mode, batch_size, device)
+    ).scores.mean()
+    hi = detector(
+        synthesize(G, edit_ws(ws, direction, probe_alpha, layers), noise_mode, batch_size, device)
+    ).scores.mean()
     return -1.0 if lo <= hi else 1.0
 
 
-def until_clean(G, ws: torch.Tensor, direction: np.ndarray, detector: Callable, sign: float, step: float = 0.5, max_alpha: float = 10.0, layers: Sequence[int] | None = None, noise_mode: str = "const", batch_size: int = 32, device: str = "cpu") -> CleanResult:
+def until_clean(
+    G,
+    ws: torch.Tensor,
+    direction: np.ndarray,
+    detector: Callable,
+    sign: float,
+    step: float = 0.5,
+    max_alpha: float = 10.0,
+    layers: Sequence[int] | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> CleanResult:
     """Step alpha = sign*step, sign*2*step, ... until the detector no longer fires (or |alpha| > max)."""
     if step <= 0 or max_alpha <= 0:
         raise ValueError("step and max alpha must be positive")
@@ -100,7 +142,9 @@ def until_clean(G, ws: torch.Tensor, direction: np.ndarray, detector: Callable, 
     active = np.flatnonzero(first.present)
     a = step
     while len(active) and a <= max_alpha + 1e-9:
-        edited = synthesize(G, edit_ws(ws[active], direction, sign * a, layers), noise_mode, batch_size, device)
+        edited = synthesize(
+            G, edit_ws(ws[active], direction, sign * a, layers), noise_mode, batch_size, device
+        )
         det = detector(edited)
         images[active], alpha[active], after[active] = edited, sign * a, det.scores
         for i in active[~det.present]:
@@ -110,7 +154,9 @@ def until_clean(G, ws: torch.Tensor, direction: np.ndarray, detector: Callable, 
     return CleanResult(alpha, first.scores.astype(float), after, status, images)
 
 
-def seeds_ws(G, seeds: Sequence[int], class_idx: int | None, truncation_psi: float, device: str) -> tuple[torch.Tensor, np.ndarray | None]:
+def seeds_ws(
+    G, seeds: Sequence[int], class_idx: int | None, truncation_psi: float, device: str
+) -> tuple[torch.Tensor, np.ndarray | None]:
     """ws of the seeds and their class labels (None for an unconditional G)."""
     labels = class_labels(G, class_idx, len(seeds))
     return map_seeds(G, seeds, labels, truncation_psi, 256, device), labels

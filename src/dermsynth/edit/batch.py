@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from dermsynth.core.manifest import CLASS_NAMES
 from dermsynth.edit.apply import choose_sign, edit_ws, seeds_ws, until_clean
 from dermsynth.edit.dataset import EditedDatasetWriter
@@ -62,7 +60,14 @@ def _chunks(seq: Sequence[int], n: int):
         yield list(seq[i : i + n])
 
 
-def edit_to_dataset(G, job: EditJob, seeds: Sequence[int], alphas: Sequence[float], out_dir: str | os.PathLike, progress: Callable[[int], None] | None = None) -> Path:
+def edit_to_dataset(
+    G,
+    job: EditJob,
+    seeds: Sequence[int],
+    alphas: Sequence[float],
+    out_dir: str | os.PathLike,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
     """One image per (seed, alpha) in ``out_dir``; returns the manifest path. Resumes a partial run."""
     writer = EditedDatasetWriter(out_dir, conditional=int(getattr(G, "c_dim", 0)) > 0)
     d = job.directions.direction(job.index)
@@ -72,7 +77,9 @@ def edit_to_dataset(G, job: EditJob, seeds: Sequence[int], alphas: Sequence[floa
             ids = [f"seed{s:06d}-k{job.index}-a{alpha:+.3f}" for s in chunk]
             todo = [i for i, iid in enumerate(ids) if not writer.done(iid)]
             if todo:
-                imgs = synthesize(G, edit_ws(ws[todo], d, alpha, job.layers), job.noise_mode, job.batch_size, job.device)
+                imgs = synthesize(
+                    G, edit_ws(ws[todo], d, alpha, job.layers), job.noise_mode, job.batch_size, job.device
+                )
                 for img, i in zip(imgs, todo, strict=True):
                     lab = None if labels is None else int(labels[i])
                     writer.add(ids[i], img, {**_base_row(job, chunk[i], lab), "alpha": float(alpha)})
@@ -82,7 +89,18 @@ def edit_to_dataset(G, job: EditJob, seeds: Sequence[int], alphas: Sequence[floa
     return writer.flush()
 
 
-def clean_to_dataset(G, job: EditJob, seeds: Sequence[int], detector: Callable, detector_name: str, out_dir: str | os.PathLike, step: float = 0.5, max_alpha: float = 10.0, sign: float | None = None, progress: Callable[[int], None] | None = None) -> tuple[Path, float]:
+def clean_to_dataset(
+    G,
+    job: EditJob,
+    seeds: Sequence[int],
+    detector: Callable,
+    detector_name: str,
+    out_dir: str | os.PathLike,
+    step: float = 0.5,
+    max_alpha: float = 10.0,
+    sign: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Path, float]:
     """Each seed moved until ``detector`` no longer fires (status: already_clean | cleaned |
     still_present); the sign is chosen on the first batch unless given. Returns (manifest, sign)."""
     writer = EditedDatasetWriter(out_dir, conditional=int(getattr(G, "c_dim", 0)) > 0)
@@ -94,8 +112,12 @@ def clean_to_dataset(G, job: EditJob, seeds: Sequence[int], detector: Callable, 
             continue
         ws, labels = seeds_ws(G, chunk, job.class_idx, job.truncation_psi, job.device)
         if sign is None:
-            sign = choose_sign(G, ws, d, detector, max_alpha / 2, job.layers, job.noise_mode, job.batch_size, job.device)
-        res = until_clean(G, ws, d, detector, sign, step, max_alpha, job.layers, job.noise_mode, job.batch_size, job.device)
+            sign = choose_sign(
+                G, ws, d, detector, max_alpha / 2, job.layers, job.noise_mode, job.batch_size, job.device
+            )
+        res = until_clean(
+            G, ws, d, detector, sign, step, max_alpha, job.layers, job.noise_mode, job.batch_size, job.device
+        )
         for i, s in enumerate(chunk):
             lab = None if labels is None else int(labels[i])
             row = _base_row(job, s, lab) | {

@@ -60,7 +60,9 @@ class Directions:
     def direction(self, index: int) -> np.ndarray:
         """Row ``index`` (clear error when out of range)."""
         if not 0 <= index < self.k:
-            raise ValueError(f"direction index {index} out of range: the file has {self.k} directions (0-{self.k - 1})")
+            raise ValueError(
+                f"direction index {index} out of range: the file has {self.k} directions (0-{self.k - 1})"
+            )
         return self.directions[index]
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 from skimage.color import rgb2lab
 from skimage.metrics import structural_similarity
 
-from dermsynth.edit.apply import edit_ws
+from dermsynth.edit.apply import edit_strip, edit_ws
 from dermsynth.edit.directions import Directions
 from dermsynth.edit.lesion import lesion_mask, mask_iou
 from dermsynth.edit.sampling import map_seeds, synthesize
@@ -88,11 +88,19 @@ class _Reference:
     class_scores: np.ndarray | None
 
 
-def _reference(G, s: EvalSettings, detector: Callable, class_scorer: Callable | None):
-    seeds = list(range(s.seed_offset, s.seed_offset + s.num))
+def _sample_ws(G, s: EvalSettings, num: int):
+    seeds = list(range(s.seed_offset, s.seed_offset + num))
     c_dim = int(getattr(G, "c_dim", 0))
-    labels = None if c_dim == 0 else (np.full(s.num, s.class_idx) if s.class_idx is not None else np.arange(s.num) % c_dim)
-    ws = map_seeds(G, seeds, labels, s.truncation_psi, 256, s.device)
+    labels = (
+        None
+        if c_dim == 0
+        else (np.full(num, s.class_idx) if s.class_idx is not None else np.arange(num) % c_dim)
+    )
+    return map_seeds(G, seeds, labels, s.truncation_psi, 256, s.device)
+
+
+def _reference(G, s: EvalSettings, detector: Callable, class_scorer: Callable | None):
+    ws = _sample_ws(G, s, s.num)
     imgs = synthesize(G, ws, s.noise_mode, s.batch_size, s.device)
     cls = class_scorer(imgs).scores if class_scorer else None
     return ws, _Reference(imgs, detector(imgs), np.stack([lesion_mask(im) for im in imgs]), cls)
@@ -110,10 +118,19 @@ def _row(ref: _Reference, edited: np.ndarray, det: Scores, class_scorer: Callabl
         "removed_frac": float((~det.present[framed]).mean()) if framed.any() else float("nan"),
         "induced_frac": float(det.present[~framed].mean()) if (~framed).any() else float("nan"),
         "score_change": float((det.scores - ref.det.scores).mean()),
-        "ssim_outside": float(np.nanmean([masked_ssim(a, b, e) for a, b, e in zip(ref.images, edited, excl, strict=True)])),
+        "ssim_outside": float(
+            np.nanmean([masked_ssim(a, b, e) for a, b, e in zip(ref.images, edited, excl, strict=True)])
+        ),
         "lesion_iou": float(np.mean([mask_iou(a, b) for a, b in zip(ref.lesions, les, strict=True)])),
         "lesion_area_change": float(np.mean(np.abs(area1 - area0) / np.maximum(area0, 1e-3))),
-        "lesion_colour_change": float(np.mean([np.linalg.norm(lesion_colour(a, ma) - lesion_colour(b, mb)) for a, ma, b, mb in zip(ref.images, ref.lesions, edited, les, strict=True)])),
+        "lesion_colour_change": float(
+            np.mean(
+                [
+                    np.linalg.norm(lesion_colour(a, ma) - lesion_colour(b, mb))
+                    for a, ma, b, mb in zip(ref.images, ref.lesions, edited, les, strict=True)
+                ]
+            )
+        ),
         "class_kept": float("nan"),
     }
     if class_scorer is not None and ref.class_scores is not None:
@@ -121,7 +138,15 @@ def _row(ref: _Reference, edited: np.ndarray, det: Scores, class_scorer: Callabl
     return row
 
 
-def evaluate_directions(G, directions: Directions, indices: Sequence[int], detector: Callable, class_scorer: Callable | None = None, settings: EvalSettings = EvalSettings(), progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def evaluate_directions(
+    G,
+    directions: Directions,
+    indices: Sequence[int],
+    detector: Callable,
+    class_scorer: Callable | None = None,
+    settings: EvalSettings = EvalSettings(),
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """One row per (direction index, alpha) with the measures in the module docstring."""
     s = settings
     ws, ref = _reference(G, s, detector, class_scorer)
@@ -130,14 +155,21 @@ def evaluate_directions(G, directions: Directions, indices: Sequence[int], detec
         d = directions.direction(k)
         for alpha in s.alphas:
             edited = synthesize(G, edit_ws(ws, d, alpha, s.layers), s.noise_mode, s.batch_size, s.device)
-            row = {"method": directions.method, "index": int(k), "alpha": float(alpha), "value": float(directions.values[k])}
+            row = {
+                "method": directions.method,
+                "index": int(k),
+                "alpha": float(alpha),
+                "value": float(directions.values[k]),
+            }
             rows.append(row | _row(ref, edited, detector(edited), class_scorer))
             if progress:
                 progress(1)
     return choose_best(pd.DataFrame(rows), s.min_lesion_iou, s.min_class_kept)
 
 
-def choose_best(table: pd.DataFrame, min_lesion_iou: float = 0.5, min_class_kept: float = 0.9) -> pd.DataFrame:
+def choose_best(
+    table: pd.DataFrame, min_lesion_iou: float = 0.5, min_class_kept: float = 0.9
+) -> pd.DataFrame:
     """Add ``eligible`` and ``best`` columns by the rule in the module docstring."""
     t = table.copy()
     ok = t["lesion_iou"] >= min_lesion_iou
@@ -148,9 +180,56 @@ def choose_best(table: pd.DataFrame, min_lesion_iou: float = 0.5, min_class_kept
         return t
     pool = t[ok] if ok.any() else t
     keep = (pool["ssim_outside"].fillna(0) + pool["lesion_iou"].fillna(0)) / 2
-    ranked = pool.assign(_r=pool["removed_frac"].fillna(-1), _k=keep).sort_values(["_r", "_k"], ascending=False)
+    ranked = pool.assign(_r=pool["removed_frac"].fillna(-1), _k=keep).sort_values(
+        ["_r", "_k"], ascending=False
+    )
     t.loc[ranked.index[0], "best"] = True
     return t
+
+
+RULE = (
+    "among rows with lesion_iou >= min_lesion_iou and (when measured) class_kept >= min_class_kept: "
+    "highest removed_frac, ties broken by the higher mean of ssim_outside and lesion_iou"
+)
+
+
+def save_evaluation(table: pd.DataFrame, out_dir, settings: EvalSettings, info: dict) -> pd.Series:
+    """Write ``table.csv``, ``table.json`` (settings, rule, best row, all rows) and ``figure.png``
+    to ``out_dir``; return the best row."""
+    from pathlib import Path
+
+    from dermsynth.core.io import atomic_path, atomic_write_json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "table.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    best = table[table["best"]].iloc[0]
+    summary = info | {
+        "settings": dict(settings.__dict__),
+        "rule": RULE,
+        "best": best.to_dict(),
+        "rows": table.to_dict("records"),
+        "perceptual_distance": "LPIPS not computed (its network weights are not available offline); SSIM outside the artifact mask instead",
+    }
+    atomic_write_json(out / "table.json", summary)
+    plot_table(table, out / "figure.png")
+    return best
+
+
+def best_strip(
+    G, directions: Directions, index: int, s: EvalSettings, detector: Callable, rows: int = 6
+) -> tuple[np.ndarray, int]:
+    """Strip images [rows, A, H, W, 3] of direction ``index`` over 0, the alphas and their halves,
+    on the first evaluation samples where the detector fires (then the others); original column."""
+    ws = _sample_ws(G, s, min(s.num, 4 * rows))
+    present = detector(synthesize(G, ws, s.noise_mode, s.batch_size, s.device)).present
+    order = np.concatenate([np.flatnonzero(present), np.flatnonzero(~present)])[:rows]
+    alphas = sorted({0.0, *s.alphas, *(a / 2 for a in s.alphas)})
+    imgs, _, mid = edit_strip(
+        G, ws[order], directions.direction(index), alphas, s.layers, s.noise_mode, s.batch_size, s.device
+    )
+    return imgs, mid
 
 
 def plot_table(table: pd.DataFrame, path) -> None:
@@ -163,11 +242,33 @@ def plot_table(table: pd.DataFrame, path) -> None:
     from dermsynth.core.io import atomic_path
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    sc = ax.scatter(table["removed_frac"].fillna(0), table["ssim_outside"], c=table["lesion_iou"], cmap="viridis", vmin=0, vmax=1, s=40)
+    sc = ax.scatter(
+        table["removed_frac"].fillna(0),
+        table["ssim_outside"],
+        c=table["lesion_iou"],
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        s=40,
+    )
     for _, r in table.iterrows():
-        ax.annotate(f"{r['index']}:{r['alpha']:+g}", (0 if pd.isna(r["removed_frac"]) else r["removed_frac"], r["ssim_outside"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(
+            f"{r['index']}:{r['alpha']:+g}",
+            (0 if pd.isna(r["removed_frac"]) else r["removed_frac"], r["ssim_outside"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
     best = table[table["best"]]
-    ax.scatter(best["removed_frac"].fillna(0), best["ssim_outside"], marker="*", s=250, facecolors="none", edgecolors="red", label="best")
+    ax.scatter(
+        best["removed_frac"].fillna(0),
+        best["ssim_outside"],
+        marker="*",
+        s=250,
+        facecolors="none",
+        edgecolors="red",
+        label="best",
+    )
     ax.set_xlabel("fraction of framed samples with frame removed")
     ax.set_ylabel("SSIM outside the frame region")
     ax.set_title(f"{table['method'].iloc[0] if len(table) else ''} directions (label index:alpha)")

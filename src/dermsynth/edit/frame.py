@@ -33,7 +33,9 @@ def radial(h: int, w: int) -> np.ndarray:
     return np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2) / (min(h, w) / 2)
 
 
-def dark_corner(rgb: np.ndarray, rel_dark: float = 0.45, abs_dark: float = 60.0, threshold: float = 0.5) -> FrameResult:
+def dark_corner(
+    rgb: np.ndarray, rel_dark: float = 0.45, abs_dark: float = 60.0, threshold: float = 0.5
+) -> FrameResult:
     """Frame score/presence/mask of one RGB uint8 image [H, W, 3]."""
     if rgb.ndim != 3 or rgb.shape[2] < 3:
         raise ValueError(f"expected an RGB image [H, W, 3], got shape {rgb.shape}")

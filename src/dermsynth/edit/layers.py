@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_AFFINE = re.compile(r"^(?P<prefix>.*?)synthesis\.b(?P<res>\d+)\.(?P<layer>conv0|conv1|torgb)\.affine\.weight$")
+_AFFINE = re.compile(
+    r"^(?P<prefix>.*?)synthesis\.b(?P<res>\d+)\.(?P<layer>conv0|conv1|torgb)\.affine\.weight$"
+)
 _ORDER = {"conv0": 0, "conv1": 1, "torgb": 2}
 
 
@@ -38,7 +40,9 @@ def _to_numpy(t) -> np.ndarray:
     return t.detach().float().cpu().numpy()
 
 
-def style_affines_from_state_dict(state: Mapping[str, object], prefix: str | None = None) -> list[StyleAffine]:
+def style_affines_from_state_dict(
+    state: Mapping[str, object], prefix: str | None = None
+) -> list[StyleAffine]:
     """Every ``synthesis.b{R}.{conv0,conv1,torgb}.affine.weight`` in ``state`` with its ws index.
 
     ``prefix`` selects one network when a file holds several (``"G_ema."``, ``"G."``, ``""``); by

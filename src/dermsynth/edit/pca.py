@@ -41,7 +41,12 @@ class CovarianceAccumulator:
         return fix_signs(vectors[:, order].T), np.clip(values[order], 0, None), mean
 
 
-def pca_directions(batches: Iterable[np.ndarray], k: int | None = None, meta: dict | None = None, layers: list[int] | None = None) -> Directions:
+def pca_directions(
+    batches: Iterable[np.ndarray],
+    k: int | None = None,
+    meta: dict | None = None,
+    layers: list[int] | None = None,
+) -> Directions:
     """PCA of the w vectors in ``batches`` (each [n, w_dim]) as a :class:`Directions`."""
     acc: CovarianceAccumulator | None = None
     for x in batches:
@@ -54,10 +59,14 @@ def pca_directions(batches: Iterable[np.ndarray], k: int | None = None, meta: di
     if k is not None:
         comps, var, ratio = comps[:k], var[:k], ratio[:k]
     meta = dict(meta or {}, num_samples=acc.n)
-    return Directions(comps, var, layers or [], "pca", meta, extra={"mean": mean, "explained_variance_ratio": ratio})
+    return Directions(
+        comps, var, layers or [], "pca", meta, extra={"mean": mean, "explained_variance_ratio": ratio}
+    )
 
 
-def sample_w_batches(G, num: int, class_idx: int | None, batch_size: int = 1024, device: str = "cpu", seed_offset: int = 0):
+def sample_w_batches(
+    G, num: int, class_idx: int | None, batch_size: int = 1024, device: str = "cpu", seed_offset: int = 0
+):
     """Yield w [n, w_dim] (numpy) for seeds ``seed_offset .. seed_offset+num-1`` (psi 1).
 
     Conditional G: class ``class_idx`` for all, or classes in turn (seed i -> class i % c_dim) when None.
@@ -71,9 +80,23 @@ def sample_w_batches(G, num: int, class_idx: int | None, batch_size: int = 1024,
         yield map_seeds(G, seeds.tolist(), labels, 1.0, batch_size, device)[:, 0].numpy()
 
 
-def pca_of_generator(G, num: int = 100_000, class_idx: int | None = None, k: int | None = None, batch_size: int = 1024, device: str = "cpu") -> Directions:
+def pca_of_generator(
+    G,
+    num: int = 100_000,
+    class_idx: int | None = None,
+    k: int | None = None,
+    batch_size: int = 1024,
+    device: str = "cpu",
+) -> Directions:
     """GANSpace PCA of ``num`` sampled w of ``G`` (one class or all classes)."""
     if num < 2:
         raise ValueError(f"--num must be at least 2, got {num}")
-    meta = {"num": num, "class": class_idx, "scope": "global" if class_idx is None else "class", "truncation_psi": 1.0}
-    return pca_directions(sample_w_batches(G, num, class_idx, batch_size, device), k, meta, list(range(G.num_ws)))
+    meta = {
+        "num": num,
+        "class": class_idx,
+        "scope": "global" if class_idx is None else "class",
+        "truncation_psi": 1.0,
+    }
+    return pca_directions(
+        sample_w_batches(G, num, class_idx, batch_size, device), k, meta, list(range(G.num_ws))
+    )

@@ -15,7 +15,9 @@ import torch
 
 def seed_z(seeds: Sequence[int], z_dim: int) -> np.ndarray:
     """z [N, z_dim] float32, one RandomState per seed."""
-    return np.stack([np.random.RandomState(int(s) % (1 << 32)).randn(z_dim) for s in seeds]).astype(np.float32)
+    return np.stack([np.random.RandomState(int(s) % (1 << 32)).randn(z_dim) for s in seeds]).astype(
+        np.float32
+    )
 
 
 def class_labels(G, class_idx: int | Sequence[int] | None, n: int) -> np.ndarray | None:
@@ -78,7 +80,10 @@ def synthesize(
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """uint8 images [N, H, W, 3] from ws [N, num_ws, w_dim] through ``G.synthesis``."""
-    out = [to_uint8(G.synthesis(ws[sl].to(device), noise_mode=noise_mode)) for sl in _batches(len(ws), batch_size)]
+    out = [
+        to_uint8(G.synthesis(ws[sl].to(device), noise_mode=noise_mode))
+        for sl in _batches(len(ws), batch_size)
+    ]
     if not out:
         r = int(G.img_resolution)
         return np.zeros((0, r, r, 3), np.uint8)

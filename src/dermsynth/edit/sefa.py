@@ -29,7 +29,9 @@ def stack_affines(affines: list[StyleAffine], layers: list[int]) -> np.ndarray:
     return A / np.linalg.norm(A, axis=1, keepdims=True)
 
 
-def sefa(affines: list[StyleAffine], layers: str | list[int] | None = "all", k: int | None = None) -> Directions:
+def sefa(
+    affines: list[StyleAffine], layers: str | list[int] | None = "all", k: int | None = None
+) -> Directions:
     """SeFa directions: eigenvectors of AᵀA as unit rows, largest eigenvalue first."""
     idx = parse_layers(layers, num_ws_of(affines))
     A = stack_affines(affines, idx)
@@ -46,6 +48,11 @@ def sefa(affines: list[StyleAffine], layers: str | list[int] | None = "all", k: 
     return Directions(vectors, values, idx, "sefa", meta)
 
 
-def sefa_from_state_dict(state: Mapping[str, object], layers: str | list[int] | None = "all", prefix: str | None = None, k: int | None = None) -> Directions:
+def sefa_from_state_dict(
+    state: Mapping[str, object],
+    layers: str | list[int] | None = "all",
+    prefix: str | None = None,
+    k: int | None = None,
+) -> Directions:
     """SeFa on a state dict / safetensors dict in the official key layout (``G.synthesis.b8...``)."""
     return sefa(style_affines_from_state_dict(state, prefix), layers, k)

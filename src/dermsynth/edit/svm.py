@@ -40,7 +40,9 @@ def extreme_labels(scores: np.ndarray, fraction: float) -> tuple[np.ndarray, np.
     return idx, labels
 
 
-def fit_svm(x: np.ndarray, labels: np.ndarray, test_fraction: float = 0.3, C: float = 1.0, seed: int = 0) -> Boundary:
+def fit_svm(
+    x: np.ndarray, labels: np.ndarray, test_fraction: float = 0.3, C: float = 1.0, seed: int = 0
+) -> Boundary:
     """Fit LinearSVC on a random (1 - test_fraction) split, score accuracy on the rest."""
     x = np.asarray(x, np.float64)
     labels = np.asarray(labels, int)
@@ -60,7 +62,14 @@ def fit_svm(x: np.ndarray, labels: np.ndarray, test_fraction: float = 0.3, C: fl
     return Boundary(coef / norm, float(svm.intercept_[0]) / norm, acc, len(train), n_test)
 
 
-def boundary_from_scores(w: np.ndarray, scores: np.ndarray, fraction: float = 0.25, test_fraction: float = 0.3, C: float = 1.0, seed: int = 0) -> Boundary:
+def boundary_from_scores(
+    w: np.ndarray,
+    scores: np.ndarray,
+    fraction: float = 0.25,
+    test_fraction: float = 0.3,
+    C: float = 1.0,
+    seed: int = 0,
+) -> Boundary:
     """InterFaceGAN boundary: SVM on the extreme-scored w (top vs bottom ``fraction``)."""
     idx, labels = extreme_labels(np.asarray(scores), fraction)
     return fit_svm(np.asarray(w)[idx], labels, test_fraction, C, seed)
@@ -79,7 +88,17 @@ def project_out(direction: np.ndarray, others: list[np.ndarray] | np.ndarray) ->
     return d / n
 
 
-def sample_scored_w(G, num: int, scorer, class_idx: int | None = None, truncation_psi: float = 1.0, noise_mode: str = "const", batch_size: int = 32, device: str = "cpu", progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def sample_scored_w(
+    G,
+    num: int,
+    scorer,
+    class_idx: int | None = None,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    batch_size: int = 32,
+    device: str = "cpu",
+    progress=None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(w [num, w_dim], scores [num], class labels or None) for seeds 0..num-1 with their images scored.
 
     Conditional G: class ``class_idx`` for all, or classes in turn (seed i -> class i % c_dim).
@@ -91,7 +110,11 @@ def sample_scored_w(G, num: int, scorer, class_idx: int | None = None, truncatio
     ws_all, scores_all, labels_all = [], [], []
     for start in range(0, num, batch_size):
         seeds = np.arange(start, min(start + batch_size, num))
-        labels = None if c_dim == 0 else (np.full(len(seeds), class_idx) if class_idx is not None else seeds % c_dim)
+        labels = (
+            None
+            if c_dim == 0
+            else (np.full(len(seeds), class_idx) if class_idx is not None else seeds % c_dim)
+        )
         ws = map_seeds(G, seeds.tolist(), labels, truncation_psi, batch_size, device)
         images = synthesize(G, ws, noise_mode, batch_size, device)
         ws_all.append(ws[:, 0].numpy())
@@ -104,7 +127,9 @@ def sample_scored_w(G, num: int, scorer, class_idx: int | None = None, truncatio
     return np.concatenate(ws_all), np.concatenate(scores_all), labels
 
 
-def class_boundary(G, num: int = 2000, truncation_psi: float = 1.0, device: str = "cpu", seed: int = 0) -> Boundary:
+def class_boundary(
+    G, num: int = 2000, truncation_psi: float = 1.0, device: str = "cpu", seed: int = 0
+) -> Boundary:
     """SVM normal separating the w of class 1 from class 0 of a conditional G (mapping only)."""
     from dermsynth.edit.sampling import map_seeds
 
@@ -114,3 +139,68 @@ def class_boundary(G, num: int = 2000, truncation_psi: float = 1.0, device: str 
     labels = seeds % 2
     w = map_seeds(G, seeds.tolist(), labels, truncation_psi, 256, device)[:, 0].numpy()
     return fit_svm(w, labels, seed=seed)
+
+
+def orthogonalise(
+    normal: np.ndarray, specs: list[str], G=None, device: str = "cpu"
+) -> tuple[np.ndarray, list[str]]:
+    """Project out the boundaries named in ``specs``: ``class`` (SVM class boundary of a conditional G)
+    or ``FILE[:K]`` (direction K, or all, of another directions.npz). Returns (unit normal, names)."""
+    from dermsynth.edit.directions import load_directions
+
+    others, names = [], []
+    for spec in specs:
+        if spec == "class":
+            b = class_boundary(G, device=device)
+            others.append(b.normal)
+            names.append(f"class (svm accuracy {b.accuracy:.3f})")
+        else:
+            file, _, k = spec.partition(":")
+            dirs = load_directions(file)
+            others.extend(dirs.direction(i) for i in ([int(k)] if k else range(dirs.k)))
+            names.append(f"{file}:{k or 'all'}")
+    return (project_out(normal, np.array(others)) if others else normal), names
+
+
+def svm_directions(
+    G,
+    scorer,
+    score_name: str,
+    num: int = 10_000,
+    class_idx: int | None = None,
+    fraction: float = 0.25,
+    truncation_psi: float = 1.0,
+    orthogonal_to: list[str] = (),
+    batch_size: int = 32,
+    device: str = "cpu",
+    progress=None,
+):
+    """InterFaceGAN boundary of ``G`` for ``scorer`` as a one-row :class:`Directions` (value: accuracy)."""
+    from dermsynth.edit.directions import Directions
+
+    w, scores, _ = sample_scored_w(
+        G, num, scorer, class_idx, truncation_psi, "const", batch_size, device, progress
+    )
+    b = boundary_from_scores(w, scores, fraction)
+    normal, ortho = orthogonalise(b.normal, list(orthogonal_to), G, device)
+    meta = {
+        "num": num,
+        "score": score_name,
+        "fraction": fraction,
+        "truncation_psi": truncation_psi,
+        "class": class_idx,
+        "accuracy": b.accuracy,
+        "n_train": b.n_train,
+        "n_test": b.n_test,
+        "score_mean": float(scores.mean()),
+        "orthogonal_to": ortho,
+        "cos_to_unprojected": float(normal @ b.normal),
+    }
+    return Directions(
+        normal[None],
+        [b.accuracy],
+        list(range(G.num_ws)),
+        "svm",
+        meta,
+        extra={"intercepts": np.array([b.intercept])},
+    )
