@@ -46,3 +46,30 @@ def test_frame_boundary_on_toy_generator():
     b = boundary_from_scores(w, scores, fraction=0.3)
     assert float(b.normal @ G.u.numpy()) > 0.9
     assert b.accuracy > 0.9
+
+
+def test_svm_directions_orthogonal_to_class_and_file(tmp_path):
+    from dermsynth.edit import Directions, save_directions, svm_directions
+    from dermsynth.edit.svm import class_boundary
+    from test_edit_standin import TinyG
+
+    G = TinyG(c_dim=2, res=16, w_dim=12)
+    scorer = get_scorer("lesion_area")
+    d = svm_directions(
+        G, scorer, "lesion_area", num=200, fraction=0.3, orthogonal_to=["class"], batch_size=100
+    )
+    cls = class_boundary(G)
+    assert abs(float(d.directions[0] @ cls.normal)) < 1e-5 and d.meta["orthogonal_to"][0].startswith("class")
+    other = np.eye(12)[:2]
+    save_directions(Directions(other, [1, 1], [], "pca"), tmp_path / "o.npz")
+    e = svm_directions(
+        G,
+        scorer,
+        "lesion_area",
+        num=200,
+        fraction=0.3,
+        orthogonal_to=[f"{tmp_path / 'o.npz'}:1"],
+        batch_size=100,
+    )
+    assert abs(float(e.directions[0, 1])) < 1e-6 and abs(float(e.directions[0, 0])) > 1e-4
+    assert e.layers.tolist() == list(range(G.num_ws)) and 0 <= e.values[0] <= 1

@@ -53,7 +53,7 @@ def fit_svm(
     test, train = perm[:n_test], perm[n_test:]
     if len(np.unique(labels[train])) != 2:
         raise ValueError("too few samples: the training split holds only one class")
-    svm = LinearSVC(C=C, max_iter=20000, dual="auto").fit(x[train], labels[train])
+    svm = LinearSVC(C=C, max_iter=20000, dual="auto", random_state=seed).fit(x[train], labels[train])
     acc = float((svm.predict(x[test]) == labels[test]).mean()) if n_test else float("nan")
     coef = svm.coef_.reshape(-1)
     norm = float(np.linalg.norm(coef))
