@@ -86,7 +86,9 @@ def test_edit_to_dataset_manifest_and_resume(G, tmp_path):
     df = pd.read_csv(out / "manifest.csv")
     assert len(df) == 9 and set(df["seed"]) == {5, 6, 7} and set(df["alpha"]) == {-1.0, 0.0, 1.0}
     assert (df["direction_index"] == 1).all() and (df["method"] == "pca").all() and (df["label"] == 1).all()
-    assert (df["parent_id"] == [f"seed{s:06d}" for s in df["seed"]]).all() and (df["layers"] == "0,1").all()
+    assert (df["parent_id"] == [f"seed{s:06d}-melanoma" for s in df["seed"]]).all() and (
+        df["layers"] == "0,1"
+    ).all()
     assert all((out / f).exists() for f in df["file"])
     import json
 

@@ -21,14 +21,14 @@ DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps
 
 
 def _class(G, name: str | None) -> int | None:
-    from dermsynth.core.manifest import CLASS_NAMES, class_index
+    from dermsynth.core.manifest import class_index
+    from dermsynth.edit.batch import class_names_of
 
     if name is None or int(getattr(G, "c_dim", 0)) == 0:
         if name is not None:
             raise ValueError(f"--class {name}: the network is unconditional")
         return None
-    names = list(getattr(G, "class_names", None) or CLASS_NAMES)
-    return class_index(name, names[: G.c_dim] if len(names) >= G.c_dim else [str(i) for i in range(G.c_dim)])
+    return class_index(name, class_names_of(G))
 
 
 def _device(device: str) -> str:

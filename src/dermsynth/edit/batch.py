@@ -35,15 +35,27 @@ class EditJob:
     device: str = "cpu"
 
 
-def _base_row(job: EditJob, seed: int, label: int | None) -> dict:
-    name = "" if label is None else (CLASS_NAMES[label] if label < len(CLASS_NAMES) else str(label))
+def class_names_of(G) -> list[str]:
+    """Class names of a generator (from its network file's JSON), else the project's defaults."""
+    names = list(
+        (getattr(G, "network_info", None) or {}).get("class_names") or getattr(G, "class_names", None) or []
+    )
+    c_dim = int(getattr(G, "c_dim", 0))
+    if len(names) < c_dim:
+        names = CLASS_NAMES[:c_dim] if c_dim <= len(CLASS_NAMES) else [str(i) for i in range(c_dim)]
+    return names
+
+
+def _base_row(job: EditJob, seed: int, label: int | None, class_names: Sequence[str]) -> dict:
+    name = "" if label is None else class_names[label]
     return {
         "label": -1 if label is None else int(label),
         "class_name": name,
         "source": "edited",
         "split": "",
         "patient_id": "",
-        "parent_id": f"seed{seed:06d}",
+        # the image id ``dermsynth gan generate`` gives the unedited sample
+        "parent_id": f"seed{seed:06d}" if label is None else f"seed{seed:06d}-{name}",
         "seed": int(seed),
         "network": job.network,
         "directions_file": job.directions_file,
@@ -71,6 +83,7 @@ def edit_to_dataset(
     """One image per (seed, alpha) in ``out_dir``; returns the manifest path. Resumes a partial run."""
     writer = EditedDatasetWriter(out_dir, conditional=int(getattr(G, "c_dim", 0)) > 0)
     d = job.directions.direction(job.index)
+    names = class_names_of(G)
     for chunk in _chunks(list(seeds), job.batch_size):
         ws, labels = seeds_ws(G, chunk, job.class_idx, job.truncation_psi, job.device)
         for alpha in alphas:
@@ -82,7 +95,7 @@ def edit_to_dataset(
                 )
                 for img, i in zip(imgs, todo, strict=True):
                     lab = None if labels is None else int(labels[i])
-                    writer.add(ids[i], img, {**_base_row(job, chunk[i], lab), "alpha": float(alpha)})
+                    writer.add(ids[i], img, {**_base_row(job, chunk[i], lab, names), "alpha": float(alpha)})
         writer.flush()
         if progress:
             progress(len(chunk))
@@ -105,6 +118,7 @@ def clean_to_dataset(
     still_present); the sign is chosen on the first batch unless given. Returns (manifest, sign)."""
     writer = EditedDatasetWriter(out_dir, conditional=int(getattr(G, "c_dim", 0)) > 0)
     d = job.directions.direction(job.index)
+    names = class_names_of(G)
     for chunk in _chunks(list(seeds), job.batch_size):
         ids = {s: f"seed{s:06d}-k{job.index}-clean" for s in chunk}
         chunk = [s for s in chunk if not writer.done(ids[s])]
@@ -120,7 +134,7 @@ def clean_to_dataset(
         )
         for i, s in enumerate(chunk):
             lab = None if labels is None else int(labels[i])
-            row = _base_row(job, s, lab) | {
+            row = _base_row(job, s, lab, names) | {
                 "alpha": float(res.alpha[i]),
                 "detector": detector_name,
                 "score_before": float(res.score_before[i]),
