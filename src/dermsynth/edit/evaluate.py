@@ -269,6 +269,9 @@ def plot_table(table: pd.DataFrame, path) -> None:
         edgecolors="red",
         label="best",
     )
+    ax.set_xlim(-0.05, 1.05)
+    if not (table["n_present"] > 0).any():
+        ax.text(0.5, 0.5, "detector fired on no sample", transform=ax.transAxes, ha="center", color="gray")
     ax.set_xlabel("fraction of framed samples with frame removed")
     ax.set_ylabel("SSIM outside the frame region")
     ax.set_title(f"{table['method'].iloc[0] if len(table) else ''} directions (label index:alpha)")
