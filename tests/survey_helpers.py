@@ -50,3 +50,48 @@ def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
     syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2)
     opts = BuildOptions(n=n, seed=seed, size=kw.pop("size", 32), **kw)
     return build_study(real, syn, tmp / "study", opts).study_dir
+
+
+# ------------------------------------------------------------------ driving the app over HTTP
+
+import re  # noqa: E402
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+def hidden(html: str) -> dict[str, str]:
+    """Hidden form fields of a page (nonce, image_id)."""
+    return dict(_HIDDEN.findall(html))
+
+
+def admin_login(client, password: str = "pw") -> str:
+    """Log in; return the admin form nonce."""
+    r = client.post("/admin/login", data={"password": password})
+    assert r.status_code == 200, r.text
+    return hidden(client.get("/admin").text)["nonce"]
+
+
+def invite_tokens(client, count: int, note: str = "") -> list[str]:
+    nonce = admin_login(client)
+    r = client.post("/admin/invite", data={"count": str(count), "note": note, "nonce": nonce})
+    assert r.status_code == 200, r.text
+    return re.findall(r"/r/([A-Za-z0-9_\-]+)</code>", r.text)
+
+
+def consent(client, token: str, background: str = "dermatologist"):
+    page = client.get(f"/r/{token}/consent").text
+    return client.post(
+        f"/r/{token}/consent", data={"consent": "yes", "background": background, "nonce": hidden(page)["nonce"]}
+    )
+
+
+def answer(client, token: str, pos: int, diagnosis="melanoma", synthetic="yes", certainty="3"):
+    """GET question ``pos`` then submit it; returns (response, image_id, nonce)."""
+    page = client.get(f"/r/{token}/q/{pos}")
+    h = hidden(page.text)
+    r = client.post(
+        f"/r/{token}/q/{pos}",
+        data={"image_id": h["image_id"], "nonce": h["nonce"], "diagnosis": diagnosis, "synthetic": synthetic, "certainty": certainty},
+        follow_redirects=False,
+    )
+    return r, h["image_id"], h["nonce"]
