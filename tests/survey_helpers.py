@@ -95,3 +95,71 @@ def answer(client, token: str, pos: int, diagnosis="melanoma", synthetic="yes", 
         follow_redirects=False,
     )
     return r, h["image_id"], h["nonce"]
+
+
+# ------------------------------------------------------------------ a real server in a subprocess
+
+import os as _os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``dermsynth survey serve`` on 127.0.0.1 in a subprocess (killable, restartable on one DB)."""
+
+    def __init__(self, study: Path, password: str = "pw", port: int | None = None):
+        self.study, self.password = study, password
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> Server:
+        import httpx
+
+        env = {**_os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "DERMSYNTH_SURVEY_ADMIN_PASSWORD": self.password}
+        cmd = [sys.executable, "-m", "dermsynth.cli.main", "survey", "serve", str(self.study), "--port", str(self.port)]
+        import tempfile
+
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"server exited: {self.log.read().decode()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/admin/login", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, like a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -181,15 +181,19 @@ def save_answer(
                 if res.rowcount != 1:
                     raise FormError("this answer was changed meanwhile; reload the page", 409)
             session.commit()
-        except IntegrityError:  # a concurrent insert of the same (reader, image) won
+        except IntegrityError:  # a concurrent insert of the same (reader, image) won: judge against it
             session.rollback()
-            raise FormError("this answer was saved meanwhile; reload the page", 409) from None
+            return None
         except BaseException:
             session.rollback()
             raise
         return _current(session, reader, image_id)
 
-    return _retry_locked(attempt)
+    for _ in range(3):
+        saved = _retry_locked(attempt)
+        if saved is not None:
+            return saved
+    raise FormError("this answer was saved meanwhile; reload the page", 409)
 
 
 def _current(session: Session, reader: Reader, image_id: str) -> Answer | None:
