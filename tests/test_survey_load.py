@@ -128,11 +128,14 @@ def test_server_killed_mid_study_keeps_acknowledged_answers(study, tmp_path):
         readers = [Reader(server.url, t, None) for t in ids]
         for r in readers:
             r.start()
-        time.sleep(1.0)  # readers are mid-study
+        t0 = time.time()
+        while sum(len(r.acked) for r in readers) < 30 and time.time() - t0 < 30:
+            time.sleep(0.01)  # wait until readers are mid-study
         server.kill()
         for r in readers:
             r.join(60)
         acked_before = sum(len(r.acked) for r in readers)
+        assert 30 <= acked_before < 20 * N_IMAGES  # the crash really came mid-study
         server.start()  # same port, same database
         df = exported(server.url)
         check_export(df, ids, readers)  # every acknowledged answer survived the crash
