@@ -81,7 +81,8 @@ def invite_tokens(client, count: int, note: str = "") -> list[str]:
 def consent(client, token: str, background: str = "dermatologist"):
     page = client.get(f"/r/{token}/consent").text
     return client.post(
-        f"/r/{token}/consent", data={"consent": "yes", "background": background, "nonce": hidden(page)["nonce"]}
+        f"/r/{token}/consent",
+        data={"consent": "yes", "background": background, "nonce": hidden(page)["nonce"]},
     )
 
 
@@ -91,7 +92,13 @@ def answer(client, token: str, pos: int, diagnosis="melanoma", synthetic="yes", 
     h = hidden(page.text)
     r = client.post(
         f"/r/{token}/q/{pos}",
-        data={"image_id": h["image_id"], "nonce": h["nonce"], "diagnosis": diagnosis, "synthetic": synthetic, "certainty": certainty},
+        data={
+            "image_id": h["image_id"],
+            "nonce": h["nonce"],
+            "diagnosis": diagnosis,
+            "synthetic": synthetic,
+            "certainty": certainty,
+        },
         follow_redirects=False,
     )
     return r, h["image_id"], h["nonce"]
@@ -124,8 +131,21 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         import httpx
 
-        env = {**_os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "DERMSYNTH_SURVEY_ADMIN_PASSWORD": self.password}
-        cmd = [sys.executable, "-m", "dermsynth.cli.main", "survey", "serve", str(self.study), "--port", str(self.port)]
+        env = {
+            **_os.environ,
+            "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+            "DERMSYNTH_SURVEY_ADMIN_PASSWORD": self.password,
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "dermsynth.cli.main",
+            "survey",
+            "serve",
+            str(self.study),
+            "--port",
+            str(self.port),
+        ]
         import tempfile
 
         self.log = tempfile.TemporaryFile()

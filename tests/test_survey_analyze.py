@@ -30,7 +30,8 @@ def thesis_like(tmp_path, counts: dict[str, tuple[int, int, int, int]], backgrou
         {
             "image_id": syn + real,
             "source": ["synthetic"] * n_syn + ["real"] * n_real,
-            "label": ["melanoma", "not_melanoma"] * ((n_syn + n_real) // 2) + ["melanoma"] * ((n_syn + n_real) % 2),
+            "label": ["melanoma", "not_melanoma"] * ((n_syn + n_real) // 2)
+            + ["melanoma"] * ((n_syn + n_real) % 2),
             "origin": "x",
         }
     )
@@ -61,15 +62,32 @@ def test_thesis_table_4_4_from_table_4_3(tmp_path):
 
     resp, stim = thesis_like(tmp_path, {"derm1": (70, 33, 35, 62)}, {"derm1": "Dermatologist"})
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["analyze", "--responses", str(resp), "--stimuli", str(stim), "--out", str(out), "--n-boot", "200"])
+    res = CliRunner().invoke(
+        app,
+        ["analyze", "--responses", str(resp), "--stimuli", str(stim), "--out", str(out), "--n-boot", "200"],
+    )
     assert res.exit_code == 0, res.output
     readers = pd.read_csv(out / "readers.csv")
     assert list(readers.columns) == READER_COLUMNS
     r = readers.iloc[0]
     assert (r.TP, r.FP, r.FN, r.TN) == (70, 33, 35, 62)
     assert r.background == "dermatologist"
-    assert [round(r[c], 2) for c in ("accuracy", "sensitivity", "specificity", "precision")] == [0.66, 0.67, 0.65, 0.68]
-    for f in ("fig4_11a_correct_real.png", "fig4_11b_correct_synthetic.png", "fig4_15_certainty.png", "fig4_16_diagnosis_confusion.png", "summary.json", "readers.md", "images.csv", "diagnosis_confusion.csv"):
+    assert [round(r[c], 2) for c in ("accuracy", "sensitivity", "specificity", "precision")] == [
+        0.66,
+        0.67,
+        0.65,
+        0.68,
+    ]
+    for f in (
+        "fig4_11a_correct_real.png",
+        "fig4_11b_correct_synthetic.png",
+        "fig4_15_certainty.png",
+        "fig4_16_diagnosis_confusion.png",
+        "summary.json",
+        "readers.md",
+        "images.csv",
+        "diagnosis_confusion.csv",
+    ):
         assert (out / f).stat().st_size > 0, f
 
 
@@ -112,8 +130,18 @@ def test_cluster_bootstrap_degenerate_and_estimate():
 
 def test_fleiss_kappa_wikipedia_example():
     table = np.array(
-        [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-         [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+        [
+            [0, 0, 0, 0, 14],
+            [0, 2, 6, 4, 2],
+            [0, 0, 3, 5, 6],
+            [0, 3, 9, 2, 0],
+            [2, 2, 8, 1, 1],
+            [7, 7, 0, 0, 0],
+            [3, 2, 6, 3, 0],
+            [2, 5, 3, 2, 2],
+            [6, 5, 2, 1, 0],
+            [0, 2, 2, 3, 7],
+        ]
     )
     assert fleiss_kappa(table) == pytest.approx(0.20993, abs=1e-5)  # P_bar 0.378, P_e 0.213
 
@@ -130,11 +158,15 @@ def test_fleiss_kappa_hand_computed_and_errors():
 
 
 def test_kappa_in_summary_matches_direct(tmp_path):
-    resp, stim = thesis_like(tmp_path, {"a": (30, 10, 20, 40), "b": (25, 15, 25, 35)}, {"a": "dermatologist", "b": "dermatologist"})
+    resp, stim = thesis_like(
+        tmp_path, {"a": (30, 10, 20, 40), "b": (25, 15, 25, 35)}, {"a": "dermatologist", "b": "dermatologist"}
+    )
     summary = analyze(resp, stim, tmp_path / "o", n_boot=50)
     df = join(read_responses(resp), read_stimuli_table(stim))
     wide = df.pivot(index="image_id", columns="reader_id", values="said_synthetic")
-    assert summary["fleiss_kappa"]["synthetic"]["kappa"] == pytest.approx(fleiss_kappa(count_table(wide.to_numpy(), [True, False])))
+    assert summary["fleiss_kappa"]["synthetic"]["kappa"] == pytest.approx(
+        fleiss_kappa(count_table(wide.to_numpy(), [True, False]))
+    )
     assert summary["fleiss_kappa"]["synthetic"]["images"] == 100
 
 
@@ -188,7 +220,9 @@ def test_duplicate_answers_rejected(tmp_path):
 def test_unanimous_images_and_grids(tmp_path):
     from PIL import Image
 
-    resp, stim = thesis_like(tmp_path, {"a": (4, 1, 1, 4), "b": (4, 1, 1, 4)}, {"a": "dermatologist", "b": "lay_person"})
+    resp, stim = thesis_like(
+        tmp_path, {"a": (4, 1, 1, 4), "b": (4, 1, 1, 4)}, {"a": "dermatologist", "b": "lay_person"}
+    )
     imgs = tmp_path / "study" / "images"
     imgs.mkdir(parents=True)
     for i in pd.read_csv(stim, dtype=str)["image_id"]:

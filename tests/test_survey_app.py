@@ -10,14 +10,15 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select
-from survey_helpers import admin_login, answer, consent, hidden, invite_tokens, make_study
 
 from dermsynth.survey import crud
+from dermsynth.survey.analyze import analyze
 from dermsynth.survey.app import ADMIN_COOKIE, Settings, create_app, get_db
 from dermsynth.survey.db import init_db, make_engine, session_factory
 from dermsynth.survey.encode import png_chunks
 from dermsynth.survey.models import Answer
 from dermsynth.survey.security import sign, unsign
+from survey_helpers import admin_login, answer, consent, hidden, invite_tokens, make_study
 
 N = 8
 
@@ -29,7 +30,9 @@ def study(tmp_path_factory):
 
 @pytest.fixture
 def app(study, tmp_path):
-    return create_app(Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    return create_app(
+        Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    )
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def db_answers(app) -> list[Answer]:
         return list(s.scalars(select(Answer)))
 
 
-def test_full_flow_resume_and_export(app, admin, study):
+def test_full_flow_resume_and_export(app, admin, study, tmp_path):
     (token,) = invite_tokens(admin, 1)
     c = reader_client(app)
     r = c.get(f"/r/{token}")
@@ -76,6 +79,15 @@ def test_full_flow_resume_and_export(app, admin, study):
     stim = admin.get("/admin/export/stimuli.csv").text
     assert stim == (study / "stimuli.csv").read_text()
     assert "r0001" in admin.get("/admin").text and f"{N}/{N}" in admin.get("/admin").text
+    # the export feeds the analysis as is
+    (tmp_path / "responses.csv").write_text(r.text)
+    (tmp_path / "stimuli.csv").write_text(stim)
+    analyze(tmp_path / "responses.csv", tmp_path / "stimuli.csv", tmp_path / "analysis", n_boot=20)
+    readers = pd.read_csv(tmp_path / "analysis" / "readers.csv")
+    assert readers[["TP", "FP", "FN", "TN"]].sum(axis=1).tolist() == [N]
+    truth = pd.read_csv(study / "stimuli.csv", dtype=str).set_index("image_id")["source"]
+    said = pd.read_csv(tmp_path / "responses.csv", dtype=str).set_index("image_id")["synthetic"]
+    assert readers.TP[0] == int(((truth == "synthetic") & (said.reindex(truth.index) == "yes")).sum())
 
 
 def test_order_random_per_reader_and_stable_across_restart(app, admin, study, tmp_path):
@@ -87,7 +99,9 @@ def test_order_random_per_reader_and_stable_across_restart(app, admin, study, tm
         orders.append([hidden(c.get(f"/r/{t}/q/{p}").text)["image_id"] for p in range(1, N + 1)])
     assert all(sorted(o) == sorted(orders[0]) for o in orders)
     assert len({tuple(o) for o in orders}) > 1
-    again = create_app(Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    again = create_app(
+        Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    )
     c = TestClient(again)
     assert [hidden(c.get(f"/r/{tokens[0]}/q/{p}").text)["image_id"] for p in range(1, N + 1)] == orders[0]
 
@@ -108,7 +122,9 @@ def test_no_page_or_image_reveals_source_or_label(app, admin, study):
     for pos in range(1, N + 1):
         r = c.get(f"/r/{token}/q/{pos}")
         image_id = hidden(r.text)["image_id"]
-        pages[stim.loc[image_id, "source"] + stim.loc[image_id, "label"] + str(pos)] = _normalise(r.text, token)
+        pages[stim.loc[image_id, "source"] + stim.loc[image_id, "label"] + str(pos)] = _normalise(
+            r.text, token
+        )
         for origin in stim["origin"]:
             assert origin not in r.text
         img = c.get(f"/r/{token}/image/{image_id}")
@@ -122,8 +138,16 @@ def test_no_page_or_image_reveals_source_or_label(app, admin, study):
     assert len(set(later.values())) == 1
     assert all(h == heads[0] for h in heads) and heads[0]["content-type"] == "image/png"
     assert len({len(b) for b in bodies}) == 1
-    for path in ("/stimuli.csv", "/static/../stimuli.csv", f"/r/{token}/image/..%2Fstimuli.csv", "/study.json",
-                 f"/r/{token}/image/{'0' * 16}", "/admin/export/stimuli.csv", "/docs", "/openapi.json"):
+    for path in (
+        "/stimuli.csv",
+        "/static/../stimuli.csv",
+        f"/r/{token}/image/..%2Fstimuli.csv",
+        "/study.json",
+        f"/r/{token}/image/{'0' * 16}",
+        "/admin/export/stimuli.csv",
+        "/docs",
+        "/openapi.json",
+    ):
         r = c.get(path, follow_redirects=False)
         assert r.status_code in (401, 404), path
         assert "origin" not in r.text and "synthetic,melanoma" not in r.text
@@ -137,7 +161,9 @@ def test_security_headers_and_self_hosted(app, admin):
     assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
     assert not re.search(r'(src|href)="(https?:)?//', r.text)
     assert c.get("/static/survey.css").status_code == 200
-    assert 'name="viewport"' in r.text and "<fieldset>" in r.text and '<label for="bg-dermatologist">' in r.text
+    assert (
+        'name="viewport"' in r.text and "<fieldset>" in r.text and '<label for="bg-dermatologist">' in r.text
+    )
 
 
 def test_token_gives_access_to_own_answers_only(app, admin):
@@ -148,13 +174,15 @@ def test_token_gives_access_to_own_answers_only(app, admin):
     _, img_a, nonce_a = answer(a, ta, 1, certainty="1")
     # B's pages never show A's answers; B cannot write A's answer with A's nonce or image
     page_b = b.get(f"/r/{tb}/q/1").text
-    img_b, nonce_b = hidden(page_b)["image_id"], hidden(page_b)["nonce"]
+    img_b = hidden(page_b)["image_id"]
     assert "checked" not in page_b
     data = {"diagnosis": "melanoma", "synthetic": "no", "certainty": "5"}
     r = b.post(f"/r/{tb}/q/1", data={**data, "image_id": img_b, "nonce": nonce_a}, follow_redirects=False)
     assert r.status_code == 409
     pos_a_in_b = next(p for p in range(1, N + 1) if hidden(b.get(f"/r/{tb}/q/{p}").text)["image_id"] == img_a)
-    r = b.post(f"/r/{tb}/q/{pos_a_in_b}", data={**data, "image_id": img_a, "nonce": nonce_a}, follow_redirects=False)
+    r = b.post(
+        f"/r/{tb}/q/{pos_a_in_b}", data={**data, "image_id": img_a, "nonce": nonce_a}, follow_redirects=False
+    )
     assert r.status_code == 409
     # a guessed or malformed token opens nothing
     for bad in ("x" * 32, ta[:-1] + ("A" if ta[-1] != "A" else "B"), "' OR '1'='1"):
@@ -176,7 +204,9 @@ def test_admin_needs_password(app, admin):
     assert c.get("/admin/export/responses.csv", headers=basic).status_code == 200
     assert c.get("/admin/export/responses.csv", headers=wrong).status_code == 401
     # Basic auth does not authorise state changes (CSRF); a forged cookie is refused
-    assert c.post("/admin/invite", data={"count": "1"}, headers=basic, follow_redirects=False).status_code == 303
+    assert (
+        c.post("/admin/invite", data={"count": "1"}, headers=basic, follow_redirects=False).status_code == 303
+    )
     c.cookies.set(ADMIN_COOKIE, sign("not-the-secret", "admin"), path="/admin")
     assert c.get("/admin", follow_redirects=False).status_code == 303
     # a logged-in admin still needs the form nonce
@@ -186,7 +216,13 @@ def test_admin_needs_password(app, admin):
     assert unsign("s", sign("s", "admin", now=0), max_age=10, now=100) is None
 
 
-INJECTIONS = ["'; DROP TABLE answers; --", "<script>alert(1)</script>", "\" onmouseover=\"alert(1)", "1 OR 1=1", "%00"]
+INJECTIONS = [
+    "'; DROP TABLE answers; --",
+    "<script>alert(1)</script>",
+    '" onmouseover="alert(1)',
+    "1 OR 1=1",
+    "%00",
+]
 
 
 def test_injection_in_every_field_is_harmless(app, admin):
@@ -194,7 +230,9 @@ def test_injection_in_every_field_is_harmless(app, admin):
     for evil in INJECTIONS:
         r = admin.post("/admin/invite", data={"count": "1", "note": evil, "nonce": nonce})
         assert r.status_code == 200 and "<script>alert" not in r.text
-        assert admin.post("/admin/invite", data={"count": evil, "note": "", "nonce": nonce}).status_code == 400
+        assert (
+            admin.post("/admin/invite", data={"count": evil, "note": "", "nonce": nonce}).status_code == 400
+        )
     page = admin.get("/admin").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
     assert "&#34; onmouseover=&#34;" in page or "&quot; onmouseover" in page
@@ -206,7 +244,13 @@ def test_injection_in_every_field_is_harmless(app, admin):
         assert r.status_code == 400 and "<script>alert" not in r.text
     consent(c, token)
     h = hidden(c.get(f"/r/{token}/q/1").text)
-    good = {"image_id": h["image_id"], "nonce": h["nonce"], "diagnosis": "melanoma", "synthetic": "yes", "certainty": "2"}
+    good = {
+        "image_id": h["image_id"],
+        "nonce": h["nonce"],
+        "diagnosis": "melanoma",
+        "synthetic": "yes",
+        "certainty": "2",
+    }
     for field in good:
         for evil in INJECTIONS:
             r = c.post(f"/r/{token}/q/1", data={**good, field: evil}, follow_redirects=False)
@@ -222,7 +266,13 @@ def test_replay_and_forgery_rejected(app, admin):
     c = reader_client(app)
     consent(c, token)
     h = hidden(c.get(f"/r/{token}/q/1").text)
-    form = {"image_id": h["image_id"], "nonce": h["nonce"], "diagnosis": "melanoma", "synthetic": "yes", "certainty": "4"}
+    form = {
+        "image_id": h["image_id"],
+        "nonce": h["nonce"],
+        "diagnosis": "melanoma",
+        "synthetic": "yes",
+        "certainty": "4",
+    }
     assert c.post(f"/r/{token}/q/1", data=form, follow_redirects=False).status_code == 303
     # identical resubmission (double click / retry): accepted, nothing duplicated
     assert c.post(f"/r/{token}/q/1", data=form, follow_redirects=False).status_code == 303
@@ -230,7 +280,9 @@ def test_replay_and_forgery_rejected(app, admin):
     # the reader changes the answer through a fresh form; then the old form is replayed with other values
     r, _, _ = answer(c, token, 1, synthetic="no", certainty="1")
     assert r.status_code == 303
-    assert c.post(f"/r/{token}/q/1", data={**form, "certainty": "5"}, follow_redirects=False).status_code == 409
+    assert (
+        c.post(f"/r/{token}/q/1", data={**form, "certainty": "5"}, follow_redirects=False).status_code == 409
+    )
     # forged nonce, unknown / misplaced image ids, out-of-range values
     bad = [
         {"nonce": "forged"},
@@ -257,9 +309,25 @@ def test_answers_need_consent(app, admin):
     (token,) = invite_tokens(admin, 1)
     c = reader_client(app)
     assert c.get(f"/r/{token}/q/1").url.path.endswith("/consent")
-    r = c.post(f"/r/{token}/q/1", data={"image_id": "0" * 16, "nonce": "x", "diagnosis": "melanoma", "synthetic": "yes", "certainty": "3"})
+    r = c.post(
+        f"/r/{token}/q/1",
+        data={
+            "image_id": "0" * 16,
+            "nonce": "x",
+            "diagnosis": "melanoma",
+            "synthetic": "yes",
+            "certainty": "3",
+        },
+    )
     assert r.status_code == 403
-    r = c.post(f"/r/{token}/consent", data={"consent": "", "background": "dermatologist", "nonce": hidden(c.get(f"/r/{token}/consent").text)["nonce"]})
+    r = c.post(
+        f"/r/{token}/consent",
+        data={
+            "consent": "",
+            "background": "dermatologist",
+            "nonce": hidden(c.get(f"/r/{token}/consent").text)["nonce"],
+        },
+    )
     assert r.status_code == 400 and "consent" in r.text
 
 
@@ -281,3 +349,10 @@ def test_db_session_dependency_override(app, tmp_path):
         assert c.get(f"/r/{token}").url.path.endswith("/consent")
     finally:
         app.dependency_overrides.clear()
+
+
+def test_sqlite_defaults(app):
+    with app.state.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL

@@ -9,6 +9,7 @@ import re
 import shutil
 
 import pytest
+
 from survey_helpers import Server, make_study
 
 pytestmark = pytest.mark.browser
@@ -61,7 +62,9 @@ def test_reader_and_admin_in_a_real_browser(browser, tmp_path):
         rp.get_by_label("I have read the above and agree to take part.").check()
         rp.get_by_role("button", name="Continue").click()
         assert rp.get_by_role("heading", name="Examples of real lesions").is_visible()
-        assert rp.locator("img").count() == 2 and rp.evaluate("[...document.images].every(i => i.naturalWidth > 0)")
+        assert rp.locator("img").count() == 2 and rp.evaluate(
+            "[...document.images].every(i => i.naturalWidth > 0)"
+        )
         rp.get_by_role("link", name="Start the questions").click()
         assert rp.url.endswith("/q/1")
         rp.focus("#dx-mel")

@@ -8,13 +8,13 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from survey_helpers import make_dataset, make_study
 from typer.testing import CliRunner
 
 from dermsynth.survey.build import BuildOptions, build_study
 from dermsynth.survey.encode import png_chunks
 from dermsynth.survey.leakcheck import leakcheck
 from dermsynth.survey.study import load_study
+from survey_helpers import make_dataset, make_study
 
 
 def test_balanced_identical_and_clean(tmp_path):
@@ -47,7 +47,10 @@ def test_seeded(tmp_path):
     c = build_study(real, syn, tmp_path / "c", BuildOptions(n=12, seed=4, size=16)).study_dir
     sa, sb, sc = (pd.read_csv(d / "stimuli.csv") for d in (a, b, c))
     pd.testing.assert_frame_equal(sa, sb)
-    assert [(a / "images" / f"{i}.png").read_bytes() == (b / "images" / f"{i}.png").read_bytes() for i in sa.image_id] == [True] * 12
+    assert [
+        (a / "images" / f"{i}.png").read_bytes() == (b / "images" / f"{i}.png").read_bytes()
+        for i in sa.image_id
+    ] == [True] * 12
     assert set(sa.image_id) != set(sc.image_id)
 
 
@@ -127,3 +130,26 @@ def test_leakcheck_catches_leaks(tmp_path):
     assert not rep["passed"] and not rep["checks"]["no_metadata_chunks"]
     res = runner.invoke(app, ["leakcheck", str(study)])
     assert res.exit_code == 1
+
+
+def test_cli_build_invite_export(tmp_path):
+    from dermsynth.cli.survey import app
+
+    real = make_dataset(tmp_path / "real", "real", 6, seed=1)
+    syn = make_dataset(tmp_path / "syn", "synthetic", 6, seed=2)
+    runner = CliRunner()
+    out = tmp_path / "study"
+    args = ["build", "--real", str(real), "--synthetic", str(syn), "--out", str(out), "--n", "8", "--size", "16"]
+    res = runner.invoke(app, [*args, "--exclude", "ruler", "--seed", "7"])
+    assert res.exit_code == 0, res.output
+    assert (out / "leakcheck.json").exists() and len(list((out / "images").glob("*.png"))) == 8
+    res = runner.invoke(app, args)  # never overwrites a study
+    assert res.exit_code == 2 and "not empty" in res.output
+    res = runner.invoke(app, ["invite", str(out), "--n", "3", "--base-url", "https://survey.example.org"])
+    assert res.exit_code == 0
+    links = [ln.split("\t")[1] for ln in res.output.strip().splitlines()]
+    assert len(set(links)) == 3 and all(ln.startswith("https://survey.example.org/r/") for ln in links)
+    res = runner.invoke(app, ["export", str(out), "--out", str(tmp_path / "exp")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "exp" / "responses.csv").read_text().startswith("study_id,reader_id,background,image_id")
+    assert (tmp_path / "exp" / "stimuli.csv").read_text() == (out / "stimuli.csv").read_text()

@@ -10,9 +10,9 @@ import time
 import httpx
 import pandas as pd
 import pytest
-from survey_helpers import Server, hidden, make_study
 
 from dermsynth.survey.service import invite
+from survey_helpers import Server, hidden, make_study
 
 N_IMAGES = 8
 N_READERS = 50
@@ -54,15 +54,24 @@ class Reader(threading.Thread):
         t = self.token
         page = c.get(f"/r/{t}", follow_redirects=True)
         if page.url.path.endswith("/consent"):
-            c.post(f"/r/{t}/consent", data={"consent": "yes", "background": "lay_person", "nonce": hidden(page.text)["nonce"]})
+            c.post(
+                f"/r/{t}/consent",
+                data={"consent": "yes", "background": "lay_person", "nonce": hidden(page.text)["nonce"]},
+            )
         for pos in range(1, N_IMAGES + 1):
             h = hidden(c.get(f"/r/{t}/q/{pos}").text)
             values = ("melanoma" if pos % 2 else "not_melanoma", "yes" if pos % 3 else "no", 1 + pos % 5)
-            data = {"image_id": h["image_id"], "nonce": h["nonce"], "diagnosis": values[0], "synthetic": values[1], "certainty": str(values[2])}
+            data = {
+                "image_id": h["image_id"],
+                "nonce": h["nonce"],
+                "diagnosis": values[0],
+                "synthetic": values[1],
+                "certainty": str(values[2]),
+            }
             posts = 2 if (self.double and pos == 1) else 1
             results: list[int] = []
 
-            def post(pos=pos, data=data):
+            def post(pos=pos, data=data, results=results):
                 try:
                     results.append(c.post(f"/r/{t}/q/{pos}", data=data).status_code)
                 except httpx.TransportError:  # the server died mid-request: not acknowledged
@@ -89,7 +98,10 @@ def exported(url: str) -> pd.DataFrame:
 
 def check_export(df: pd.DataFrame, tokens_to_ids: dict[str, str], readers: list[Reader]) -> None:
     assert not df.duplicated(["reader_id", "image_id"]).any()
-    stored = {(row.reader_id, row.image_id): (row.diagnosis, row.synthetic, int(row.certainty)) for row in df.itertuples()}
+    stored = {
+        (row.reader_id, row.image_id): (row.diagnosis, row.synthetic, int(row.certainty))
+        for row in df.itertuples()
+    }
     for r in readers:
         rid = tokens_to_ids[r.token]
         for image_id, values in r.acked.items():

@@ -11,7 +11,10 @@ import typer
 
 from dermsynth.cli.common import console, progress, user_errors
 
-app = typer.Typer(help="Reader study: real or synthetic? (build, leakcheck, serve, invite, export, analyze)", no_args_is_help=True)
+app = typer.Typer(
+    help="Reader study: real or synthetic? (build, leakcheck, serve, invite, export, analyze)",
+    no_args_is_help=True,
+)
 
 PASSWORD_ENV = "DERMSYNTH_SURVEY_ADMIN_PASSWORD"
 
@@ -23,7 +26,9 @@ def build(
     out: Path = typer.Option(..., help="New study directory (must not exist or be empty)."),
     n: int = typer.Option(200, help="Number of stimuli (multiple of 4: real/synthetic x class)."),
     exclude: list[str] = typer.Option([], help="Artifact column to exclude (e.g. ruler); repeatable."),
-    outliers: Path | None = typer.Option(None, help="Embeddings csv of `classify embed` for synthetic outliers."),
+    outliers: Path | None = typer.Option(
+        None, help="Embeddings csv of `classify embed` for synthetic outliers."
+    ),
     outlier_frac: float = typer.Option(0.0, help="Share of synthetic stimuli per class taken as outliers."),
     seed: int = typer.Option(0, help="Selection and id seed."),
     size: int = typer.Option(256, help="Side of the square stimuli in pixels."),
@@ -34,15 +39,22 @@ def build(
     from dermsynth.survey.build import BuildOptions, build_study
 
     opts = BuildOptions(
-        n=n, seed=seed, size=size, exclude=tuple(exclude), outlier_frac=outlier_frac,
-        examples_per_class=examples_per_class, study_id=study_id,
+        n=n,
+        seed=seed,
+        size=size,
+        exclude=tuple(exclude),
+        outlier_frac=outlier_frac,
+        examples_per_class=examples_per_class,
+        study_id=study_id,
     )
     with user_errors(), progress() as bar:
         task = bar.add_task("encoding stimuli", total=n, info="")
         res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
     leak = res.leak or {}
     console.print(f"study written to [bold]{res.study_dir}[/bold]: {res.counts}")
-    console.print(f"leak check passed: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} (p={leak.get('p_value', float('nan')):.3g})")
+    console.print(
+        f"leak check passed: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} (p={leak.get('p_value', float('nan')):.3g})"
+    )
     if res.skipped:
         console.print(f"[yellow]{len(res.skipped)} unreadable images skipped[/yellow] (listed in study.json)")
 
@@ -70,7 +82,9 @@ def serve(
     db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    admin_password: str | None = typer.Option(None, envvar=PASSWORD_ENV, help=f"Admin password (or ${PASSWORD_ENV})."),
+    admin_password: str | None = typer.Option(
+        None, envvar=PASSWORD_ENV, help=f"Admin password (or ${PASSWORD_ENV})."
+    ),
     secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (behind HTTPS)."),
     public_url: str | None = typer.Option(None, help="Base URL used in invitation links."),
 ) -> None:
@@ -81,7 +95,9 @@ def serve(
 
     if not admin_password:
         admin_password = secrets.token_urlsafe(12)
-        console.print(f"admin password for this run: [bold]{admin_password}[/bold] (set ${PASSWORD_ENV} to choose one)")
+        console.print(
+            f"admin password for this run: [bold]{admin_password}[/bold] (set ${PASSWORD_ENV} to choose one)"
+        )
     with user_errors():
         application = create_app(Settings(study, admin_password, db, None, secure_cookies, public_url))
     console.print(f"admin pages: http://{host}:{port}/admin")

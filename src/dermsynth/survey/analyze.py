@@ -55,7 +55,12 @@ def rates(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
 
 def confusion(truth: pd.Series, said: pd.Series) -> dict[str, int]:
     t, s = truth.astype(bool).to_numpy(), said.astype(bool).to_numpy()
-    return {"TP": int((t & s).sum()), "FP": int((~t & s).sum()), "FN": int((t & ~s).sum()), "TN": int((~t & ~s).sum())}
+    return {
+        "TP": int((t & s).sum()),
+        "FP": int((~t & s).sum()),
+        "FN": int((t & ~s).sum()),
+        "TN": int((~t & ~s).sum()),
+    }
 
 
 def _bg_order(bg: str) -> int:
@@ -68,10 +73,17 @@ def reader_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (reader, bg), g in df.groupby(["reader_id", "background"], sort=False):
         c = confusion(g["is_synthetic"], g["said_synthetic"])
-        rows.append({"reader_id": reader, "background": bg, **c, **rates(**{k.lower(): v for k, v in c.items()})})
+        rows.append(
+            {"reader_id": reader, "background": bg, **c, **rates(**{k.lower(): v for k, v in c.items()})}
+        )
     out = pd.DataFrame(rows, columns=READER_COLUMNS)
     key = out["background"].map(_bg_order)
-    return out.assign(_k=key).sort_values(["_k", "reader_id"], kind="stable").drop(columns="_k").reset_index(drop=True)
+    return (
+        out.assign(_k=key)
+        .sort_values(["_k", "reader_id"], kind="stable")
+        .drop(columns="_k")
+        .reset_index(drop=True)
+    )
 
 
 def reader_chance_tests(readers: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -126,7 +138,12 @@ def cluster_bootstrap(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level
     den = np.einsum("br,ri,bi->b", wr, mask.astype(float), wi)
     est = num[den > 0] / den[den > 0]
     lo, hi = np.quantile(est, [(1 - level) / 2, 0.5 + level / 2])
-    return {"estimate": float(c.sum() / mask.sum()), "ci_low": float(lo), "ci_high": float(hi), "n_boot": n_boot}
+    return {
+        "estimate": float(c.sum() / mask.sum()),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n_boot": n_boot,
+    }
 
 
 def image_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +167,8 @@ def unanimous(images: pd.DataFrame) -> pd.DataFrame:
     """Images on which every reader agreed (thesis Figs. 4.12-4.14): fooled all or caught by all."""
     groups = {
         "synthetic_fooled_all": (images["source"] == "synthetic") & (images["n_said_synthetic"] == 0),
-        "synthetic_caught_by_all": (images["source"] == "synthetic") & (images["n_correct"] == images["n_readers"]),
+        "synthetic_caught_by_all": (images["source"] == "synthetic")
+        & (images["n_correct"] == images["n_readers"]),
         "real_called_synthetic_by_all": (images["source"] == "real") & (images["n_correct"] == 0),
         "real_recognised_by_all": (images["source"] == "real") & (images["n_correct"] == images["n_readers"]),
     }
@@ -167,7 +185,9 @@ def diagnosis_confusion(df: pd.DataFrame) -> pd.DataFrame:
         for source in ("real", "synthetic"):
             g = gb[gb["source"] == source]
             c = confusion(g["label"] == "melanoma", g["diagnosis"] == "melanoma")
-            rows.append({"background": bg, "source": source, **c, **rates(**{k.lower(): v for k, v in c.items()})})
+            rows.append(
+                {"background": bg, "source": source, **c, **rates(**{k.lower(): v for k, v in c.items()})}
+            )
     return pd.DataFrame(rows)
 
 
@@ -175,7 +195,10 @@ def agreement(df: pd.DataFrame) -> dict:
     """Fleiss' kappa between readers for 'synthetic?' and for the diagnosis, on the images every
     (remaining) reader answered."""
     out = {}
-    for name, col, cats in (("synthetic", "said_synthetic", [True, False]), ("diagnosis", "diagnosis", ["melanoma", "not_melanoma"])):
+    for name, col, cats in (
+        ("synthetic", "said_synthetic", [True, False]),
+        ("diagnosis", "diagnosis", ["melanoma", "not_melanoma"]),
+    ):
         d = df[df[col].notna()]
         wide = d.pivot(index="image_id", columns="reader_id", values=col)
         complete = wide.dropna(axis=0)
@@ -183,7 +206,11 @@ def agreement(df: pd.DataFrame) -> dict:
             wide = wide.dropna(axis=1)
             complete = wide.dropna(axis=0)
         if complete.shape[1] < 2 or complete.empty:
-            out[name] = {"kappa": float("nan"), "images": int(len(complete)), "readers": int(complete.shape[1])}
+            out[name] = {
+                "kappa": float("nan"),
+                "images": int(len(complete)),
+                "readers": int(complete.shape[1]),
+            }
             continue
         kappa = fleiss_kappa(count_table(complete.to_numpy(), cats))
         out[name] = {"kappa": kappa, "images": int(len(complete)), "readers": int(complete.shape[1])}
@@ -233,7 +260,10 @@ def analyze(
     _write_csv(agree, out / "unanimous.csv")
     _write_csv(diag, out / "diagnosis_confusion.csv")
     atomic_write_text(out / "readers.md", _markdown(readers))
-    pooled = {"mean_of_readers_t": pooled_t(readers["accuracy"].to_numpy()), "cluster_bootstrap": cluster_bootstrap(df, n_boot, seed)}
+    pooled = {
+        "mean_of_readers_t": pooled_t(readers["accuracy"].to_numpy()),
+        "cluster_bootstrap": cluster_bootstrap(df, n_boot, seed),
+    }
     by_bg = {bg: pooled_t(g["accuracy"].to_numpy()) for bg, g in readers.groupby("background", sort=False)}
     summary = {
         "responses": len(df),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ HERE = Path(__file__).parent
 READER_COOKIE = "dermsynth_reader"
 ADMIN_COOKIE = "dermsynth_admin"
 ADMIN_MAX_AGE = 12 * 3600
+LOGIN_FAIL_DELAY = 0.5
 READER_MAX_AGE = 180 * 24 * 3600
 #: Every stimulus and example is served with exactly these headers (plus an identical length).
 IMAGE_HEADERS = {"Cache-Control": "private, max-age=86400"}
@@ -105,7 +107,9 @@ def is_admin(request: Request) -> bool:
 def require_admin(request: Request) -> None:
     if not is_admin(request):
         if request.url.path.startswith("/admin/export"):
-            raise HTTPException(401, "Admin password required.", headers={"WWW-Authenticate": 'Basic realm="admin"'})
+            raise HTTPException(
+                401, "Admin password required.", headers={"WWW-Authenticate": 'Basic realm="admin"'}
+            )
         raise HTTPException(303, "login required", headers={"Location": "/admin/login"})
 
 
@@ -119,7 +123,9 @@ def admin_nonce(request: Request) -> str:
 def create_app(settings: Settings) -> FastAPI:
     """Build the app: load the study, open (and create) the database, wire routes."""
     if not settings.admin_password:
-        raise ValueError("an admin password is required (--admin-password or DERMSYNTH_SURVEY_ADMIN_PASSWORD)")
+        raise ValueError(
+            "an admin password is required (--admin-password or DERMSYNTH_SURVEY_ADMIN_PASSWORD)"
+        )
     study = load_study(settings.study_dir)
     engine = make_engine(settings.resolved_db_url())
     init_db(engine)
@@ -153,8 +159,12 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def render(request: Request, name: str, ctx: dict, status: int = 200, headers: dict | None = None) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status, headers=headers)
+def render(
+    request: Request, name: str, ctx: dict, status: int = 200, headers: dict | None = None
+) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, name, ctx, status_code=status, headers=headers
+    )
 
 
 def _image_response(path: Path | None) -> Response:
@@ -196,10 +206,18 @@ def _reader_routes(app: FastAPI) -> None:
         else:
             answered = set(crud.answers_of(db, reader))
             study = app.state.study
-            url = f"{base}/examples" if not answered else _next_url(base, crud.reader_order(reader, study.image_ids), answered)
+            url = (
+                f"{base}/examples"
+                if not answered
+                else _next_url(base, crud.reader_order(reader, study.image_ids), answered)
+            )
         resp = _redirect(url)
         resp.set_cookie(
-            READER_COOKIE, token, max_age=READER_MAX_AGE, httponly=True, samesite="lax",
+            READER_COOKIE,
+            token,
+            max_age=READER_MAX_AGE,
+            httponly=True,
+            samesite="lax",
             secure=app.state.settings.secure_cookies,
         )
         return resp
@@ -236,18 +254,33 @@ def _reader_routes(app: FastAPI) -> None:
         return _redirect(f"/r/{token}/examples")
 
     @app.get("/r/{token}/examples", response_class=HTMLResponse)
-    def examples(request: Request, token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
+    def examples(
+        request: Request, token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)
+    ):
         if reader.consented_at is None:
             return _redirect(f"/r/{token}/consent")
         study = app.state.study
         answered = set(crud.answers_of(db, reader))
         groups = [
-            (label, [e for e, lbl in study.examples if lbl == label]) for label in ("melanoma", "not_melanoma")
+            (label, [e for e, lbl in study.examples if lbl == label])
+            for label in ("melanoma", "not_melanoma")
         ]
-        ctx = {"base": f"/r/{token}", "groups": groups, "start": _next_url(f"/r/{token}", crud.reader_order(reader, study.image_ids), answered)}
+        ctx = {
+            "base": f"/r/{token}",
+            "groups": groups,
+            "start": _next_url(f"/r/{token}", crud.reader_order(reader, study.image_ids), answered),
+        }
         return render(request, "examples.html", ctx)
 
-    def _question(request: Request, token: str, reader: Reader, db: Session, pos: int, error: str | None = None, status: int = 200):
+    def _question(
+        request: Request,
+        token: str,
+        reader: Reader,
+        db: Session,
+        pos: int,
+        error: str | None = None,
+        status: int = 200,
+    ):
         study = app.state.study
         order = crud.reader_order(reader, study.image_ids)
         if not 1 <= pos <= len(order):
@@ -262,13 +295,21 @@ def _reader_routes(app: FastAPI) -> None:
             "answered": len(answers),
             "image_id": image_id,
             "answer": current,
-            "nonce": crud.answer_nonce(app.state.secret, reader, image_id, current.revision if current else 0),
+            "nonce": crud.answer_nonce(
+                app.state.secret, reader, image_id, current.revision if current else 0
+            ),
             "error": error,
         }
         return render(request, "question.html", ctx, status)
 
     @app.get("/r/{token}/q/{pos}", response_class=HTMLResponse)
-    def question(request: Request, token: str, pos: int, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
+    def question(
+        request: Request,
+        token: str,
+        pos: int,
+        reader: Reader = Depends(current_reader),
+        db: Session = Depends(get_db),
+    ):
         if reader.consented_at is None:
             return _redirect(f"/r/{token}/consent")
         return _question(request, token, reader, db, pos)
@@ -300,7 +341,9 @@ def _reader_routes(app: FastAPI) -> None:
         return _redirect(_next_url(f"/r/{token}", order, answered, pos))
 
     @app.get("/r/{token}/done", response_class=HTMLResponse)
-    def done(request: Request, token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
+    def done(
+        request: Request, token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)
+    ):
         study = app.state.study
         order = crud.reader_order(reader, study.image_ids)
         answered = set(crud.answers_of(db, reader))
@@ -327,11 +370,17 @@ def _admin_routes(app: FastAPI) -> None:
     @app.post("/admin/login")
     def login(request: Request, password: str = Form("")):
         if not check_password(password, app.state.settings.admin_password):
+            time.sleep(LOGIN_FAIL_DELAY)  # slows password guessing (per request thread)
             return render(request, "admin_login.html", {"error": "Wrong password."}, 401)
         resp = _redirect("/admin")
         resp.set_cookie(
-            ADMIN_COOKIE, sign(app.state.secret, "admin"), max_age=ADMIN_MAX_AGE, httponly=True,
-            samesite="strict", secure=app.state.settings.secure_cookies, path="/admin",
+            ADMIN_COOKIE,
+            sign(app.state.secret, "admin"),
+            max_age=ADMIN_MAX_AGE,
+            httponly=True,
+            samesite="strict",
+            secure=app.state.settings.secure_cookies,
+            path="/admin",
         )
         return resp
 
@@ -347,11 +396,22 @@ def _admin_routes(app: FastAPI) -> None:
     def dashboard(request: Request, db: Session = Depends(get_db)):
         study = app.state.study
         rows = crud.progress_rows(db, study.study_id, len(study.image_ids))
-        ctx = {"rows": rows, "study_id": study.study_id, "n": len(study.image_ids), "nonce": admin_nonce(request)}
+        ctx = {
+            "rows": rows,
+            "study_id": study.study_id,
+            "n": len(study.image_ids),
+            "nonce": admin_nonce(request),
+        }
         return render(request, "admin.html", ctx)
 
     @app.post("/admin/invite", response_class=HTMLResponse, dependencies=[Depends(require_admin)])
-    def invite(request: Request, count: str = Form("1"), note: str = Form(""), nonce: str = Form(""), db: Session = Depends(get_db)):
+    def invite(
+        request: Request,
+        count: str = Form("1"),
+        note: str = Form(""),
+        nonce: str = Form(""),
+        db: Session = Depends(get_db),
+    ):
         if not check_nonce(app.state.secret, nonce, "admin", request.cookies.get(ADMIN_COOKIE, "")):
             raise HTTPException(403, "Form expired; reload the page.")
         if not count.strip().isdigit():

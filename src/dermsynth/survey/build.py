@@ -107,7 +107,9 @@ def outlier_scores(embeddings_csv: str | Path, pool: pd.DataFrame) -> pd.Series:
             return pd.to_numeric(emb[col], errors="coerce").dropna()
     feats = emb[[c for c in emb.select_dtypes("number").columns if c.lower() not in _NON_FEATURE]]
     if feats.shape[1] == 0:
-        raise ValueError(f"{path}: neither a distance column {DISTANCE_COLUMNS} nor numeric embedding columns")
+        raise ValueError(
+            f"{path}: neither a distance column {DISTANCE_COLUMNS} nor numeric embedding columns"
+        )
     labels = pool.set_index("key").loc[feats.index, "label"]
     centroids = feats.groupby(labels.to_numpy()).transform("mean")
     return pd.Series(np.linalg.norm(feats.to_numpy() - centroids.to_numpy(), axis=1), index=feats.index)
@@ -242,7 +244,8 @@ def build_study(
         "embeddings": str(embeddings) if embeddings else None,
         "options": asdict(opts),
         "examples": [
-            {"id": i, "label": LABELS[int(r["label"])]} for i, (r, _) in sorted(zip(ex_ids, examples, strict=True))
+            {"id": i, "label": LABELS[int(r["label"])]}
+            for i, (r, _) in sorted(zip(ex_ids, examples, strict=True))
         ],
         "skipped": skipped,
     }
@@ -251,7 +254,9 @@ def build_study(
     atomic_write_json(tmp / LEAKCHECK_JSON, report)
     if not report["passed"]:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ValueError(f"{out}: study not written, file-level features leak the source: {report['failures']}")
+        raise ValueError(
+            f"{out}: study not written, file-level features leak the source: {report['failures']}"
+        )
     if out.exists():
         out.rmdir()
     os.replace(tmp, out)
@@ -261,4 +266,6 @@ def build_study(
 
 def describe(result: BuildResult) -> str:
     """One-paragraph summary of a build for the CLI."""
-    return json.dumps({"study": str(result.study_dir), "counts": result.counts, "skipped": len(result.skipped)})
+    return json.dumps(
+        {"study": str(result.study_dir), "counts": result.counts, "skipped": len(result.skipped)}
+    )

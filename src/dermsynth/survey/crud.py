@@ -62,7 +62,9 @@ def get_secret(session: Session) -> str:
     return row.value
 
 
-def create_invitations(session: Session, study_id: str, count: int, note: str = "") -> list[tuple[Reader, str]]:
+def create_invitations(
+    session: Session, study_id: str, count: int, note: str = ""
+) -> list[tuple[Reader, str]]:
     """``count`` new readers; returns (reader, token) — the token is shown once and stored hashed."""
     if not 1 <= count <= MAX_INVITES:
         raise ValueError(f"number of invitations must be 1..{MAX_INVITES}, got {count}")
@@ -100,7 +102,9 @@ def consent_nonce(secret: str, reader: Reader) -> str:
     return form_nonce(secret, "consent", reader.id)
 
 
-def record_consent(session: Session, secret: str, reader: Reader, consent: str, background: str, nonce: str) -> None:
+def record_consent(
+    session: Session, secret: str, reader: Reader, consent: str, background: str, nonce: str
+) -> None:
     if not check_nonce(secret, nonce, "consent", reader.id):
         raise FormError("this form has expired or was not issued to you; reload the page", 403)
     if consent != "yes":
@@ -129,7 +133,9 @@ class AnswerForm:
 
 def parse_answer(diagnosis: str | None, synthetic: str | None, certainty: str | None) -> AnswerForm:
     """Validate the three answers; FormError naming what is missing or out of range."""
-    missing = [n for n, v in (("diagnosis", diagnosis), ("synthetic", synthetic), ("certainty", certainty)) if not v]
+    missing = [
+        n for n, v in (("diagnosis", diagnosis), ("synthetic", synthetic), ("certainty", certainty)) if not v
+    ]
     if missing:
         raise FormError(f"please answer all three questions (missing: {', '.join(missing)})")
     if diagnosis not in DIAGNOSES:
@@ -162,16 +168,23 @@ def save_answer(
             cur = _current(session, reader, image_id)
             rev = cur.revision if cur else 0
             if not check_nonce(secret, nonce, "answer", reader.id, image_id, rev):
-                if cur and (cur.diagnosis, cur.synthetic, cur.certainty) == (
-                    form.diagnosis,
-                    form.synthetic,
-                    form.certainty,
-                ) and _issued_before(secret, nonce, reader, image_id, rev):
+                if (
+                    cur
+                    and (cur.diagnosis, cur.synthetic, cur.certainty)
+                    == (
+                        form.diagnosis,
+                        form.synthetic,
+                        form.certainty,
+                    )
+                    and _issued_before(secret, nonce, reader, image_id, rev)
+                ):
                     return cur  # identical resubmission: idempotent
                 raise FormError("this form has expired or was not issued to you; reload the page", 409)
             values = {"diagnosis": form.diagnosis, "synthetic": form.synthetic, "certainty": form.certainty}
             if cur is None:
-                session.add(Answer(reader_id=reader.id, image_id=image_id, revision=1, answered_at=utcnow(), **values))
+                session.add(
+                    Answer(reader_id=reader.id, image_id=image_id, revision=1, answered_at=utcnow(), **values)
+                )
             else:
                 res = session.execute(
                     update(Answer)

@@ -65,7 +65,9 @@ def diagnosis_confusion(diag: pd.DataFrame) -> Figure:
             ax = axes[i, j]
             ax.imshow(m, cmap="Blues", vmin=0, vmax=max(int(m.max()), 1))
             for (y, x), v in np.ndenumerate(m):
-                ax.text(x, y, str(v), ha="center", va="center", color="black" if v < m.max() * 0.6 else "white")
+                ax.text(
+                    x, y, str(v), ha="center", va="center", color="black" if v < m.max() * 0.6 else "white"
+                )
             ax.set_xticks([0, 1], ["melanoma", "not mel."])
             ax.set_yticks([0, 1], ["melanoma", "not mel."])
             ax.set_title(f"{bg}: {source}", fontsize=9)
@@ -90,7 +92,12 @@ def image_grid(paths: list[Path], title: str, cols: int = 6) -> Figure:
 
 
 def write_all(
-    df: pd.DataFrame, images: pd.DataFrame, agree: pd.DataFrame, diag: pd.DataFrame, out: Path, images_dir=None
+    df: pd.DataFrame,
+    images: pd.DataFrame,
+    agree: pd.DataFrame,
+    diag: pd.DataFrame,
+    out: Path,
+    images_dir=None,
 ) -> list[str]:
     """Write every figure to ``out``; grids only when ``images_dir`` (the study's images/) is given."""
     files = [

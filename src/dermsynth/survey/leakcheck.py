@@ -92,7 +92,9 @@ def feature_table(study_dir: str | Path) -> pd.DataFrame:
     df["id_digits"] = ids.map(lambda s: sum(c.isdigit() for c in s)).to_numpy()
     for k in range(4):
         df[f"id_c{k}"] = ids.map(lambda s, k=k: ord(s[k]) if len(s) > k else 0).to_numpy()
-    df["id_prefix_value"] = ids.map(lambda s: int(s[:6], 16) if all(c in "0123456789abcdef" for c in s[:6]) else -1)
+    df["id_prefix_value"] = ids.map(
+        lambda s: int(s[:6], 16) if all(c in "0123456789abcdef" for c in s[:6]) else -1
+    )
     order = {n: i for i, n in enumerate(sorted(listing))}
     lst = {n: i for i, n in enumerate(listing)}
     df["sorted_index"] = df["file"].map(order)
@@ -113,7 +115,9 @@ def _hard_checks(df: pd.DataFrame, examples: pd.DataFrame | None) -> dict[str, b
     if examples is not None and len(examples):
         same = pd.concat([df, examples])
         checks["examples_same_encoding"] = bool(
-            same["size_bytes"].nunique() == 1 and same["width"].nunique() == 1 and same["format"].nunique() == 1
+            same["size_bytes"].nunique() == 1
+            and same["width"].nunique() == 1
+            and same["format"].nunique() == 1
         )
     return checks
 

@@ -21,7 +21,17 @@ STIMULI_REQUIRED = ["image_id", "source", "label"]
 _YES = {"yes", "y", "true", "t", "1", "synthetic", "fake"}
 _NO = {"no", "n", "false", "f", "0", "real"}
 _MEL = {"melanoma", "mel", "1", "malignant", "yes", "true"}
-_NOT = {"not_melanoma", "not melanoma", "non_melanoma", "nonmelanoma", "no_melanoma", "benign", "0", "no", "false"}
+_NOT = {
+    "not_melanoma",
+    "not melanoma",
+    "non_melanoma",
+    "nonmelanoma",
+    "no_melanoma",
+    "benign",
+    "0",
+    "no",
+    "false",
+}
 _BACKGROUND_ALIASES = {
     **{k: k for k in BACKGROUNDS},
     "layperson": "lay_person",
@@ -34,7 +44,13 @@ _BACKGROUND_ALIASES = {
     "dl_expert": "deep_learning_expert",
     "deep_learning": "deep_learning_expert",
 }
-_SOURCE = {"real": "real", "synthetic": "synthetic", "fake": "synthetic", "generated": "synthetic", "gan": "synthetic"}
+_SOURCE = {
+    "real": "real",
+    "synthetic": "synthetic",
+    "fake": "synthetic",
+    "generated": "synthetic",
+    "gan": "synthetic",
+}
 
 
 def _key(v: object) -> str:
@@ -129,7 +145,9 @@ def read_responses(path: str | Path) -> pd.DataFrame:
             else None,
             "said_synthetic": _map(path, df, "synthetic", _yes_no, "yes / no"),
             "certainty": pd.array(
-                _map(path, df, "certainty", _certainty, "a whole number 1-5") if "certainty" in df else [None] * len(df),
+                _map(path, df, "certainty", _certainty, "a whole number 1-5")
+                if "certainty" in df
+                else [None] * len(df),
                 dtype="Int64",
             ),
             "answered_at": df["answered_at"] if "answered_at" in df else "",
@@ -173,7 +191,9 @@ def read_stimuli_table(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def join(responses: pd.DataFrame, stimuli: pd.DataFrame, responses_path: str | Path = "responses") -> pd.DataFrame:
+def join(
+    responses: pd.DataFrame, stimuli: pd.DataFrame, responses_path: str | Path = "responses"
+) -> pd.DataFrame:
     """Responses with each image's truth (``is_synthetic``, ``label``); unknown image ids are an error."""
     known = set(stimuli["image_id"])
     unknown = responses[~responses["image_id"].isin(known)]

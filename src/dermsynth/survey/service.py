@@ -21,7 +21,11 @@ def open_sessions(study_dir: str | Path, db_url: str | None = None) -> sessionma
 
 
 def invite(
-    study_dir: str | Path, count: int, note: str = "", base_url: str = "http://127.0.0.1:8000", db_url: str | None = None
+    study_dir: str | Path,
+    count: int,
+    note: str = "",
+    base_url: str = "http://127.0.0.1:8000",
+    db_url: str | None = None,
 ) -> list[tuple[str, str]]:
     """Create ``count`` invitations; (reader id, link) pairs — the links are shown only now."""
     study = load_study(study_dir)
