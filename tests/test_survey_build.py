@@ -153,3 +153,26 @@ def test_cli_build_invite_export(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "exp" / "responses.csv").read_text().startswith("study_id,reader_id,background,image_id")
     assert (tmp_path / "exp" / "stimuli.csv").read_text() == (out / "stimuli.csv").read_text()
+
+
+@pytest.mark.realdata
+def test_real_isic_images_pass_the_leak_check(shared_data, tmp_path):
+    """ISIC 2017 JPEGs split into two halves labelled real/synthetic: re-encoding leaves nothing but pixels."""
+    src = shared_data / "isic2017-256"
+    labels = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
+    files = {p.stem: p for p in (src / "images").iterdir()}
+    labels = labels[labels.image_id.isin(files)].sample(n=200, random_state=0)
+    dirs = []
+    for name, part in (("real", labels.iloc[:100]), ("fake", labels.iloc[100:])):
+        d = tmp_path / name
+        (d / "images").mkdir(parents=True)
+        for i in part.image_id:
+            os.symlink(files[i], d / "images" / files[i].name)
+        man = pd.DataFrame(
+            {"image_id": part.image_id, "file": [f"images/{files[i].name}" for i in part.image_id],
+             "label": part.melanoma, "ruler": part.ruler}
+        )
+        man.to_csv(d / "manifest.csv", index=False)
+        dirs.append(d)
+    res = build_study(dirs[0], dirs[1], tmp_path / "s", BuildOptions(n=24, size=128, exclude=("ruler",), examples_per_class=1))
+    assert res.leak["passed"] and all(res.leak["checks"].values())

@@ -133,14 +133,14 @@ def classifier_test(df: pd.DataFrame, seed: int = 0, folds: int = 5) -> dict:
     n_splits = int(min(folds, np.bincount(y, minlength=2).min()))
     if n_splits < 2:
         raise ValueError("leakcheck needs at least 2 real and 2 synthetic stimuli")
-    clf = RandomForestClassifier(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    clf = RandomForestClassifier(n_estimators=50, min_samples_leaf=2, random_state=seed, n_jobs=1)
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     pred = cross_val_predict(clf, x, y, cv=cv)
     correct = int((pred == y).sum())
     test = binomtest(correct, len(y), 0.5, alternative="greater")
     ci = binomtest(correct, len(y), 0.5).proportion_ci(0.95, method="exact")
     return {
-        "classifier": "RandomForest(100) on file-level features, stratified CV",
+        "classifier": "RandomForest(50) on file-level features, stratified CV",
         "folds": n_splits,
         "n": len(y),
         "correct": correct,
