@@ -133,7 +133,7 @@ def ema_copy(G: torch.nn.Module) -> torch.nn.Module:
 
 # ---------------------------------------------------------------------------------------------------
 #: Options a run may change when it is resumed (they do not change what is trained).
-VOLATILE_OPTIONS = ("kimg", "metrics", "device")
+VOLATILE_OPTIONS = ("kimg", "metrics", "metrics_num", "device")
 
 
 def run_name(cfg: TrainConfig) -> str:

@@ -191,7 +191,8 @@ def write_network(run: Run) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 def run_metrics(run: Run) -> None:
-    """Metrics of G_ema: ``fd_simple`` here; any other name through ``dermsynth.metrics``."""
+    """Metrics of G_ema: ``fd_simple`` here; any other name (fid, kid, pr, ppl, memo ...) through
+    ``dermsynth.metrics.compute_for_training`` (across ranks)."""
     names = list(run.cfg.metrics)
     if not names:
         return
@@ -200,14 +201,23 @@ def run_metrics(run: Run) -> None:
     for name in own:
         value = compute_fd_simple(run)
         _append_metric(run, name, {"fd_simple": value})
-    if other and dist.is_main():
-        try:
-            from dermsynth.metrics import compute_for_training
-        except ImportError:
-            run.log(f"metrics {other} need dermsynth.metrics (not installed); computed only fd_simple")
-            return
-        result = compute_for_training(run.G_ema, run.cfg.data, other, run.run_dir)
-        if isinstance(result, dict):
+    if other:  # every rank takes part; rank 0 writes metric-<name>.jsonl
+        from dermsynth.metrics import compute_for_training
+
+        was_training = run.G_ema.training
+        result = compute_for_training(
+            run.G_ema.eval(),
+            run.cfg.data,
+            other,
+            run.run_dir,
+            num=run.cfg.metrics_num,
+            device=run.device,
+            kimg=run.counters.cur_nimg / 1000,
+            snapshot=snapshot_stem(run).name + ".safetensors",
+            seed=run.cfg.seed,
+        )
+        run.G_ema.train(was_training)
+        if result:
             run.log(f"metrics: {json.dumps(result, default=float)}")
 
 
