@@ -18,7 +18,6 @@ import torch
 
 from dermsynth.core import distributed as dist
 from dermsynth.core.io import write_png
-from dermsynth.core.manifest import CLASS_NAMES
 from dermsynth.core.seeding import torch_generator
 from dermsynth.gan.loss import STAT_NAMES
 from dermsynth.gan.train_config import config_dict
@@ -160,6 +159,8 @@ def write_image_grid(run: Run) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 def network_meta(run: Run) -> dict[str, Any]:
+    from dermsynth.core.manifest import CLASS_NAMES  # pandas: imported only when exporting
+
     c_dim = run.data.c_dim
     names = CLASS_NAMES[:c_dim] if c_dim <= len(CLASS_NAMES) else [str(i) for i in range(c_dim)]
     return {
