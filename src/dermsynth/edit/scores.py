@@ -69,8 +69,8 @@ def _stack(results: list, with_masks: bool) -> Scores:
 def _simple_dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
     from dermsynth.edit.frame import dark_corner
 
-    threshold = float(arg) if arg else 0.5
-    return lambda images: _stack([dark_corner(im, threshold=threshold) for im in images], True)
+    kw = {"threshold": float(arg)} if arg else {}
+    return lambda images: _stack([dark_corner(im, **kw) for im in images], True)
 
 
 def _bias_detect():

@@ -343,19 +343,17 @@ def sample_gen_c(run: Run, n: int) -> torch.Tensor:
 
 def sync_gradients(module: torch.nn.Module, frozen: set[str] = frozenset()) -> None:
     """Average gradients over ranks with one all-reduce; replace NaN/Inf like the official code."""
-    params = [
-        p for name, p in module.named_parameters() if name not in frozen and p.requires_grad is not None
-    ]
-    params = [p for p in params if p.grad is not None or dist.is_initialized()]
+    # Parameters without a gradient are the same on every rank (same graph), so they can be skipped.
+    params = [p for name, p in module.named_parameters() if name not in frozen and p.grad is not None]
     if not params:
         return
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+    flat = torch.cat([p.grad.flatten() for p in params])
     if dist.is_initialized():
         torch.distributed.all_reduce(flat)
         flat /= dist.world_size()
     torch.nan_to_num(flat, nan=0, posinf=1e5, neginf=-1e5, out=flat)
     for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
-        p.grad = g.view_as(p).clone()
+        p.grad = g.view_as(p)
 
 
 def run_phase(run: Run, phase: ts.Phase, real: torch.Tensor, real_c: torch.Tensor) -> None:
