@@ -24,6 +24,19 @@ from dermsynth.metrics.kid import kernel_inception_distance
 from dermsynth.metrics.precision_recall import precision_recall
 
 METRICS = ("fid", "kid", "pr", "ppl", "memo")
+#: StyleGAN2-ADA metric names accepted as aliases (the sample count comes from ``num``).
+ALIASES = {
+    "fid50k_full": "fid",
+    "fid50k": "fid",
+    "kid50k_full": "kid",
+    "kid50k": "kid",
+    "pr50k3_full": "pr",
+    "pr50k3": "pr",
+    "ppl2_wend": "ppl",
+    "precision": "pr",
+    "recall": "pr",
+    "memorisation": "memo",
+}
 FEATURE_METRICS = {"fid", "kid", "pr", "memo"}
 DEFAULT_NUM = 50_000  # fid50k_full / ppl2_wend: the official sample counts
 
@@ -35,6 +48,7 @@ def parse_metrics(metrics) -> list[str]:
     names = [
         m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()
     ]
+    names = [ALIASES.get(m, m) for m in names]
     bad = [m for m in names if m not in METRICS]
     if bad or not names:
         raise ValueError(f"unknown metric(s) {bad or names}; choose from {list(METRICS)}")
