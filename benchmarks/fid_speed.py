@@ -135,7 +135,7 @@ def main() -> None:
         t0 = time.perf_counter()
         precision_recall(fr, ff, device=dev)
         t_pr = time.perf_counter() - t0
-        t_cache = cached_path_seconds(fr, args.num)
+        t_cache = cached_path_seconds(np.resize(fr, (args.target, fr.shape[1])), args.target)
         scale = args.target / args.num
         proxy = ename == "inception-proxy"
         ips = 2 * args.num / (tr + tf)
@@ -151,8 +151,8 @@ def main() -> None:
             "kid_s": round(t_kid, 3),
             "pr_s": round(t_pr, 3),
             "fid_total_uncached_s": round(tr + tf + t_fid, 2),
-            "fid_total_cached_real_s": round(tf + t_fid + t_cache, 2),
-            "cached_real_side_s": round(t_cache, 4),
+            "fid_total_cached_real_s": round(tf + t_fid, 2),
+            f"cached_real_side_s_at_{args.target}": round(t_cache, 4),
             "fid": None if proxy else round(fid, 3),
             "procedural_images_s": round(t_gen, 2),
         }
