@@ -203,7 +203,13 @@ def filter_artifacts(
     if not artifacts:
         return df
     missing = [a for a in artifacts if a not in df.columns]
-    if missing:
+    if missing and not detector_available() and len(missing) < len(artifacts):
+        warnings.warn(
+            f"no column for {missing} and no detector: filtered by {sorted(set(artifacts) - set(missing))} only",
+            stacklevel=2,
+        )
+        artifacts = tuple(a for a in artifacts if a not in missing)
+    elif missing:
         df = add_detected_artifacts(df, missing, detect_cache)
     flags = df[list(artifacts)].apply(pd.to_numeric, errors="coerce")
     unknown = int(flags.isna().any(axis=1).sum())
@@ -211,6 +217,14 @@ def filter_artifacts(
         warnings.warn(f"{unknown} image(s) without artifact labels kept as artifact-free", stacklevel=2)
     keep = ~(flags.fillna(0) > 0).any(axis=1)
     return df[keep].reset_index(drop=True)
+
+
+def detector_available() -> bool:
+    try:
+        from dermsynth.bias import detect  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path | None) -> pd.DataFrame:
