@@ -190,3 +190,16 @@ def test_tiny_experiment_on_cuda_with_amp(toy, tmp_path):
     assert torch.cuda.is_available() and 0.0 <= table.loc[0, "AUC"] <= 1.0
     cpu = run_experiment(exp, tmp_path / "run-cpu", "cpu", log=lambda m: None)
     assert abs(table.loc[0, "AUC"] - cpu.loc[0, "AUC"]) < 0.2  # same data, same seed, other device
+
+
+def test_pretrained_classifier_starts_near_chance():
+    import torch
+
+    from dermsynth.classify.models import build_classifier
+
+    clf = build_classifier("tf_efficientnet_lite0", "imagenet")
+    assert clf.weights.weights.startswith("imagenet:")
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        logit = clf.model.eval()(x)
+    assert logit.shape == (4, 1) and logit.abs().max() < 2.0  # the one-logit head starts small

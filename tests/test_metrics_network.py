@@ -1,8 +1,8 @@
 """Generator paths: PPL (ppl2_wend), --network, compute_for_training, with a tiny stand-in generator.
 
 The stand-in has the gan stage's interface (mapping(z, c, truncation_psi), synthesis(ws, noise_mode),
-z_dim, c_dim, num_ws, img_resolution, outputs in [-1, 1]); the real tiny preset replaces it once the
-gan stage lands on main.
+z_dim, c_dim, num_ws, img_resolution, outputs in [-1, 1]) and runs in milliseconds;
+test_metrics_gan.py repeats the key paths with the gan stage's real ``tiny`` preset.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class TinyG(torch.nn.Module):
         w = self.w_avg.lerp(w, truncation_psi)
         return w[:, None].repeat(1, self.num_ws, 1)
 
-    def synthesis(self, ws, noise_mode="const"):
+    def synthesis(self, ws, noise_mode="const", **_):
         x = self.fc(ws.mean(1)).view(-1, 8, 4, 4)
         x = torch.nn.functional.interpolate(x, size=self.img_resolution, mode="bilinear", align_corners=False)
         return torch.tanh(self.conv(x))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dermsynth.classify.data import balanced_val, check_disjoint, load_dataset, real_split_refs
+from dermsynth.classify.data import balanced_val, check_disjoint, load_real_parts
 from dermsynth.classify.experiment import Experiment
 from dermsynth.classify.roc import plot_roc
 from dermsynth.classify.sources import load_source
@@ -31,8 +31,7 @@ from dermsynth.core.io import atomic_path, atomic_write_json, sha256_json
 
 def load_real(exp: Experiment) -> dict[str, pd.DataFrame]:
     """The real train / val / test rows, checked disjoint (images, patients); val sampled per Table 3.1."""
-    refs = real_split_refs(exp.data["real"], Path(exp.base_dir))
-    parts = {k: load_dataset(r.dir, r.split, source="real") for k, r in refs.items()}
+    parts = load_real_parts(exp.data["real"], Path(exp.base_dir), exp.seed)
     check_disjoint(parts)
     parts["val"] = balanced_val(parts["val"], exp.sizes.val_total, exp.sizes.val_balanced, exp.seed)
     return parts

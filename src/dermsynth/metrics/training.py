@@ -113,7 +113,7 @@ def compute_for_training(
                 feats, labs, [f"seed{i:08d}" for i in range(num)], thumbs, None, {"seeds": list(range(num))}
             )
             real = reference_features(real_set, ext, batch_size, cache_dir, 32)
-            res = feature_metrics(real.features, fake.features, metrics, **fkw)
+            res = feature_metrics(real.features, fake.features, metrics, real_stats=real.stats, **fkw)
             pc = (
                 per_class_metrics(real, fake, names, metrics, **fkw)
                 if per_class and labels is not None
