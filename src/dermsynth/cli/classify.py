@@ -1,0 +1,171 @@
+"""``dermsynth classify``: run experiments, score predictions files, shortcut test, embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dermsynth.cli.common import console, user_errors
+
+app = typer.Typer(
+    help="Melanoma classifiers on real / synthetic / mixed data (thesis Table 4.5, Fig. 4.17).",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def run(
+    experiment: Path = typer.Argument(..., help="Experiment YAML file."),
+    out: Path = typer.Option(..., "--out", help="Run directory (rerun the same command to resume)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
+    setup: list[str] = typer.Option(None, "--setup", help="Only these setups (repeatable)."),
+    target_sensitivity: float = typer.Option(None, help="Override eval.target_sensitivity (e.g. 0.95)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved experiment and exit."),
+) -> None:
+    """Train and evaluate every setup of EXPERIMENT; write table.csv, roc.png, results.json."""
+    import dataclasses
+
+    from dermsynth.classify.experiment import load_experiment
+    from dermsynth.classify.run import run_experiment
+    from dermsynth.core.io import to_json
+
+    with user_errors():
+        exp = load_experiment(experiment)
+        if target_sensitivity is not None:
+            exp = dataclasses.replace(
+                exp, eval=dataclasses.replace(exp.eval, target_sensitivity=target_sensitivity)
+            )
+        if dry_run:
+            typer.echo(to_json(exp.as_dict()))
+            return
+        table = run_experiment(exp, out, device, only=setup or None, log=console.print)
+    if len(table):
+        _print_table(table)
+        console.print(f"wrote {out}/table.csv, roc.png, results.json")
+
+
+def _print_table(table) -> None:
+    from rich.table import Table
+
+    t = Table("setup", "TP", "FP", "FN", "TN", "ACC", "TPR", "TNR", "AUC [95% CI]", "p vs real")
+    for _, r in table.iterrows():
+        t.add_row(
+            str(r.setup),
+            *(str(int(r[c])) for c in ("TP", "FP", "FN", "TN")),
+            *(f"{r[c]:.3f}" for c in ("ACC", "TPR", "TNR")),
+            f"{r.AUC:.3f} [{r.AUC_CI_low:.3f}, {r.AUC_CI_high:.3f}]",
+            f"{r.DeLong_p_vs_real:.3g}",
+        )
+    console.print(t)
+
+
+@app.command()
+def metrics(
+    predictions: Path = typer.Argument(..., help="csv with image_id, label, score [, split]."),
+    threshold: float = typer.Option(None, help="Fixed threshold (default: chosen on validation)."),
+    val_predictions: Path = typer.Option(None, help="Validation predictions csv for choosing thresholds."),
+    rule: str = typer.Option("youden", help="Threshold rule on validation: youden."),
+    target_sensitivity: float = typer.Option(
+        0.95, help="Also report TPR/TNR at this validation sensitivity."
+    ),
+    n_bootstrap: int = typer.Option(2000, help="Bootstrap resamples for the AUC CI."),
+    seed: int = typer.Option(0),
+    json_out: Path = typer.Option(None, "--json", help="Write the row as JSON here."),
+) -> None:
+    """The Table 4.5 row with AUC CI for any predictions file (split=val rows choose the threshold)."""
+    from dermsynth.classify.table import read_predictions, row_for
+    from dermsynth.core.io import atomic_write_json, to_json
+
+    with user_errors():
+        df = read_predictions(predictions)
+        val = read_predictions(val_predictions) if val_predictions else None
+        row = row_for(df, val, threshold, rule, target_sensitivity, n_bootstrap, seed)
+    typer.echo(to_json(row))
+    if json_out:
+        atomic_write_json(json_out, row)
+
+
+@app.command()
+def shortcut(
+    run_dir: Path = typer.Argument(..., help="A classify run directory."),
+    setup: str = typer.Option("real", help="Which setup's model to test."),
+    test: Path = typer.Option(None, help="Dataset dir to test on (default: the run's real test set)."),
+    split: str = typer.Option(None, help="Split of --test to use (default: all rows)."),
+    device: str = typer.Option("auto"),
+    json_out: Path = typer.Option(None, "--json", help="Write the result as JSON here."),
+) -> None:
+    """Frame shortcut test: scores with/without frames and with frames added/removed."""
+    import pandas as pd
+
+    from dermsynth.classify.data import load_dataset
+    from dermsynth.classify.shortcut import shortcut_test
+    from dermsynth.classify.trained import load_trained
+    from dermsynth.core.distributed import device as pick
+    from dermsynth.core.io import atomic_write_json, to_json
+
+    with user_errors():
+        clf, exp = load_trained(run_dir, setup)
+        df = (
+            load_dataset(test, split)
+            if test
+            else pd.read_csv(run_dir / "data" / "test.csv", dtype={"image_id": str})
+        )
+        res = shortcut_test(
+            clf.model,
+            clf.mean,
+            clf.std,
+            exp.model.image_size,
+            df,
+            pick(device),
+            exp.train.eval_batch_size,
+            exp.seed,
+        )
+    typer.echo(to_json(res))
+    if json_out:
+        atomic_write_json(json_out, res)
+    if res["flagged"]:
+        console.print("[yellow]flagged:[/yellow] the model's scores follow the frame (shortcut learning)")
+
+
+@app.command()
+def embed(
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    real: list[Path] = typer.Option(None, "--real", help="Real dataset dir(s)."),
+    synthetic: list[Path] = typer.Option(None, "--synthetic", help="Synthetic dataset dir(s)."),
+    run_dir: Path = typer.Option(None, "--run", help="Use a trained setup of this run..."),
+    setup: str = typer.Option("real", help="...this setup."),
+    model: str = typer.Option("tf_efficientnet_lite2", help="Otherwise this model (ImageNet features)."),
+    weights: str = typer.Option("imagenet", help="imagenet | none | checkpoint path"),
+    image_size: int = typer.Option(None, help="Input size (default: the run's, or 260)."),
+    per_class: int = typer.Option(None, help="At most this many images per class and source."),
+    split: str = typer.Option(None, help="Only rows of this split of the real dirs."),
+    device: str = typer.Option("auto"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Penultimate-layer embeddings: PCA plot, TensorBoard projector files, centroid distances."""
+    import pandas as pd
+
+    from dermsynth.classify.data import load_dataset, sample_per_class
+    from dermsynth.classify.embed import embed as run_embed
+    from dermsynth.classify.models import build_classifier
+    from dermsynth.classify.trained import load_trained
+    from dermsynth.core.distributed import device as pick
+
+    with user_errors():
+        if not real and not synthetic:
+            raise ValueError("give at least one --real or --synthetic dataset dir")
+        parts = []
+        for kind, dirs in (("real", real or []), ("synthetic", synthetic or [])):
+            for d in dirs:
+                df = load_dataset(d, split if kind == "real" else None, source=kind)
+                df["source"] = kind
+                parts.append(sample_per_class(df, per_class, seed, f"embed|{d}"))
+        df = pd.concat(parts, ignore_index=True)
+        if run_dir:
+            clf, exp = load_trained(run_dir, setup)
+            size = image_size or exp.model.image_size
+        else:
+            clf, size = build_classifier(model, weights), image_size or 260
+        table = run_embed(clf.model, clf.mean, clf.std, size, df, out, pick(device), seed)
+    console.print(f"embedded {len(table)} images -> {out}/embeddings.csv, pca.png, projector/")

@@ -1,0 +1,130 @@
+"""``dermsynth gan ...``: generate images, import/export official StyleGAN2-ADA networks.
+
+Only parses arguments and calls :mod:`dermsynth.gan`; the training command is added to this same
+``app`` by the training module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dermsynth.cli.common import console, parse_int_ranges, progress, user_errors
+
+app = typer.Typer(help="Conditional StyleGAN2-ADA: generate, import, export.", no_args_is_help=True)
+
+
+def _parse_classes(spec: str | None, class_names: list[str], c_dim: int) -> list[int] | None:
+    from dermsynth.core.manifest import class_index
+
+    if c_dim == 0:
+        if spec not in (None, "", "all"):
+            raise ValueError("this network is unconditional: leave out --class")
+        return None
+    if spec is None:
+        raise ValueError(
+            f"this network is conditional: give --class (one of {class_names}, an index, or 'all')"
+        )
+    if spec == "all":
+        return list(range(c_dim))
+    return [class_index(part.strip(), class_names) for part in spec.split(",") if part.strip()]
+
+
+@app.command("generate")
+def generate_command(
+    network: Path = typer.Option(
+        ..., "--network", help="Network file (NAME, NAME.safetensors or NAME.json)."
+    ),
+    seeds: str = typer.Option("0-99", "--seeds", help="Seeds, e.g. 0-999 or 1,5,10-20."),
+    class_: str = typer.Option(None, "--class", help="Class name or index, a comma list, or 'all'."),
+    trunc: float = typer.Option(1.0, "--trunc", help="Truncation psi (1 = none)."),
+    trunc_cutoff: int = typer.Option(None, "--trunc-cutoff", help="Truncate only the first N ws."),
+    noise_mode: str = typer.Option("const", "--noise-mode", help="const | random | none."),
+    out: Path = typer.Option(..., "--out", help="Output directory (resumable)."),
+    class_aware: bool = typer.Option(False, "--class-aware", help="Truncate towards the class mean w."),
+    centers_samples: int = typer.Option(
+        10000, "--centers-samples", help="Samples per class for class means."
+    ),
+    save_ws: bool = typer.Option(False, "--save-ws", help="Also write ws.npy (manifest order)."),
+    grid: Path = typer.Option(None, "--grid", help="Also write a mosaic (rows per class)."),
+    batch: int = typer.Option(32, "--batch", help="Batch size (does not change the images)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
+    ema: bool = typer.Option(True, "--ema/--no-ema", help="Use G_ema when the file has it."),
+) -> None:
+    """Generate images into DIR/images with manifest.csv and dataset.json."""
+    from dermsynth.gan.checkpoint import load_generator
+    from dermsynth.gan.generate import cached_class_w_centers, generate_dataset, resolve_device
+
+    with user_errors():
+        dev = resolve_device(device)
+        G = load_generator(network, ema=ema, device=dev)
+        classes = _parse_classes(class_, G.network_info["class_names"], G.c_dim)
+        seed_list = parse_int_ranges(seeds)
+        if not seed_list:
+            raise ValueError("--seeds gives no seeds")
+        centers = None
+        if class_aware:
+            console.print(
+                f"class means of w from {centers_samples} samples per class (cached beside the network)"
+            )
+            centers = cached_class_w_centers(G, network, num_samples=centers_samples, device=dev)
+        total = len(seed_list) * (len(classes) if classes else 1)
+        with progress() as bar:
+            task = bar.add_task("generate", total=total, info=str(dev))
+            generate_dataset(
+                G, out, seed_list, classes, truncation_psi=trunc, noise_mode=noise_mode, batch_size=batch,
+                device=dev, class_aware=class_aware, w_centers=centers, truncation_cutoff=trunc_cutoff,
+                save_ws=save_ws, grid=grid, on_batch=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+    console.print(f"wrote {total} images to {out}")
+
+
+@app.command("import")
+def import_command(
+    src: Path = typer.Argument(..., help="Official network .pkl, or X.weights.safetensors (+ X.json)."),
+    out: Path = typer.Option(..., "--out", help="Output NAME (writes NAME.safetensors + NAME.json)."),
+    class_names: str = typer.Option(None, "--class-names", help="Comma-separated class names (index order)."),
+) -> None:
+    """Convert an official StyleGAN2-ADA network; pickles are read without running their code."""
+    from dermsynth.gan.checkpoint import save_network
+    from dermsynth.gan.official import import_official
+
+    with user_errors():
+        G, D, G_ema, meta = import_official(src)
+        if class_names:
+            meta["class_names"] = [c.strip() for c in class_names.split(",")]
+        w, j = save_network(out, G=G, D=D, G_ema=G_ema, meta=meta)
+    console.print(
+        f"imported {', '.join(k for k, n in (('G', G), ('D', D), ('G_ema', G_ema)) if n)} -> {w}, {j}"
+    )
+
+
+@app.command("export")
+def export_command(
+    name: Path = typer.Argument(..., help="Network saved by dermsynth (NAME or NAME.safetensors)."),
+    out: Path = typer.Option(..., "--out", help="Output X (writes X.weights.safetensors + X.json)."),
+    official: bool = typer.Option(False, "--official", help="Official key names and layout (required)."),
+    module_src: Path = typer.Option(
+        None, "--module-src", help="Your copy of the official training/networks.py: also write X.pkl."
+    ),
+) -> None:
+    """Export to official StyleGAN2-ADA names (and optionally an official-structure .pkl)."""
+    from dermsynth.gan.checkpoint import load_networks
+    from dermsynth.gan.official import export_official
+
+    with user_errors():
+        if not official:
+            raise ValueError(
+                "only --official export is available (a dermsynth network is already NAME.safetensors)"
+            )
+        nets = load_networks(name)
+        meta = {"class_names": nets["info"]["class_names"], **nets["info"].get("meta", {})}
+        written = export_official(
+            out, G=nets.get("G"), D=nets.get("D"), G_ema=nets.get("G_ema"), meta=meta, module_src=module_src
+        )
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+from dermsynth.gan.train_cli import train_command  # noqa: E402
+
+app.command("train")(train_command)

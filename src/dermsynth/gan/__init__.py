@@ -1,0 +1,58 @@
+"""Conditional StyleGAN2-ADA in pure PyTorch: networks, presets, checkpoints, official import, generation.
+
+Public API: :func:`build_networks`, :func:`load_generator`, :func:`load_discriminator`,
+:func:`load_networks`, :func:`save_network`, :func:`import_official`, :func:`generate_images`.
+Heavy imports happen on first use, never at package import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "build_networks",
+    "get_preset",
+    "GanPreset",
+    "load_generator",
+    "load_discriminator",
+    "load_networks",
+    "save_network",
+    "import_official",
+    "export_official",
+    "generate_images",
+]
+
+
+def build_networks(
+    cfg: str = "auto", res: int = 256, c_dim: int = 2, gpus: int = 1, img_channels: int = 3, **overrides
+):
+    """(G, D) for preset ``cfg`` at resolution ``res`` with ``c_dim`` classes (0 = unconditional).
+
+    ``overrides`` are :class:`~dermsynth.gan.presets.GanPreset` fields (``map_layers=8``,
+    ``channel_base=16384``, ``g_architecture='resnet'`` ...).
+    """
+    from dermsynth.gan.networks import Discriminator, Generator
+    from dermsynth.gan.presets import get_preset, network_kwargs
+
+    preset = get_preset(cfg, res=res, gpus=gpus, **overrides)
+    g_kwargs, d_kwargs = network_kwargs(preset, res, c_dim, img_channels)
+    return Generator(**g_kwargs), Discriminator(**d_kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    lazy = {
+        "get_preset": "dermsynth.gan.presets",
+        "GanPreset": "dermsynth.gan.presets",
+        "load_generator": "dermsynth.gan.checkpoint",
+        "load_discriminator": "dermsynth.gan.checkpoint",
+        "load_networks": "dermsynth.gan.checkpoint",
+        "save_network": "dermsynth.gan.checkpoint",
+        "import_official": "dermsynth.gan.official",
+        "export_official": "dermsynth.gan.official",
+        "generate_images": "dermsynth.gan.generate",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'dermsynth.gan' has no attribute {name!r}")

@@ -1,0 +1,108 @@
+"""Run a chain of stages; skip each one whose inputs and config are unchanged.
+
+Every stage writes ``OUT/<stage>/``. When it finishes, ``OUT/<stage>/.stage.json`` records its key:
+a hash of the stage's own config and the keys of the stages it reads. On a rerun a stage whose key
+matches is skipped; one whose key changed is redone from a clean folder; one interrupted before its
+marker was written is run again in place (stages resume from what they already wrote: ingest skips
+done images, GAN training continues from its latest training state, classifier setups that finished
+are kept). So rerunning after an interruption or a config change redoes only what is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dermsynth import __version__
+from dermsynth.core.io import atomic_write_json, sha256_json
+
+MARKER = ".stage.json"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """``fn(cfg_section, out_dir, inputs: dict[name, Path], full_cfg) -> None``."""
+
+    name: str
+    fn: Callable[[dict, Path, dict[str, Path], dict], None]
+    needs: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()  # read when those stages ran; keyed on them then
+    enabled: Callable[[dict], bool] = lambda cfg: True
+
+
+def stage_key(stage: Stage, cfg: dict, upstream: dict[str, str]) -> str:
+    return sha256_json(
+        {
+            "stage": stage.name,
+            "cfg": cfg.get(stage.name, {}),
+            "seed": cfg.get("seed"),
+            "upstream": {n: upstream[n] for n in stage.needs + stage.optional if n in upstream},
+            "version": __version__,
+        }
+    )
+
+
+def _done_key(d: Path) -> str | None:
+    p = d / MARKER
+    try:
+        return json.loads(p.read_text())["key"] if p.is_file() else None
+    except (json.JSONDecodeError, KeyError, OSError):
+        return None
+
+
+def run_pipeline(
+    cfg: dict[str, Any],
+    out: str | Path,
+    stages: list[Stage],
+    only: list[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict]:
+    """Run ``stages`` in order under ``out``; return ``{stage: {status, key, seconds}}``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, str] = {}
+    dirs: dict[str, Path] = {}
+    result: dict[str, dict] = {}
+    for st in stages:
+        if not st.enabled(cfg) or (only and st.name not in only and not (out / st.name / MARKER).exists()):
+            if only and st.name not in only and st.enabled(cfg):
+                log(f"[{st.name}] not selected and never run")
+            result[st.name] = {"status": "disabled" if not st.enabled(cfg) else "not-selected"}
+            continue
+        missing = [n for n in st.needs if n not in dirs]
+        if missing:
+            raise ValueError(f"stage {st.name!r} needs {missing}, which are disabled or failed")
+        key = stage_key(st, cfg, keys)
+        d = out / st.name
+        inputs = {n: dirs[n] for n in st.needs + st.optional if n in dirs}
+        done = _done_key(d)
+        if done == key:
+            log(f"[{st.name}] unchanged, skipped")
+            result[st.name] = {"status": "skipped", "key": key}
+        elif only and st.name not in only:
+            log(f"[{st.name}] changed but not selected; using its old output")
+            key = done or key
+            result[st.name] = {"status": "stale", "key": key}
+        else:
+            if done is not None:  # finished earlier with another config: redo from scratch
+                log(f"[{st.name}] config or inputs changed: redoing")
+                shutil.rmtree(d)
+            elif d.exists():
+                log(f"[{st.name}] resuming an interrupted run")
+            d.mkdir(parents=True, exist_ok=True)
+            t0 = time.time()
+            log(f"[{st.name}] running")
+            st.fn(dict(cfg.get(st.name, {})), d, inputs, cfg)
+            secs = time.time() - t0
+            atomic_write_json(d / MARKER, {"key": key, "seconds": round(secs, 2), "finished": time.time()})
+            log(f"[{st.name}] done in {secs:.1f} s")
+            result[st.name] = {"status": "ran", "key": key, "seconds": round(secs, 2)}
+        keys[st.name] = key
+        dirs[st.name] = d
+    atomic_write_json(out / "pipeline.json", {"stages": result})
+    return result
