@@ -128,3 +128,48 @@ def test_real_isic2020_patient_split_at_full_scale(shared_data: Path, tmp_path: 
     _check_split(out, out["split"], 0.1, 0.1, 0.01)
     for s in ("val", "test"):  # 584 melanoma overall (1.76%): each held-out split gets its share
         assert summary[s]["melanoma"] == pytest.approx(58, abs=6)
+
+
+def test_demo_chain_phantom_ingest_split_stats(tmp_path: Path):
+    """What `make demo` runs first: phantom -> ingest (1 and 2 workers agree) -> split -> stats."""
+    from typer.testing import CliRunner
+
+    from dermsynth.cli.main import app
+
+    run = CliRunner().invoke
+    assert (
+        run(
+            app, ["data", "phantom", "--out", str(tmp_path / "ph"), "--n", "24", "--size", "48", "--twins"]
+        ).exit_code
+        == 0
+    )
+    for w in ("1", "2"):
+        res = run(
+            app,
+            [
+                "data",
+                "ingest",
+                str(tmp_path / "ph"),
+                "--out",
+                str(tmp_path / f"in{w}"),
+                "--size",
+                "32",
+                "--workers",
+                w,
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        assert "ingested 24 + rejected 0 = 24 inputs" in " ".join(res.output.split())
+    assert (tmp_path / "in1" / "manifest.csv").read_bytes() == (
+        tmp_path / "in2" / "manifest.csv"
+    ).read_bytes()
+    df = read_manifest(tmp_path / "in1")
+    ph = read_manifest(tmp_path / "ph")
+    assert list(df["label"]) == list(ph["label"]) and set(df["source"]) == {"phantom"}
+    assert list(df["dark_corner"]) == list(ph["dark_corner"])  # ground truth travels through ingest
+    assert run(app, ["data", "split", str(tmp_path / "in1"), "--seed", "0"]).exit_code == 0
+    assert run(app, ["data", "stats", str(tmp_path / "in1")]).exit_code == 0
+    st = json.loads((tmp_path / "in1" / "stats.json").read_text())
+    assert (
+        sum(st["classes"].values()) == 24 and "by_split" in st and "dark_corner" in st["artifact_prevalence"]
+    )
