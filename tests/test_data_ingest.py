@@ -143,6 +143,15 @@ def test_all_exif_orientations_match_pillow(tmp_path: Path, orientation: int):
     assert dec.rgb.shape == ref.shape and np.abs(dec.rgb.astype(int) - ref).max() <= 2
 
 
+def test_jpeg_with_data_after_end_marker_is_kept(tmp_path: Path):
+    p = _save(tmp_path / "a.jpg", _smooth(64, 64), quality=95)
+    data = p.read_bytes()
+    dec = decode_image(data + b"APPENDED-METADATA" * 10)
+    assert np.abs(dec.rgb.astype(int) - decode_image(data).rgb).max() <= 2  # Pillow path vs OpenCV path
+    with pytest.raises(ImageRejected, match="truncated"):
+        decode_image(data[: len(data) * 2 // 3])
+
+
 def test_pixel_limit_and_bad_bytes():
     img = _smooth(100, 100)
     buf = io.BytesIO()

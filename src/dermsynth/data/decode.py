@@ -195,9 +195,9 @@ def decode_image(
         w, h = h, w
     box = crop_box(w, h, crop, target) if target else None
     fmt = (im.format or "unknown").lower()
-    if fmt == "jpeg" and im.mode in ("RGB", "L"):
-        if not _jpeg_complete(data):
-            raise ImageRejected("truncated JPEG (no end-of-image marker)")
+    # OpenCV fills a truncated JPEG with grey silently; without the end marker at the end (truncated, or
+    # data appended after it by some cameras) Pillow decodes instead, and it reports truncation.
+    if fmt == "jpeg" and im.mode in ("RGB", "L") and _jpeg_complete(data):
         f = reduction_factor(box, target, crop) if (box and reduce) else 1
         bgr = _decode_cv2(data, f, orientation)
         if bgr is not None and bgr.shape[0] * f >= h - f and bgr.shape[1] * f >= w - f:
