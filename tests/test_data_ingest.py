@@ -387,3 +387,54 @@ def test_real_isic2020_csv_with_synthesised_images(shared_data: Path, tmp_path: 
     for _, row in picked.iterrows():
         assert df.loc[row.image_name, "label"] == int(row.target)
         assert df.loc[row.image_name, "patient_id"] == row.patient_id
+
+
+def _real_2017(shared_data: Path, n: int) -> pd.DataFrame:
+    labels = pd.read_csv(shared_data / "isic2017-256" / "labels.csv", dtype=str)
+    return pd.concat([labels[labels.melanoma == "1"].head(n), labels[labels.melanoma == "0"].head(n)])
+
+
+@pytest.mark.realdata
+def test_real_images_as_folder_per_class(shared_data: Path, tmp_path: Path):
+    picked = _real_2017(shared_data, 6)
+    for _, row in picked.iterrows():
+        cls = "melanoma" if row.melanoma == "1" else "nevus"
+        (tmp_path / "src" / cls).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / cls / f"{row.image_id}.jpg").symlink_to(
+            shared_data / "isic2017-256" / "images" / f"{row.image_id}.jpg"
+        )
+    res = ingest(tmp_path / "src", tmp_path / "o", size=64)
+    assert (res.format, res.ingested, res.rejected) == ("folder", 12, 0)
+    df = read_manifest(tmp_path / "o").set_index("image_id")
+    for _, row in picked.iterrows():
+        assert df.loc[row.image_id, "label"] == int(row.melanoma)
+    # the 256 px source needs no crop: ingest equals a plain OpenCV resize of the decoded image
+    iid = picked.image_id.iloc[0]
+    src = read_rgb(shared_data / "isic2017-256" / "images" / f"{iid}.jpg")
+    ref = cv2.resize(src, (64, 64), interpolation=cv2.INTER_LANCZOS4)
+    k2 = resize_square(src, 64).astype(float)  # full decode, area factor 2, then Lanczos
+    got = read_rgb(tmp_path / "o" / "images" / f"{iid}.png")  # decoded at 1/2 scale
+    assert 10 * np.log10(255**2 / np.mean((got - k2) ** 2)) > 40
+    assert np.abs(k2 - ref).mean() < 6  # and close to the thesis' direct Lanczos
+
+
+@pytest.mark.realdata
+def test_real_images_as_stylegan_zip(shared_data: Path, tmp_path: Path):
+    picked = _real_2017(shared_data, 4)
+    zpath = tmp_path / "isic.zip"
+    labels = []
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for i, (_, row) in enumerate(picked.iterrows()):
+            name = f"{i // 1000:05d}/img{i:08d}.png"
+            rgb = read_rgb(shared_data / "isic2017-256" / "images" / f"{row.image_id}.jpg")
+            zf.writestr(name, cv2.imencode(".png", rgb[..., ::-1])[1].tobytes())
+            labels.append([name, int(row.melanoma)])
+        zf.writestr("dataset.json", json.dumps({"labels": labels}))
+    res = ingest(zpath, tmp_path / "o", size=256, workers=2)
+    assert (res.format, res.ingested, res.rejected) == ("stylegan", 8, 0)
+    df = read_manifest(tmp_path / "o")
+    assert list(df["label"]) == [lbl for _, lbl in labels]
+    first = read_rgb(tmp_path / "o" / df["file"].iloc[0])  # same size: pixels pass through unchanged
+    assert np.array_equal(
+        first, read_rgb(shared_data / "isic2017-256" / "images" / f"{picked.image_id.iloc[0]}.jpg")
+    )
