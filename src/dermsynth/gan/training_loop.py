@@ -248,7 +248,7 @@ def _open_tensorboard(run: Run) -> None:
         run.log("tensorboard not installed: no TensorBoard events")
         return
     run.tb = SummaryWriter(
-        str(run.run_dir), purge_step=run.counters.cur_nimg if run.counters.cur_nimg else None
+        str(run.run_dir), purge_step=run.counters.cur_nimg + 1 if run.counters.cur_nimg else None
     )
 
 
