@@ -1,0 +1,156 @@
+"""``dermsynth survey``: build a blinded reader study, check it for leaks, serve it, invite readers,
+export and analyse the answers (thesis Sec. 3.6 / 4.4)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import typer
+
+from dermsynth.cli.common import console, progress, user_errors
+
+app = typer.Typer(
+    help="Reader study: real or synthetic? (build, leakcheck, serve, invite, export, analyze)",
+    no_args_is_help=True,
+)
+
+PASSWORD_ENV = "DERMSYNTH_SURVEY_ADMIN_PASSWORD"
+
+
+@app.command()
+def build(
+    real: Path = typer.Option(..., help="Real dataset dir (manifest.csv layout)."),
+    synthetic: Path = typer.Option(..., help="Synthetic dataset dir (manifest.csv layout)."),
+    out: Path = typer.Option(..., help="New study directory (must not exist or be empty)."),
+    n: int = typer.Option(200, help="Number of stimuli (multiple of 4: real/synthetic x class)."),
+    exclude: list[str] = typer.Option([], help="Artifact column to exclude (e.g. ruler); repeatable."),
+    outliers: Path | None = typer.Option(
+        None, help="Embeddings csv of `classify embed` for synthetic outliers."
+    ),
+    outlier_frac: float = typer.Option(0.0, help="Share of synthetic stimuli per class taken as outliers."),
+    seed: int = typer.Option(0, help="Selection and id seed."),
+    size: int = typer.Option(256, help="Side of the square stimuli in pixels."),
+    examples_per_class: int = typer.Option(3, help="Real example images per class (not in the questions)."),
+    study_id: str | None = typer.Option(None, help="Study id (default: random)."),
+) -> None:
+    """Select balanced stimuli, re-encode them identically under opaque ids, and leak-check the result."""
+    from dermsynth.survey.build import BuildOptions, build_study
+
+    opts = BuildOptions(
+        n=n,
+        seed=seed,
+        size=size,
+        exclude=tuple(exclude),
+        outlier_frac=outlier_frac,
+        examples_per_class=examples_per_class,
+        study_id=study_id,
+    )
+    with user_errors(), progress() as bar:
+        task = bar.add_task("encoding stimuli", total=n, info="")
+        res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
+    leak = res.leak or {}
+    console.print(f"study written to [bold]{res.study_dir}[/bold]: {res.counts}")
+    console.print(
+        f"leak check passed: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} (p={leak.get('p_value', float('nan')):.3g})"
+    )
+    if res.skipped:
+        console.print(f"[yellow]{len(res.skipped)} unreadable images skipped[/yellow] (listed in study.json)")
+
+
+@app.command()
+def leakcheck(
+    study: Path = typer.Argument(..., help="Study directory."),
+    alpha: float = typer.Option(0.001, help="Significance level of the classifier test."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Prove that only pixels differ: hard file checks + a file-feature classifier at chance. Exit 1 if it leaks."""
+    from dermsynth.survey.leakcheck import leakcheck as run
+
+    with user_errors():
+        report = run(study, alpha=alpha, seed=seed)
+    typer.echo(json.dumps({k: v for k, v in report.items() if k != "features"}, indent=2))
+    if not report["passed"]:
+        console.print(f"[red]LEAK:[/red] {report['failures']}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    study: Path = typer.Argument(..., help="Study directory."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    admin_password: str | None = typer.Option(
+        None, envvar=PASSWORD_ENV, help=f"Admin password (or ${PASSWORD_ENV})."
+    ),
+    secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (behind HTTPS)."),
+    public_url: str | None = typer.Option(None, help="Base URL used in invitation links."),
+) -> None:
+    """Serve the study (FastAPI + uvicorn)."""
+    import uvicorn
+
+    from dermsynth.survey.app import Settings, create_app
+
+    if not admin_password:
+        admin_password = secrets.token_urlsafe(12)
+        console.print(
+            f"admin password for this run: [bold]{admin_password}[/bold] (set ${PASSWORD_ENV} to choose one)"
+        )
+    with user_errors():
+        application = create_app(Settings(study, admin_password, db, None, secure_cookies, public_url))
+    console.print(f"admin pages: http://{host}:{port}/admin")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def invite(
+    study: Path = typer.Argument(..., help="Study directory."),
+    n: int = typer.Option(1, help="Number of invitations."),
+    note: str = typer.Option("", help="Private note (e.g. the group)."),
+    base_url: str = typer.Option("http://127.0.0.1:8000", help="Base URL of the server."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Create invitation links (printed once; only token hashes are stored)."""
+    from dermsynth.survey.service import invite as run
+
+    with user_errors():
+        for reader_id, link in run(study, n, note, base_url, db):
+            typer.echo(f"{reader_id}\t{link}")
+
+
+@app.command()
+def export(
+    study: Path = typer.Argument(..., help="Study directory."),
+    out: Path = typer.Option(..., help="Directory for responses.csv and stimuli.csv."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Export responses.csv and stimuli.csv."""
+    from dermsynth.survey.service import export as run
+
+    with user_errors():
+        for p in run(study, out, db):
+            console.print(f"wrote {p}")
+
+
+@app.command()
+def analyze(
+    responses: Path = typer.Option(..., help="responses.csv (app export or typed in, same columns)."),
+    stimuli: Path = typer.Option(..., help="stimuli.csv (image_id, source, label, origin)."),
+    out: Path = typer.Option(..., help="Output directory."),
+    images: Path | None = typer.Option(None, help="Study dir (or its images/) for image grids."),
+    n_boot: int = typer.Option(2000, help="Cluster-bootstrap resamples."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Tables 4.3/4.4 (readers.csv), Figs. 4.11-4.16, chance tests, pooled CI, Fleiss' kappa."""
+    from dermsynth.survey.analyze import analyze as run
+
+    with user_errors():
+        summary = run(responses, stimuli, out, images, n_boot, seed)
+    pooled = summary["pooled_accuracy"]["mean_of_readers_t"]
+    console.print(
+        f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {pooled['mean']:.3f} "
+        f"[{pooled['ci_low']:.3f}, {pooled['ci_high']:.3f}]; Fleiss kappa (synthetic) "
+        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f}; written to {out}"
+    )

@@ -1,0 +1,172 @@
+"""Registry of image scorers that label samples for SVM boundaries and judge edits.
+
+A scorer maps uint8 images [N, H, W, 3] to a :class:`Scores` (score per image, presence flag,
+optional masks). Specs are ``name`` or ``name:argument``:
+
+- ``dark_corner``: the bias stage's frame detector (``dermsynth.bias.detect``) where installed,
+  else ``simple_dark_corner`` (this stage's own, :mod:`dermsynth.edit.frame`);
+- ``simple_dark_corner``; ``bias:<artifact>``: any artifact of the bias audit;
+- ``d_projection``: a conditional discriminator's class score D(x, c=1) - D(x, c=0) (> 0: class 1,
+  melanoma), needs ``D`` in the context;
+- ``lesion_area``: fraction of the image the lesion segmentation covers;
+- ``classifier:RUN_DIR@SETUP``: the best model of a classify-stage run's setup (melanoma probability).
+
+New scorers: ``@register_scorer("name")`` on a factory ``(arg, context) -> scorer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Scores:
+    """Per-image scores, presence flags and (for localised artifacts) bool masks [N, H, W]."""
+
+    scores: np.ndarray
+    present: np.ndarray
+    masks: np.ndarray | None = None
+
+
+Scorer = Callable[[np.ndarray], Scores]
+_REGISTRY: dict[str, Callable[[str | None, dict[str, Any]], Scorer]] = {}
+
+
+def register_scorer(name: str):
+    """Decorator: register a factory ``(arg, context) -> scorer`` under ``name``."""
+
+    def deco(factory):
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def scorer_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_scorer(spec: str, **context: Any) -> Scorer:
+    """The scorer for ``spec`` (``name`` or ``name:arg``); clear error for unknown names."""
+    name, _, arg = spec.partition(":")
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown scorer {spec!r}; known: {scorer_names()} (as name or name:argument)")
+    return _REGISTRY[name](arg or None, context)
+
+
+def _stack(results: list, with_masks: bool) -> Scores:
+    scores = np.array([float(r.score) for r in results])
+    present = np.array([bool(r.present) for r in results])
+    masks = np.stack([np.asarray(r.mask, bool) for r in results]) if with_masks and results else None
+    return Scores(scores, present, masks)
+
+
+@register_scorer("simple_dark_corner")
+def _simple_dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
+    from dermsynth.edit.frame import dark_corner
+
+    kw = {"threshold": float(arg)} if arg else {}
+    return lambda images: _stack([dark_corner(im, **kw) for im in images], True)
+
+
+def _bias_detect():
+    try:
+        from dermsynth.bias import detect
+    except ImportError:
+        return None
+    return detect
+
+
+@register_scorer("bias")
+def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
+    detect = _bias_detect()
+    if detect is None:
+        raise ValueError("scorer 'bias:<artifact>' needs dermsynth.bias.detect, which is not installed here")
+    if not arg:
+        raise ValueError("scorer 'bias' needs an artifact name, e.g. bias:dark_corner")
+
+    def score(images: np.ndarray) -> Scores:
+        results = [detect(im, [arg])[arg] for im in images]
+        with_masks = all(getattr(r, "mask", None) is not None for r in results)
+        return _stack(results, with_masks)
+
+    return score
+
+
+@register_scorer("dark_corner")
+def _dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
+    if _bias_detect() is not None:
+        return _bias("dark_corner", context)
+    return _simple_dark_corner(arg, context)
+
+
+@register_scorer("lesion_area")
+def _lesion_area(arg: str | None, context: dict[str, Any]) -> Scorer:
+    from dermsynth.edit.lesion import lesion_mask
+
+    def score(images: np.ndarray) -> Scores:
+        masks = np.stack([lesion_mask(im) for im in images]) if len(images) else np.zeros((0, 1, 1), bool)
+        area = masks.reshape(len(masks), -1).mean(1)
+        return Scores(area, area > 0, masks)
+
+    return score
+
+
+@register_scorer("d_projection")
+def _d_projection(arg: str | None, context: dict[str, Any]) -> Scorer:
+    import torch
+
+    D = context.get("D")
+    if D is None or int(getattr(D, "c_dim", 0)) < 2:
+        raise ValueError("scorer 'd_projection' needs a conditional discriminator (none in the network file)")
+    device = context.get("device", "cpu")
+    pos = int(arg) if arg else 1
+
+    @torch.no_grad()
+    def score(images: np.ndarray) -> Scores:
+        x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+        c = torch.zeros(len(x), D.c_dim, device=device)
+        c1, c0 = c.clone(), c.clone()
+        c1[:, pos] = 1
+        c0[:, 0 if pos != 0 else 1] = 1
+        s = (D(x, c1) - D(x, c0)).reshape(-1).float().cpu().numpy()
+        return Scores(s, s > 0)
+
+    return score
+
+
+@register_scorer("classifier")
+def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
+    """``classifier:RUN_DIR@SETUP`` (or ``RUN_DIR`` when the run has one trained setup): the
+    classify stage's best model of that setup; score = melanoma probability, present = p >= 0.5."""
+    import torch
+
+    if not arg:
+        raise ValueError("scorer 'classifier' needs a classify run: classifier:RUN_DIR@SETUP")
+    from pathlib import Path
+
+    from dermsynth.classify.loader import make_transform
+    from dermsynth.classify.trained import load_trained
+
+    run_dir, _, setup = arg.partition("@")
+    if not setup:
+        done = sorted(p.parent.name for p in (Path(run_dir) / "setups").glob("*/state.pt"))
+        if len(done) != 1:
+            raise ValueError(f"classifier:{arg}: name the setup (RUN_DIR@SETUP); trained setups: {done}")
+        setup = done[0]
+    clf, exp = load_trained(run_dir, setup)
+    device = context.get("device", "cpu")
+    model = clf.model.to(device).eval()
+    tf = make_transform(exp.model.image_size, clf.mean, clf.std, train=False)
+
+    @torch.no_grad()
+    def score(images: np.ndarray) -> Scores:
+        x = tf(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)).to(device)
+        p = torch.sigmoid(model(x).float().reshape(-1)).cpu().numpy().astype(np.float64)
+        return Scores(p, p >= 0.5)
+
+    return score

@@ -1,0 +1,124 @@
+"""``dermsynth gan train``: parse options, resolve the config, run the training loop with a progress bar.
+
+Option names and defaults follow the official StyleGAN2-ADA ``train.py``; unset options keep the
+``--cfg`` preset's value. Under ``torchrun`` every process runs this same command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dermsynth.cli.common import console, user_errors
+
+
+def _progress_callback(bar, task, total_nimg: int):
+    def update(run) -> None:
+        c = run.counters
+        p = float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0
+        info = f"kimg {c.cur_nimg / 1000:.1f}  p {p:.3f}  tick {c.cur_tick}"
+        if run.last_row.get("sec_per_kimg") is not None:
+            info += f"  sec/kimg {run.last_row['sec_per_kimg']:.2f}"
+        bar.update(task, completed=min(c.cur_nimg, total_nimg), info=info)
+
+    return update
+
+
+def train_command(
+    data: Path = typer.Option(..., "--data", help="Dataset directory (images/, dataset.json, manifest.csv)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Parent directory of runs; the run directory is named from the config."
+    ),
+    cfg: str = typer.Option("auto", "--cfg", help="auto|stylegan2|paper256|paper512|paper1024|cifar|tiny"),
+    cond: bool = typer.Option(False, "--cond", help="Condition on the class labels of dataset.json."),
+    mirror: bool = typer.Option(False, "--mirror", help="Add x-flipped copies of the images."),
+    kimg: float | None = typer.Option(
+        None, "--kimg", help="Training length in thousands of real images (preset)."
+    ),
+    tick: float | None = typer.Option(None, "--tick", help="kimg per tick (default 4)."),
+    snap: int | None = typer.Option(
+        None, "--snap", help="Ticks per snapshot and training state (default 50)."
+    ),
+    batch: int | None = typer.Option(None, "--batch", help="Total batch over all processes (preset)."),
+    batch_gpu: int | None = typer.Option(
+        None, "--batch-gpu", help="Micro-batch per process (gradient accumulation)."
+    ),
+    gamma: float | None = typer.Option(None, "--gamma", help="R1 weight (preset)."),
+    glr: float | None = typer.Option(None, "--glr", help="G learning rate (preset)."),
+    dlr: float | None = typer.Option(None, "--dlr", help="D learning rate (preset)."),
+    map_layers: int | None = typer.Option(None, "--map", help="Mapping network depth (preset)."),
+    cbase: int | None = typer.Option(None, "--cbase", help="Channel base (preset)."),
+    cmax: int | None = typer.Option(None, "--cmax", help="Channel max (preset)."),
+    aug: str = typer.Option("ada", "--aug", help="ada|noaug|fixed"),
+    p: float | None = typer.Option(
+        None, "--p", help="Augmentation probability (start value for ada, fixed value for fixed)."
+    ),
+    target: float | None = typer.Option(
+        None, "--target", help="ADA target for the mean sign of D(real) (default 0.6)."
+    ),
+    p_max: float | None = typer.Option(
+        None, "--p-max", help="Ceiling of the ADA probability (default 0.8; 1 = official)."
+    ),
+    augpipe: str | None = typer.Option(
+        None, "--augpipe", help="blit|geom|color|filter|noise|cutout|bg|bgc|bgcf|bgcfn|bgcfnc (default bgc)."
+    ),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Start from an exported network (transfer learning)."
+    ),
+    freezed: int | None = typer.Option(None, "--freezed", help="Freeze the first N layers of D (Freeze-D)."),
+    metrics: str | None = typer.Option(
+        None, "--metrics", help="Comma-separated metrics at each snapshot, e.g. fd_simple,fid50k_full."
+    ),
+    metrics_num: int | None = typer.Option(
+        None, "--metrics-num", help="Generated images per metric (default 10000)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
+    precision: str | None = typer.Option(
+        None, "--precision", help="fp16 (official mixed precision) | bf16 | fp32."
+    ),
+    fp32: bool = typer.Option(False, "--fp32", help="Same as --precision fp32 (official flag)."),
+    channels_last: bool = typer.Option(False, "--nhwc/--no-nhwc", help="channels_last memory format."),
+    tf32: bool = typer.Option(
+        False, "--allow-tf32/--no-allow-tf32", help="TF32 matmuls/convolutions on CUDA."
+    ),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the non-regularisation passes."),
+    device: str | None = typer.Option(None, "--device", help="auto|cpu|cuda|mps"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+) -> None:
+    """Train a (conditional) StyleGAN2-ADA; rerunning the same command resumes the run."""
+    from dermsynth.core import distributed as dist
+    from dermsynth.core.io import to_json
+    from dermsynth.gan import training_loop as tl
+    from dermsynth.gan.train_config import config_dict, resolve_train_config
+    from dermsynth.gan.train_data import probe_dataset
+    from dermsynth.gan.training_setup import run_name
+
+    with user_errors():
+        dist.init()
+        res, c_dim, _ = probe_dataset(data, cond=cond)
+        tc = resolve_train_config(
+            cfg, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
+            mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
+            glr=glr, dlr=dlr, map=map_layers, cbase=cbase, cmax=cmax, aug=aug, p=p, target=target, p_max=p_max,
+            augpipe=augpipe, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
+            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
+            precision="fp32" if fp32 else precision, channels_last=channels_last or None, tf32=tf32 or None,
+            compile=compile_ or None, device=device,
+        )  # fmt: skip
+        run_dir = Path(out) / run_name(tc)
+        if dry_run:
+            if dist.is_main():
+                typer.echo(to_json({"run_dir": str(run_dir), **config_dict(tc)}))
+            return
+        run = tl.setup(tc, run_dir, echo=console.print if dist.is_main() else None)
+        total = int(tc.kimg * 1000)
+        if not dist.is_main():
+            tl.train(run)
+            return
+        from dermsynth.cli.common import progress
+
+        with progress() as bar:
+            task = bar.add_task("train", total=total, completed=run.counters.cur_nimg, info="")
+            tl.train(run, progress=_progress_callback(bar, task, total))
+        console.print(f"done: {run_dir}")

@@ -1,0 +1,153 @@
+"""Training configuration: an official StyleGAN2-ADA ``--cfg`` preset resolved into one frozen dataclass.
+
+Reference: Karras et al. 2020 (ADA), ``train.py`` option semantics. The per-preset hyper-parameters
+(batch, minibatch-std group, channels, learning rate, R1 gamma, EMA half-life and ramp-up, mapping
+depth, path-length weight, style mixing) come from the networks stage's presets
+(``dermsynth.gan.presets.get_preset``: ``auto`` is computed from the resolution and process count,
+batch = max(min(gpus * min(4096 // res, 32), 64), gpus), gamma = 0.0002 res^2 / batch,
+ema = batch * 10 / 32 kimg); user options override them. The resolved config is the run's identity:
+it is written to ``config.json`` and hashed into the run directory name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from dermsynth.core.config import to_dict
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (written to ``config.json``)."""
+
+    data: str = ""
+    cfg: str = "auto"
+    res: int = 0  # from the dataset
+    c_dim: int = 0  # 0 = unconditional
+    cond: bool = False
+    mirror: bool = False
+    kimg: float = 25000
+    tick: float = 4  # kimg per tick
+    snap: int = 50  # ticks per snapshot (images, network, training state)
+    batch: int = 0
+    batch_gpu: int = 0  # per-process micro-batch (gradient accumulation when < batch / gpus)
+    gpus: int = 1
+    gamma: float = 0.0
+    glr: float = 0.002
+    dlr: float = 0.002
+    betas: tuple[float, float] = (0.0, 0.99)
+    map: int = 2
+    mbstd: int = 4
+    cbase: int = 32768  # channel base (fmaps * 32768)
+    cmax: int = 512  # channel max
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = 0.05
+    g_reg_interval: int = 4
+    d_reg_interval: int = 16
+    pl_weight: float = 2.0
+    style_mixing: float = 0.9
+    aug: str = "ada"  # ada | noaug | fixed
+    p: float = 0.0
+    target: float = 0.6
+    p_max: float = 0.8
+    ada_kimg: float = 500
+    ada_interval: int = 4
+    augpipe: str = "bgc"
+    resume: str | None = None
+    freezed: int = 0
+    metrics: tuple[str, ...] = ()
+    metrics_num: int = 10000  # generated images per metric evaluation (dermsynth.metrics)
+    seed: int = 0
+    precision: str = (
+        "fp16"  # fp16 (official: mixed precision in the 4 highest-res blocks, CUDA only) | bf16 | fp32
+    )
+    channels_last: bool = False
+    tf32: bool = False
+    compile: bool = False
+    device: str = "auto"
+
+
+AUG_MODES = ("ada", "noaug", "fixed")
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+#: CLI option -> GanPreset field, for options that change the networks or the preset's defaults.
+_PRESET_FIELDS = {
+    "batch": "batch",
+    "gamma": "gamma",
+    "glr": "lrate",
+    "map": "map_layers",
+    "mbstd": "mbstd_group",
+    "cbase": "channel_base",
+    "cmax": "channel_max",
+    "ema_kimg": "ema_kimg",
+}
+
+
+def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> TrainConfig:
+    """The preset ``cfg`` at resolution ``res`` for ``gpus`` processes, with user ``overrides`` applied.
+
+    As in the official ``train.py``, ``--batch`` does not change the preset's gamma, EMA or mbstd group.
+    ``None`` overrides are ignored, so CLI options left unset keep the preset's value.
+    """
+    from dermsynth.gan.presets import get_preset
+
+    if res < 4 or res & (res - 1):
+        raise ValueError(f"resolution must be a power of two >= 4, got {res}")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(k for k in overrides if k not in known)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}")
+    user = {k: v for k, v in overrides.items() if v is not None}
+    preset_over = {_PRESET_FIELDS[k]: v for k, v in user.items() if k in _PRESET_FIELDS}
+    pr = get_preset(cfg, res=res, gpus=gpus, **preset_over)
+    spec = dict(
+        kimg=pr.kimg,
+        batch=pr.batch,
+        gamma=pr.gamma,
+        glr=pr.lrate,
+        dlr=pr.lrate,
+        map=pr.map_layers,
+        mbstd=pr.mbstd_group,
+        cbase=pr.channel_base,
+        cmax=pr.channel_max,
+        ema_kimg=pr.ema_kimg,
+        ema_rampup=pr.ema_rampup,
+        pl_weight=pr.pl_weight,
+        style_mixing=pr.style_mixing_prob,
+        precision="fp16" if pr.num_fp16_res > 0 else "fp32",
+    )
+    if cfg == "tiny":
+        spec.update(tick=0.25, snap=4)
+    if user.get("resume"):  # official: react faster and skip EMA ramp-up when fine-tuning
+        spec.update(ada_kimg=100, ema_rampup=None)
+    spec.update(user)
+    return validate(TrainConfig(cfg=cfg, res=res, gpus=gpus, **spec))
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check option consistency; clear messages naming the option."""
+    if cfg.aug not in AUG_MODES:
+        raise ValueError(f"--aug must be one of {AUG_MODES}, got {cfg.aug!r}")
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {PRECISIONS}, got {cfg.precision!r}")
+    if cfg.batch % cfg.gpus:
+        raise ValueError(f"--batch {cfg.batch} must be a multiple of the number of processes ({cfg.gpus})")
+    per_gpu = cfg.batch // cfg.gpus
+    batch_gpu = cfg.batch_gpu or per_gpu
+    if per_gpu % batch_gpu:
+        raise ValueError(f"--batch-gpu {batch_gpu} must divide the per-process batch {per_gpu}")
+    if cfg.aug == "fixed" and cfg.p <= 0:
+        raise ValueError("--aug fixed needs --p > 0")
+    if not 0 <= cfg.p <= 1 or not 0 < cfg.p_max <= 1:
+        raise ValueError("--p and --p-max must lie in [0, 1]")
+    if cfg.freezed < 0 or cfg.kimg <= 0 or cfg.tick <= 0 or cfg.snap < 1:
+        raise ValueError("--freezed must be >= 0; --kimg and --tick > 0; --snap >= 1")
+    if cfg.cond and cfg.c_dim < 1:
+        raise ValueError("--cond needs class labels in dataset.json (none found)")
+    return dataclasses.replace(cfg, batch_gpu=batch_gpu, betas=tuple(cfg.betas), metrics=tuple(cfg.metrics))
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    """JSON-ready dict of the config (tuples as lists)."""
+    return to_dict(cfg)

@@ -1,0 +1,47 @@
+"""A domain-free training metric: Frechet distance on simple image statistics (``fd_simple``).
+
+Features per image: the mean colour of each cell of a 4x4 grid (48 values), each channel's standard
+deviation, and the energy of horizontal/vertical gradients at full and half resolution (6 + 6 values).
+The Frechet distance between Gaussians fitted to real and generated features (Heusel et al. 2017,
+Eq. 2 -- the FID formula on these features) falls as the generator's colours, layout and texture
+approach the data's. It needs no pretrained network, so it runs anywhere; the metrics stage
+(``dermsynth.metrics.compute_for_training``) supplies FID/KID when it is installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+
+
+def simple_features(img: torch.Tensor) -> torch.Tensor:
+    """[N, 60] features of NCHW images in [-1, 1] (3 channels; grey images are repeated)."""
+    if img.shape[1] == 1:
+        img = img.repeat(1, 3, 1, 1)
+    img = img[:, :3].float()
+    grid = F.adaptive_avg_pool2d(img, 4).flatten(1)  # [N, 48]
+    std = img.flatten(2).std(dim=2)  # [N, 3]
+    feats = [grid, std]
+    for x in (img, F.avg_pool2d(img, 2)):
+        dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(2, 3))
+        dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(2, 3))
+        feats += [dx, dy]
+    return torch.cat(feats, dim=1)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))."""
+    covmean = np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))
+    return float(np.square(mu1 - mu2).sum() + np.trace(sigma1 + sigma2 - 2 * covmean))
+
+
+def feature_stats(feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    f = feats.double().cpu().numpy()
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def fd_simple(real_feats: torch.Tensor, fake_feats: torch.Tensor) -> float:
+    """Frechet distance between two [N, F] feature sets."""
+    return frechet_distance(*feature_stats(real_feats), *feature_stats(fake_feats))

@@ -1,0 +1,151 @@
+"""Setting up a StyleGAN2-ADA training run: networks, optimisers with lazy-regularisation correction,
+augmentation, transfer learning with frozen D layers, and the run directory.
+
+Reference: Karras et al. 2020 (StyleGAN2, Sec. 3.1 lazy regularisation: with a penalty every k
+minibatches the Adam hyper-parameters become lr * k/(k+1), beta ** (k/(k+1))); Mo et al. 2020
+("Freeze the Discriminator", FreezeD) for ``--freezed``; Karras et al. 2020 (ADA) for the pipe.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from dermsynth.core.io import sha256_json
+from dermsynth.gan.train_config import TrainConfig, config_dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    name: str  # Gmain | Greg | Dmain | Dreg
+    module: str  # "G" | "D"
+    interval: int
+
+
+def build_training_networks(cfg: TrainConfig, c_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """G and D for ``cfg`` from the networks stage (``dermsynth.gan.build_networks``).
+
+    ``precision``: ``fp16``/``bf16`` keep the preset's mixed-precision blocks (used on CUDA only, with
+    conv clamping); ``fp32`` turns them off.
+    """
+    from dermsynth.gan import build_networks
+    from dermsynth.gan.networks import set_half_dtype
+
+    overrides = dict(map_layers=cfg.map, mbstd_group=cfg.mbstd, channel_base=cfg.cbase, channel_max=cfg.cmax)
+    if cfg.precision == "fp32":
+        overrides["num_fp16_res"] = 0
+    G, D = build_networks(cfg.cfg, cfg.res, c_dim, gpus=cfg.gpus, **overrides)
+    if cfg.precision == "bf16":
+        set_half_dtype(G, "bf16")
+        set_half_dtype(D, "bf16")
+    return G, D
+
+
+def make_optimizer(module: torch.nn.Module, lr: float, betas: tuple[float, float], reg_interval: int | None):
+    """Adam with the lazy-regularisation correction (mb_ratio = k / (k + 1))."""
+    ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
+    params = [p for p in module.parameters()]
+    return torch.optim.Adam(params, lr=lr * ratio, betas=tuple(b**ratio for b in betas), eps=1e-8)
+
+
+def make_phases(cfg: TrainConfig) -> list[Phase]:
+    """Gmain/Greg/Dmain/Dreg; a regulariser with zero weight is dropped."""
+    phases = [Phase("Gmain", "G", 1)]
+    if cfg.pl_weight != 0:
+        phases.append(Phase("Greg", "G", cfg.g_reg_interval))
+    phases.append(Phase("Dmain", "D", 1))
+    if cfg.gamma != 0:
+        phases.append(Phase("Dreg", "D", cfg.d_reg_interval))
+    return phases
+
+
+def reg_intervals(cfg: TrainConfig) -> tuple[int | None, int | None]:
+    return (cfg.g_reg_interval if cfg.pl_weight else None, cfg.d_reg_interval if cfg.gamma else None)
+
+
+# ---------------------------------------------------------------------------------------------------
+_LAYER_ORDER = {"fromrgb": 0, "conv0": 1, "conv1": 2, "skip": 3}
+
+
+def frozen_d_parameters(D: torch.nn.Module, freezed: int) -> list[str]:
+    """Names of D parameters in the first ``freezed`` layers counted from the highest resolution.
+
+    Layers are counted as the official Freeze-D option counts them: per block ``b{res}`` in order of
+    decreasing resolution, its ``fromrgb``, ``conv0``, ``conv1`` and ``skip`` layers.
+    """
+    if freezed <= 0:
+        return []
+    layers: dict[tuple[int, int], list[str]] = {}
+    for name, _ in D.named_parameters():
+        m = re.match(r"^b(\d+)\.(fromrgb|conv0|conv1|skip)\.", name)
+        if m:
+            layers.setdefault((-int(m.group(1)), _LAYER_ORDER[m.group(2)]), []).append(name)
+    keys = sorted(layers)[:freezed]
+    return [n for k in keys for n in layers[k]]
+
+
+def set_trainable(module: torch.nn.Module, flag: bool, frozen: set[str] = frozenset()) -> None:
+    """requires_grad for every parameter except the frozen ones (always False)."""
+    for name, p in module.named_parameters():
+        p.requires_grad_(flag and name not in frozen)
+
+
+def copy_matching(src: dict[str, torch.Tensor], dst: torch.nn.Module) -> tuple[list[str], list[str]]:
+    """Copy tensors whose name and shape match into ``dst`` (params and buffers); return (copied, skipped)."""
+    own = dict(dst.named_parameters()) | dict(dst.named_buffers())
+    copied, skipped = [], []
+    with torch.no_grad():
+        for name, t in own.items():
+            s = src.get(name)
+            if s is not None and tuple(s.shape) == tuple(t.shape):
+                t.copy_(s.to(t.device, t.dtype))
+                copied.append(name)
+            else:
+                skipped.append(name)
+    return copied, skipped
+
+
+def load_transfer_source(path: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]]:
+    """State dicts ``{"G": ..., "D": ..., "G_ema": ...}`` from an exported network for ``--resume``."""
+    p = Path(path)
+    if p.suffix == ".pkl":
+        raise ValueError(f"{p}: import official pickles first with `dermsynth gan import {p} --out NAME`")
+    if not p.exists() and p.with_suffix(".safetensors").exists():
+        p = p.with_suffix(".safetensors")
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: --resume network not found")
+    from dermsynth.gan.checkpoint import load_networks
+
+    nets = load_networks(p)
+    return {k: nets[k].state_dict() for k in ("G", "D", "G_ema") if nets.get(k) is not None}
+
+
+def ema_copy(G: torch.nn.Module) -> torch.nn.Module:
+    G_ema = copy.deepcopy(G).eval()
+    G_ema.requires_grad_(False)
+    return G_ema
+
+
+# ---------------------------------------------------------------------------------------------------
+#: Options a run may change when it is resumed (they do not change what is trained).
+VOLATILE_OPTIONS = ("kimg", "metrics", "metrics_num", "device")
+
+
+def run_name(cfg: TrainConfig) -> str:
+    """Directory name of a run: dataset, cfg, options, and a hash of the config without ``kimg``.
+
+    Rerunning the same command (even with a larger ``--kimg``) lands in the same directory and resumes.
+    """
+    d = {k: v for k, v in config_dict(cfg).items() if k not in VOLATILE_OPTIONS}
+    tag = Path(cfg.data).name or "data"
+    parts = [tag, cfg.cfg, f"res{cfg.res}"]
+    if cfg.cond:
+        parts.append("cond")
+    if cfg.mirror:
+        parts.append("mirror")
+    return "-".join(parts) + "-" + sha256_json(d)[:8]

@@ -1,0 +1,96 @@
+"""Resumable training state: ``training-state-{kimg:06d}.pt`` (DESIGN.md 3.5; cf. edm2 ``CheckpointIO``).
+
+The file holds only tensors and plain Python containers -- G, D and G_ema state dicts, both Adam
+states, the augmentation probability and ADA statistics, the path-length mean, the data sampler
+position, RNG states (python, numpy, torch CPU and CUDA) and the counters -- so it loads with
+``torch.load(weights_only=True)``. It is written through ``core.io.atomic_path``: a run killed at any
+moment leaves either the previous file or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dermsynth.core.io import atomic_path
+
+STATE_RE = re.compile(r"^training-state-(\d+)\.pt$")
+
+
+def state_path(run_dir: str | os.PathLike, kimg: int) -> Path:
+    return Path(run_dir) / f"training-state-{int(kimg):06d}.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG state as tensors / plain lists (weights_only-safe)."""
+    np_state = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    out: dict[str, Any] = {
+        "python": [py_version, list(py_internal), py_gauss],
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py_version, py_internal, py_gauss = state["python"]
+    random.setstate((py_version, tuple(py_internal), py_gauss))
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_training_state(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` atomically (fsync'd temporary file renamed into place)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+    return path
+
+
+def load_training_state(path: str | os.PathLike, map_location="cpu") -> dict[str, Any]:
+    """Load a state file without unpickling code; clear error naming the file when it is unreadable."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # a torn/foreign file: name it and the cause
+        raise ValueError(f"{path}: not a readable training state ({type(e).__name__}: {e})") from None
+
+
+def list_states(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(kimg, path)`` of the state files in ``run_dir``, newest first."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := STATE_RE.match(p.name))]
+    return sorted(found, key=lambda t: t[0], reverse=True)
+
+
+def latest_state(run_dir: str | os.PathLike, warn=print) -> dict[str, Any] | None:
+    """The newest loadable state in ``run_dir`` (a corrupt newest file is reported and skipped)."""
+    for _, p in list_states(run_dir):
+        try:
+            return load_training_state(p)
+        except ValueError as e:
+            warn(f"warning: {e}; trying an older state")
+    return None

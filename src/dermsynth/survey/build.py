@@ -1,0 +1,271 @@
+"""Building a blinded reader study (thesis Sec. 3.6: 200 images, half real / half synthetic, half
+melanoma / half not, rulers excluded, synthetic outliers included).
+
+Selection is balanced over (source x class) and a function of the seed alone. Every chosen image is
+re-encoded identically (:mod:`.encode`), named by a random opaque hex id, written in id order (which is
+random) with one common modification time, and the build ends with :func:`.leakcheck.leakcheck`; a
+study that leaks is not kept. The study appears at ``out`` only when complete (built in a sibling
+temporary directory, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dermsynth.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_rgb
+from dermsynth.core.manifest import read_manifest
+from dermsynth.core.seeding import rng
+from dermsynth.survey.encode import encode_stimulus
+from dermsynth.survey.study import (
+    EXAMPLES_DIR,
+    IMAGES_DIR,
+    LABELS,
+    LEAKCHECK_JSON,
+    STIMULI_CSV,
+    STUDY_JSON,
+)
+
+#: Columns an embeddings csv may use for a precomputed per-image distance to its class centroid.
+DISTANCE_COLUMNS = ("centroid_distance", "distance_to_centroid", "dist_to_centroid", "distance")
+_NON_FEATURE = {"label", "seed", "split", "patient_id", "parent_id", "psi", "alpha", "class", "index"}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options of ``dermsynth survey build`` (written to ``study.json``)."""
+
+    n: int = 200
+    seed: int = 0
+    size: int = 256
+    exclude: tuple[str, ...] = ()
+    outlier_frac: float = 0.0
+    examples_per_class: int = 3
+    study_id: str | None = None
+    leak_alpha: float = 0.001
+
+
+@dataclass
+class BuildResult:
+    study_dir: Path
+    counts: dict[str, int]
+    skipped: list[str] = field(default_factory=list)
+    leak: dict | None = None
+
+
+def load_pool(directory: str | Path, source: str, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Candidate images of one dataset: columns ``key, path, label (0/1), origin``, exclusions applied."""
+    directory = Path(directory)
+    df = read_manifest(directory)
+    for col in exclude:
+        if col not in df.columns:
+            raise ValueError(
+                f"{directory / 'manifest.csv'}: cannot exclude {col!r}, the manifest has no such column "
+                "(run `dermsynth bias audit` first)"
+            )
+        flags = pd.to_numeric(df[col], errors="coerce").fillna(0)
+        df = df[flags == 0]
+    labels = pd.to_numeric(df["label"], errors="coerce")
+    bad = df.index[~labels.isin([0, 1])]
+    if len(bad):
+        raise ValueError(f"{directory / 'manifest.csv'}: label must be 0 or 1 (row {int(bad[0]) + 2})")
+    return pd.DataFrame(
+        {
+            "key": df["image_id"].astype(str).to_numpy(),
+            "path": [str(directory / f) for f in df["file"]],
+            "label": labels.astype(int).to_numpy(),
+            "origin": [f"{directory.name}/{i}" for i in df["image_id"].astype(str)],
+            "source": source,
+        }
+    )
+
+
+def outlier_scores(embeddings_csv: str | Path, pool: pd.DataFrame) -> pd.Series:
+    """Per synthetic image (pool ``key``), its distance to its class centroid (thesis Fig. 3.7).
+
+    Uses a precomputed distance column of ``classify embed`` when present (see ``DISTANCE_COLUMNS``),
+    otherwise the Euclidean distance of the numeric embedding columns to the class mean.
+    """
+    path = Path(embeddings_csv)
+    emb = pd.read_csv(path, dtype={"image_id": str})
+    if "image_id" not in emb.columns:
+        raise ValueError(f"{path}: embeddings csv needs an image_id column")
+    emb = emb[emb["image_id"].isin(set(pool["key"]))].set_index("image_id")
+    if emb.empty:
+        raise ValueError(f"{path}: no image_id matches the synthetic manifest")
+    for col in DISTANCE_COLUMNS:
+        if col in emb.columns:
+            return pd.to_numeric(emb[col], errors="coerce").dropna()
+    feats = emb[[c for c in emb.select_dtypes("number").columns if c.lower() not in _NON_FEATURE]]
+    if feats.shape[1] == 0:
+        raise ValueError(
+            f"{path}: neither a distance column {DISTANCE_COLUMNS} nor numeric embedding columns"
+        )
+    labels = pool.set_index("key").loc[feats.index, "label"]
+    centroids = feats.groupby(labels.to_numpy()).transform("mean")
+    return pd.Series(np.linalg.norm(feats.to_numpy() - centroids.to_numpy(), axis=1), index=feats.index)
+
+
+def _ordered_candidates(
+    cell: pd.DataFrame, seed: int, tag: str, n_outliers: int, scores: pd.Series | None
+) -> pd.DataFrame:
+    """Candidates of one (source, class) cell in pick order: top outliers first, then a seeded shuffle."""
+    perm = cell.iloc[rng(seed, "select", tag).permutation(len(cell))]
+    if scores is None or n_outliers == 0:
+        return perm.assign(outlier=0)
+    s = perm["key"].map(scores)
+    top = perm.loc[s.sort_values(ascending=False, kind="stable").dropna().index[:n_outliers]]
+    rest = perm.drop(index=top.index)
+    return pd.concat([top.assign(outlier=1), rest.assign(outlier=0)])
+
+
+def _encode_cell(
+    ordered: pd.DataFrame, k: int, size: int, skipped: list[str]
+) -> list[tuple[pd.Series, bytes]]:
+    """Encode candidates in order until ``k`` succeed; unreadable images are skipped and recorded."""
+    out: list[tuple[pd.Series, bytes]] = []
+    for _, row in ordered.iterrows():
+        if len(out) == k:
+            break
+        try:
+            out.append((row, encode_stimulus(read_rgb(row["path"]), size)))
+        except (ValueError, OSError) as e:
+            skipped.append(f"{row['path']}: {e}")
+    return out
+
+
+def _unique_ids(seed: int, count: int) -> list[str]:
+    g, ids = rng(seed, "opaque-ids"), []
+    seen: set[str] = set()
+    while len(ids) < count:
+        i = g.bytes(8).hex()
+        if i not in seen:
+            seen.add(i)
+            ids.append(i)
+    return ids
+
+
+def select_and_encode(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    opts: BuildOptions,
+    scores: pd.Series | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[tuple[pd.Series, bytes]], list[tuple[pd.Series, bytes]], list[str]]:
+    """Balanced stimuli (n/4 per source x class) and real examples per class, all encoded."""
+    if opts.n <= 0 or opts.n % 4:
+        raise ValueError(f"--n must be a positive multiple of 4 (balanced source x class), got {opts.n}")
+    if not 0.0 <= opts.outlier_frac <= 1.0:
+        raise ValueError(f"--outlier-frac must be in [0, 1], got {opts.outlier_frac}")
+    k, skipped = opts.n // 4, []
+    stimuli, examples = [], []
+    for source, pool in (("real", real), ("synthetic", synthetic)):
+        for label in (0, 1):
+            cell = pool[pool["label"] == label]
+            n_out = int(round(opts.outlier_frac * k)) if source == "synthetic" else 0
+            order = _ordered_candidates(cell, opts.seed, f"{source}/{label}", n_out, scores)
+            got = _encode_cell(order, k, opts.size, skipped)
+            if len(got) < k:
+                raise ValueError(
+                    f"{source} {LABELS[label]}: need {k} usable images, found {len(got)} "
+                    f"(of {len(cell)} after exclusions)"
+                )
+            stimuli += got
+            if progress:
+                progress(len(got))
+            if source == "real" and opts.examples_per_class:
+                used = {r["key"] for r, _ in got}
+                rest = order[~order["key"].isin(used)]
+                examples += _encode_cell(rest.iloc[::-1], opts.examples_per_class, opts.size, skipped)
+    return stimuli, examples, skipped
+
+
+def _write_images(folder: Path, items: list[tuple[str, bytes]], mtime: float) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for image_id, data in sorted(items):  # id order = random order; no trace of selection order
+        path = folder / f"{image_id}.png"
+        atomic_write_bytes(path, data)
+        os.utime(path, (mtime, mtime))
+
+
+def build_study(
+    real_dir: str | Path,
+    synthetic_dir: str | Path,
+    out: str | Path,
+    opts: BuildOptions = BuildOptions(),
+    embeddings: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BuildResult:
+    """Build a study directory at ``out`` (must not exist or be empty); raise if it would leak."""
+    from dermsynth.survey.leakcheck import leakcheck
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: exists and is not empty (a study is never overwritten)")
+    real = load_pool(real_dir, "real", opts.exclude)
+    synthetic = load_pool(synthetic_dir, "synthetic", opts.exclude)
+    scores = outlier_scores(embeddings, synthetic) if embeddings and opts.outlier_frac > 0 else None
+    stimuli, examples, skipped = select_and_encode(real, synthetic, opts, scores, progress)
+
+    ids = _unique_ids(opts.seed, len(stimuli) + len(examples))
+    stim_ids, ex_ids = ids[: len(stimuli)], ids[len(stimuli) :]
+    tmp = out.parent / f".{out.name}.building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    mtime = float(int(time.time()))
+    _write_images(tmp / IMAGES_DIR, [(i, d) for i, (_, d) in zip(stim_ids, stimuli, strict=True)], mtime)
+    _write_images(tmp / EXAMPLES_DIR, [(i, d) for i, (_, d) in zip(ex_ids, examples, strict=True)], mtime)
+
+    table = pd.DataFrame(
+        {
+            "image_id": stim_ids,
+            "source": [r["source"] for r, _ in stimuli],
+            "label": [LABELS[int(r["label"])] for r, _ in stimuli],
+            "origin": [r["origin"] for r, _ in stimuli],
+            "outlier": [int(r["outlier"]) for r, _ in stimuli],
+        }
+    ).sort_values("image_id")
+    atomic_write_text(tmp / STIMULI_CSV, table.to_csv(index=False))
+    meta = {
+        "study_id": opts.study_id or f"study-{rng(opts.seed, 'study-id').bytes(4).hex()}",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": opts.size,
+        "format": "png",
+        "real": str(Path(real_dir).resolve()),
+        "synthetic": str(Path(synthetic_dir).resolve()),
+        "embeddings": str(embeddings) if embeddings else None,
+        "options": asdict(opts),
+        "examples": [
+            {"id": i, "label": LABELS[int(r["label"])]}
+            for i, (r, _) in sorted(zip(ex_ids, examples, strict=True))
+        ],
+        "skipped": skipped,
+    }
+    atomic_write_json(tmp / STUDY_JSON, meta)
+    report = leakcheck(tmp, alpha=opts.leak_alpha, seed=opts.seed)
+    atomic_write_json(tmp / LEAKCHECK_JSON, report)
+    if not report["passed"]:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(
+            f"{out}: study not written, file-level features leak the source: {report['failures']}"
+        )
+    if out.exists():
+        out.rmdir()
+    os.replace(tmp, out)
+    counts = table.groupby(["source", "label"]).size()
+    return BuildResult(out, {f"{s}/{lbl}": int(c) for (s, lbl), c in counts.items()}, skipped, report)
+
+
+def describe(result: BuildResult) -> str:
+    """One-paragraph summary of a build for the CLI."""
+    return json.dumps(
+        {"study": str(result.study_dir), "counts": result.counts, "skipped": len(result.skipped)}
+    )

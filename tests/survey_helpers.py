@@ -1,0 +1,185 @@
+"""Tiny manifest-layout datasets and studies for the survey tests (no real data needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, PngImagePlugin
+
+
+def make_dataset(root: Path, source: str, per_class: int, seed: int = 0) -> Path:
+    """A dataset dir whose files differ by source in every file-level way (format, size, metadata)."""
+    g = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for label in (0, 1):
+        for k in range(per_class):
+            iid = f"{source[:3]}_{label}_{k:03d}"
+            if source == "real":  # JPEG, odd sizes, EXIF-like info
+                h, w = int(g.integers(40, 60)), int(g.integers(50, 70))
+                arr = g.integers(0, 256, (h, w, 3), dtype=np.uint8)
+                f = f"images/{iid}.jpg"
+                Image.fromarray(arr).save(root / f, quality=int(g.integers(70, 95)))
+            else:  # smooth PNG with a text chunk naming the generator
+                yy, xx = np.mgrid[0:32, 0:32]
+                arr = np.stack([(xx * 8 + label * 40) % 256, yy * 8, (xx + yy) * 4], -1).astype(np.uint8)
+                meta = PngImagePlugin.PngInfo()
+                meta.add_text("Software", "stylegan2-ada")
+                f = f"images/{iid}.png"
+                Image.fromarray(arr).save(root / f, pnginfo=meta)
+            rows.append(
+                {
+                    "image_id": iid,
+                    "file": f,
+                    "label": label,
+                    "class_name": ["not_melanoma", "melanoma"][label],
+                    "source": source,
+                    "ruler": int(k % 5 == 4),
+                }
+            )
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root
+
+
+def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
+    from dermsynth.survey.build import BuildOptions, build_study
+
+    real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1)
+    syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2)
+    opts = BuildOptions(n=n, seed=seed, size=kw.pop("size", 32), **kw)
+    return build_study(real, syn, tmp / "study", opts).study_dir
+
+
+# ------------------------------------------------------------------ driving the app over HTTP
+
+import re  # noqa: E402
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+def hidden(html: str) -> dict[str, str]:
+    """Hidden form fields of a page (nonce, image_id)."""
+    return dict(_HIDDEN.findall(html))
+
+
+def admin_login(client, password: str = "pw") -> str:
+    """Log in; return the admin form nonce."""
+    r = client.post("/admin/login", data={"password": password})
+    assert r.status_code == 200, r.text
+    return hidden(client.get("/admin").text)["nonce"]
+
+
+def invite_tokens(client, count: int, note: str = "") -> list[str]:
+    nonce = admin_login(client)
+    r = client.post("/admin/invite", data={"count": str(count), "note": note, "nonce": nonce})
+    assert r.status_code == 200, r.text
+    return re.findall(r"/r/([A-Za-z0-9_\-]+)</code>", r.text)
+
+
+def consent(client, token: str, background: str = "dermatologist"):
+    page = client.get(f"/r/{token}/consent").text
+    return client.post(
+        f"/r/{token}/consent",
+        data={"consent": "yes", "background": background, "nonce": hidden(page)["nonce"]},
+    )
+
+
+def answer(client, token: str, pos: int, diagnosis="melanoma", synthetic="yes", certainty="3"):
+    """GET question ``pos`` then submit it; returns (response, image_id, nonce)."""
+    page = client.get(f"/r/{token}/q/{pos}")
+    h = hidden(page.text)
+    r = client.post(
+        f"/r/{token}/q/{pos}",
+        data={
+            "image_id": h["image_id"],
+            "nonce": h["nonce"],
+            "diagnosis": diagnosis,
+            "synthetic": synthetic,
+            "certainty": certainty,
+        },
+        follow_redirects=False,
+    )
+    return r, h["image_id"], h["nonce"]
+
+
+# ------------------------------------------------------------------ a real server in a subprocess
+
+import os as _os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``dermsynth survey serve`` on 127.0.0.1 in a subprocess (killable, restartable on one DB)."""
+
+    def __init__(self, study: Path, password: str = "pw", port: int | None = None):
+        self.study, self.password = study, password
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> Server:
+        import httpx
+
+        env = {
+            **_os.environ,
+            "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+            "DERMSYNTH_SURVEY_ADMIN_PASSWORD": self.password,
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "dermsynth.cli.main",
+            "survey",
+            "serve",
+            str(self.study),
+            "--port",
+            str(self.port),
+        ]
+        import tempfile
+
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"server exited: {self.log.read().decode()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/admin/login", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, like a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,231 @@
+"""``dermsynth edit`` commands end to end (the generator loader swapped for stand-ins)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dermsynth.cli.main import app
+from dermsynth.edit import load_directions
+from dermsynth.edit import network as net
+
+runner = CliRunner()
+
+
+def _run(*args):
+    res = runner.invoke(app, ["edit", *map(str, args)])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    from test_edit_standin import ToyFrameG
+
+    G = ToyFrameG(w_dim=8)
+    monkeypatch.setattr(net, "load_generator", lambda path, device="cpu": G)
+    monkeypatch.setattr(net, "load_discriminator", lambda path, device="cpu": None)
+    return G
+
+
+def test_cli_sefa_on_fixture(tmp_path, sg2_fixtures):
+    out = tmp_path / "sefa.npz"
+    _run(
+        "directions",
+        "--network",
+        sg2_fixtures / "sg2ada_c2_res32.weights.safetensors",
+        "--method",
+        "sefa",
+        "--layers",
+        "0-5",
+        "--k",
+        "8",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
+    d = load_directions(out)
+    assert d.method == "sefa" and d.directions.shape == (8, 512) and d.layers.tolist() == [0, 1, 2, 3, 4, 5]
+    assert len(d.meta["network_sha256"]) == 64
+
+
+def test_cli_svm_apply_evaluate_on_toy(tmp_path, toy):
+    svm = tmp_path / "svm.npz"
+    _run(
+        "directions",
+        "--network",
+        "toy",
+        "--method",
+        "svm",
+        "--num",
+        "300",
+        "--fraction",
+        "0.3",
+        "--score",
+        "simple_dark_corner",
+        "--out",
+        svm,
+        "--device",
+        "cpu",
+    )
+    d = load_directions(svm)
+    assert d.method == "svm" and d.meta["accuracy"] > 0.9 and float(d.directions[0] @ toy.u.numpy()) > 0.9
+
+    strip = tmp_path / "strip.png"
+    _run(
+        "apply",
+        "--network",
+        "toy",
+        "--directions",
+        svm,
+        "--alphas",
+        "-2:2:5",
+        "--seeds",
+        "0-3",
+        "--strip",
+        strip,
+        "--device",
+        "cpu",
+    )
+    from dermsynth.core.io import read_rgb
+
+    assert read_rgb(strip).shape == (4 * 34 + 2, 5 * 34 + 2, 3)
+
+    clean = tmp_path / "clean"
+    _run(
+        "apply",
+        "--network",
+        "toy",
+        "--directions",
+        svm,
+        "--seeds",
+        "0-29",
+        "--out",
+        clean,
+        "--until-clean",
+        "simple_dark_corner",
+        "--device",
+        "cpu",
+    )
+    df = pd.read_csv(clean / "manifest.csv")
+    assert len(df) == 30 and set(df["status"]) <= {"already_clean", "cleaned"} and (df["alpha"] <= 0).all()
+
+    ev = tmp_path / "eval"
+    _run(
+        "evaluate",
+        "--network",
+        "toy",
+        "--directions",
+        svm,
+        "--num",
+        "24",
+        "--alphas",
+        "-3,3",
+        "--detector",
+        "simple_dark_corner",
+        "--out",
+        ev,
+        "--device",
+        "cpu",
+    )
+    t = pd.read_csv(ev / "table.csv")
+    assert len(t) == 2 and t.loc[t["best"], "alpha"].tolist() == [-3.0]
+    summary = json.loads((ev / "table.json").read_text())
+    assert summary["best"]["alpha"] == -3.0 and "LPIPS" in summary["perceptual_distance"]
+    assert (ev / "figure.png").exists() and (ev / "best_strip.png").exists()
+
+
+def test_cli_pca_and_layer_edit_on_tiny(tmp_path, monkeypatch):
+    from test_edit_standin import make_generator
+
+    G = make_generator(2, 32)
+    monkeypatch.setattr(net, "load_generator", lambda path, device="cpu": G)
+    out = tmp_path / "pca.npz"
+    _run(
+        "directions",
+        "--network",
+        "tiny",
+        "--method",
+        "pca",
+        "--num",
+        "500",
+        "--class",
+        "melanoma",
+        "--k",
+        "4",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
+    d = load_directions(out)
+    assert d.directions.shape == (4, G.w_dim) and d.meta["class"] == 1
+    ds = tmp_path / "ds"
+    _run(
+        "apply",
+        "--network",
+        "tiny",
+        "--directions",
+        out,
+        "--index",
+        "1",
+        "--alphas",
+        "0,2",
+        "--seeds",
+        "0-2",
+        "--class",
+        "1",
+        "--layers",
+        "0-2",
+        "--out",
+        ds,
+        "--device",
+        "cpu",
+    )
+    m = pd.read_csv(ds / "manifest.csv")
+    assert len(m) == 6 and (m["layers"] == "0,1,2").all() and (m["class_name"] == "melanoma").all()
+
+
+def test_cli_errors_are_clean(tmp_path, toy):
+    res = runner.invoke(
+        app,
+        [
+            "edit",
+            "apply",
+            "--network",
+            "toy",
+            "--directions",
+            tmp_path / "missing.npz",
+            "--strip",
+            tmp_path / "s.png",
+        ],
+    )
+    assert res.exit_code == 2 and "missing.npz" in res.output
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    res = runner.invoke(app, ["edit", "evaluate", "--network", "toy", "--directions", bad])
+    assert res.exit_code == 2 and "bad.npz" in res.output
+    res = runner.invoke(app, ["edit", "directions", "--network", "toy", "--method", "nope"])
+    assert res.exit_code == 2 and "sefa, pca or svm" in res.output
+    np.savez(tmp_path / "d.npz", directions=np.eye(8)[:2], values=[1.0, 0.5], layers=[])
+    res = runner.invoke(
+        app,
+        [
+            "edit",
+            "apply",
+            "--network",
+            "toy",
+            "--directions",
+            tmp_path / "d.npz",
+            "--index",
+            "5",
+            "--strip",
+            tmp_path / "s.png",
+        ],
+    )
+    assert res.exit_code == 2 and "out of range" in res.output

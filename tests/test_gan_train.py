@@ -1,0 +1,286 @@
+"""GAN training: config resolution, sampler, data loading, a tiny run's outputs, exact resume after
+SIGKILL, transfer learning with Freeze-D, and the ``train`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dermsynth.core.io import write_png
+from dermsynth.core.stats import read_jsonl
+from dermsynth.gan import training_loop as tl
+from dermsynth.gan.sampler import InfiniteSampler
+from dermsynth.gan.train_config import resolve_train_config
+from dermsynth.gan.train_data import load_training_data, probe_dataset
+from dermsynth.gan.training_setup import frozen_d_parameters, run_name
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def make_disk_dataset(out: Path, n: int = 24, size: int = 16, seed: int = 0) -> Path:
+    """Skin-coloured images with a lesion disk: class 1 dark brown, class 0 light brown."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    r = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    labels = []
+    for i in range(n):
+        lab = i % 2
+        img = np.full((size, size, 3), [205, 165, 145], np.float32)
+        cx, cy = r.uniform(size * 0.35, size * 0.65, 2)
+        rad = r.uniform(size * 0.18, size * 0.32)
+        img[(xx - cx) ** 2 + (yy - cy) ** 2 < rad**2] = [60, 40, 30] if lab else [160, 100, 70]
+        img += r.normal(0, 4, img.shape)
+        write_png(out / f"images/{i:06d}.png", np.clip(img, 0, 255).astype(np.uint8))
+        labels.append([f"images/{i:06d}.png", lab])
+    (out / "dataset.json").write_text(json.dumps({"labels": labels}))
+    return out
+
+
+def tiny_cfg(data: Path, **kw):
+    base = dict(data=str(data), cond=True, c_dim=2, batch=4, kimg=0.032, tick=0.008, snap=2, device="cpu")
+    base.update(kw)
+    return resolve_train_config("tiny", 16, **base)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_disk_dataset(tmp_path_factory.mktemp("disks"))
+
+
+# ---------------------------------------------------------------------------------------------------
+def test_auto_config_matches_the_official_formulas():
+    cfg = resolve_train_config("auto", 256, data="x")
+    assert (cfg.batch, cfg.mbstd, cfg.map, cfg.cbase) == (16, 4, 2, 16384)
+    assert cfg.gamma == pytest.approx(0.0002 * 256**2 / 16)
+    assert cfg.ema_kimg == pytest.approx(16 * 10 / 32)
+    assert (cfg.glr, cfg.ema_rampup, cfg.augpipe, cfg.target, cfg.tick, cfg.snap) == (
+        0.0025,
+        0.05,
+        "bgc",
+        0.6,
+        4,
+        50,
+    )
+    assert (
+        cfg.g_reg_interval == 4
+        and cfg.d_reg_interval == 16
+        and cfg.pl_weight == 2
+        and cfg.style_mixing == 0.9
+    )
+    two = resolve_train_config("auto", 256, gpus=2, data="x")
+    assert two.batch == 32 and two.batch_gpu == 16
+    p256 = resolve_train_config("paper256", 256, data="x", batch=32, gamma=2.0)
+    assert (p256.batch, p256.gamma, p256.map, p256.ema_kimg, p256.ema_rampup) == (32, 2.0, 8, 20, None)
+    cifar = resolve_train_config("cifar", 32, data="x")
+    assert cifar.pl_weight == 0 and cifar.style_mixing == 0
+    assert resolve_train_config("auto", 256, data="x", resume="net.safetensors").ema_rampup is None
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        (dict(aug="sometimes"), "--aug"),
+        (dict(aug="fixed"), "--p > 0"),
+        (dict(batch=6, batch_gpu=4), "--batch-gpu"),
+        (dict(p_max=1.5), "--p-max"),
+        (dict(wat=1), "unknown training option"),
+    ],
+)
+def test_bad_options_are_clear_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        resolve_train_config("auto", 256, data="x", **kw)
+
+
+def test_sampler_is_a_function_of_seed_and_position():
+    s = InfiniteSampler(10, seed=3)
+    a = s.indices(0, 30)
+    for e in range(3):
+        assert sorted(a[e * 10 : (e + 1) * 10]) == list(range(10))
+    assert not np.array_equal(a[:10], a[10:20])
+    assert np.array_equal(InfiniteSampler(10, seed=3).indices(17, 5), a[17:22])  # resume mid-epoch
+    parts = [s.rank_indices(12, 8, r, 2) for r in range(2)]
+    assert np.array_equal(np.concatenate(parts), a[12:20])  # GPU count does not change the stream
+    with pytest.raises(ValueError, match="divisible"):
+        s.rank_indices(0, 7, 0, 2)
+
+
+def test_data_loading_skips_bad_images_and_mirrors(tmp_path):
+    root = make_disk_dataset(tmp_path / "d", n=6)
+    (root / "images/000002.png").write_bytes(b"not a png")
+    warnings = []
+    data = load_training_data(root, cond=True, mirror=True, warn=warnings.append)
+    assert len(data.files) == 5 and len(data) == 10 and data.c_dim == 2
+    assert len(warnings) == 1 and "000002.png" in warnings[0]
+    img, c = data.batch(np.array([0, 5]), "cpu")
+    assert torch.equal(img[1], img[0].flip(2)) and torch.equal(c[0], c[1])
+    assert img.min() >= -1 and img.max() <= 1
+    assert probe_dataset(root, cond=True) == (16, 2, 6)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_training_data(tmp_path / "missing")
+
+
+def test_frozen_d_layers_count_from_the_highest_resolution():
+    from dermsynth.gan import build_networks
+
+    _, D = build_networks("tiny", 16, 0)
+    names = frozen_d_parameters(D, 3)
+    assert names and {n.split(".")[0] for n in names} == {"b16"}
+    assert {n.split(".")[1] for n in names} == {"fromrgb", "conv0", "conv1"}
+    assert {n.split(".")[1] for n in frozen_d_parameters(D, 5) if n.startswith("b8")} == {"conv0"}
+    assert frozen_d_parameters(D, 0) == []
+
+
+# ---------------------------------------------------------------------------------------------------
+def test_tiny_run_writes_every_output(dataset, tmp_path):
+    from dermsynth.gan.checkpoint import load_generator
+
+    cfg = tiny_cfg(dataset, kimg=0.016, metrics=("fd_simple",))
+    run = tl.train(tl.setup(cfg, tmp_path / "run", echo=None))
+    d = run.run_dir
+    for name in (
+        "config.json",
+        "log.txt",
+        "stats.jsonl",
+        "reals.png",
+        "fakes000000.png",
+        "metric-fd_simple.jsonl",
+    ):
+        assert (d / name).exists(), name
+    assert (d / "network-000000.safetensors").exists() and (d / "network-000000.json").exists()
+    assert list(d.glob("training-state-*.pt")) and list(d.glob("events.out.tfevents.*"))
+    rows = read_jsonl(d / "stats.jsonl")
+    assert [r["tick"] for r in rows] == list(range(len(rows))) and rows[-1]["kimg"] == pytest.approx(0.016)
+    for key in ("Loss/G/loss", "Loss/D/loss", "augment_p", "sec_per_kimg", "Resources/peak_rss_gb"):
+        assert key in rows[-1], key
+    G = load_generator(d / "network-000000.safetensors")
+    assert G.c_dim == 2 and G.img_resolution == 16
+    state = torch.load(next(d.glob("training-state-*.pt")), weights_only=True)
+    assert state["counters"]["cur_nimg"] == 16 and set(state) >= {"G", "D", "G_ema", "opt_G", "opt_D", "rng"}
+    assert json.loads((d / "config.json").read_text())["cfg"] == "tiny"
+
+
+def test_rerun_with_other_options_is_refused(dataset, tmp_path):
+    tl.train(tl.setup(tiny_cfg(dataset, kimg=0.004), tmp_path / "run", echo=None))
+    with pytest.raises(ValueError, match="different options"):
+        tl.setup(tiny_cfg(dataset, kimg=0.004, gamma=3.0), tmp_path / "run", echo=None)
+
+
+_CHILD = """
+import sys
+from dermsynth.gan import training_loop as tl
+from dermsynth.gan.train_config import resolve_train_config
+cfg = resolve_train_config("tiny", 16, data=sys.argv[1], cond=True, c_dim=2, batch=4, kimg=1.0, tick=0.008,
+                           snap=2, device="cpu")
+tl.train(tl.setup(cfg, sys.argv[2], echo=None))
+"""
+
+
+def test_sigkill_and_resume_equals_an_uninterrupted_run(dataset, tmp_path):
+    kimg = 0.064
+    full = tl.train(tl.setup(tiny_cfg(dataset, kimg=kimg), tmp_path / "full", echo=None))
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(dataset), str(killed)], env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if len(read_jsonl(killed / "stats.jsonl")) >= 4 and list(killed.glob("training-state-*.pt")):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "child ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = read_jsonl(killed / "stats.jsonl")
+    resumed = tl.setup(tiny_cfg(dataset, kimg=kimg), killed, echo=None)
+    assert 0 < resumed.counters.cur_nimg < kimg * 1000
+    assert resumed.counters.cur_tick <= len(before)  # lost at most the ticks since the last state
+    tl.train(resumed)
+
+    ticks = [r["tick"] for r in read_jsonl(killed / "stats.jsonl")]
+    assert ticks == list(range(len(ticks))) == [r["tick"] for r in read_jsonl(full.run_dir / "stats.jsonl")]
+    assert resumed.counters == full.counters
+    assert float(resumed.augment_pipe.p) == pytest.approx(float(full.augment_pipe.p))
+    for (k, a), b in zip(full.G_ema.state_dict().items(), resumed.G_ema.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5), k
+    assert "resumed from kimg" in (killed / "log.txt").read_text()
+
+
+def test_transfer_learning_with_frozen_d_layers(dataset, tmp_path):
+    src_cfg = tiny_cfg(dataset, cond=False, c_dim=0, kimg=0.008)
+    src = tl.train(tl.setup(src_cfg, tmp_path / "src", echo=None))
+    net = src.run_dir / "network-000000.safetensors"
+    cfg = tiny_cfg(dataset, kimg=0.016, resume=str(net), freezed=2)
+    run = tl.setup(cfg, tmp_path / "dst", echo=None)
+    g_src, d_src = src.G.state_dict(), src.D.state_dict()
+    g_new = run.G.state_dict()
+    assert torch.equal(g_new["synthesis.b16.conv1.weight"], g_src["synthesis.b16.conv1.weight"])
+    assert "mapping.embed.weight" in g_new and "mapping.embed.weight" not in g_src  # new class input
+    d0 = {k: v.clone() for k, v in run.D.state_dict().items()}
+    assert torch.equal(d0["b16.conv0.weight"], d_src["b16.conv0.weight"])
+    tl.train(run)
+    d1 = run.D.state_dict()
+    assert run.frozen_d == set(frozen_d_parameters(run.D, 2))
+    for name in run.frozen_d:
+        assert torch.equal(d1[name], d0[name]), name
+    assert not torch.equal(d1["b16.conv1.weight"], d0["b16.conv1.weight"])
+    with pytest.raises(ValueError, match="import"):
+        tl.setup(tiny_cfg(dataset, resume=str(tmp_path / "x.pkl")), tmp_path / "dst2", echo=None)
+
+
+def test_gradient_accumulation_matches_the_full_batch(dataset, tmp_path):
+    # minibatch-std groups of 1: D's output on a sample does not depend on its micro-batch
+    a = tl.setup(tiny_cfg(dataset, kimg=0.004, aug="noaug", mbstd=1), tmp_path / "a", echo=None)
+    b = tl.setup(tiny_cfg(dataset, kimg=0.004, aug="noaug", mbstd=1, batch_gpu=2), tmp_path / "b", echo=None)
+    for run in (a, b):
+        # R1 on reals: no generator randomness, so only the micro-batching differs
+        run.phases = [p for p in run.phases if p.name == "Dreg"]
+        run.opts["D"].step = lambda: None  # keep the gradients to compare them
+        tl.training_step(run)
+    for (k, x), y in zip(a.D.named_parameters(), b.D.parameters(), strict=True):
+        assert x.grad is not None and torch.allclose(x.grad, y.grad, rtol=1e-4, atol=1e-6), k
+
+
+def test_train_command_dry_run_and_run(dataset, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from dermsynth.gan.train_cli import train_command
+
+    app = typer.Typer()
+    app.command("train")(train_command)
+    app.command("other")(lambda: None)
+    args = [
+        "train",
+        "--data",
+        str(dataset),
+        "--out",
+        str(tmp_path),
+        "--cfg",
+        "tiny",
+        "--cond",
+        "--batch",
+        "4",
+    ]
+    res = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert res.exit_code == 0, res.output
+    shown = json.loads(res.output)
+    assert shown["batch"] == 4 and shown["c_dim"] == 2 and shown["cfg"] == "tiny"
+    assert Path(shown["run_dir"]).name == run_name(tiny_cfg(dataset, kimg=100, tick=None, snap=None))
+    assert not Path(shown["run_dir"]).exists()
+    res = CliRunner().invoke(app, [*args, "--kimg", "0.008", "--tick", "0.004", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    run_dir = next(tmp_path.glob("*-tiny-res16-cond-*"))
+    assert len(read_jsonl(run_dir / "stats.jsonl")) == 2
+    res = CliRunner().invoke(app, [*args, "--aug", "bogus", "--dry-run"])
+    assert res.exit_code == 2 and "--aug" in res.output

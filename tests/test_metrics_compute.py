@@ -1,0 +1,206 @@
+"""compute_metrics and the CLI end to end on tiny manifest datasets; cache; memorisation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dermsynth.core.io import write_png
+from dermsynth.core.manifest import write_manifest
+from dermsynth.metrics import compute_metrics
+from dermsynth.metrics.images import open_image_set
+
+FEAT = "effnet-lite:random"  # small random-init network: plumbing, offline
+KW = dict(features=FEAT, feature_size=32, batch_size=16, kid_subsets=10)
+
+
+def lesion(seed: int, label: int, size: int = 32) -> np.ndarray:
+    """A procedural 'lesion': a dark blob on skin; melanoma (label 1) darker and more irregular."""
+    r = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] / size
+    cx, cy, rad = r.uniform(0.35, 0.65, 2).tolist() + [r.uniform(0.15, 0.3)]
+    wob = 1 + (0.3 * label + 0.05) * np.sin(np.arctan2(yy - cy, xx - cx) * r.integers(3, 7))
+    inside = ((xx - cx) ** 2 + (yy - cy) ** 2) < (rad * wob) ** 2
+    skin = np.array([220, 170, 140]) + r.normal(0, 8, 3)
+    spot = np.array([120, 70, 50]) * (0.6 if label else 1.0) + r.normal(0, 10, 3)
+    img = np.where(inside[..., None], spot, skin) + r.normal(0, 6, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_dataset(path, seeds, labels, split=None, images=None):
+    """DIR/images/*.png + manifest.csv (image_id, file, label, class_name, split)."""
+    rows = []
+    for k, (s, lab) in enumerate(zip(seeds, labels, strict=True)):
+        f = f"images/{k:06d}.png"
+        write_png(path / f, images[k] if images is not None else lesion(s, lab))
+        rows.append(
+            {
+                "image_id": f"img{k}",
+                "file": f,
+                "label": lab,
+                "class_name": ["not_melanoma", "melanoma"][lab],
+                "split": split[k] if split else "train",
+            }
+        )
+    write_manifest(pd.DataFrame(rows), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_dir(tmp_path_factory):
+    p = tmp_path_factory.mktemp("real")
+    n = 60
+    split = ["train"] * 40 + ["val"] * 20
+    return make_dataset(p, range(n), [i % 2 for i in range(n)], split)
+
+
+@pytest.fixture(scope="module")
+def fake_dir(tmp_path_factory):
+    p = tmp_path_factory.mktemp("fake")
+    return make_dataset(p, range(1000, 1030), [i % 2 for i in range(30)])
+
+
+def test_fid_kid_pr_per_class_and_self_zero(real_dir, fake_dir, tmp_path):
+    res = compute_metrics(real_dir, fake_dir, metrics="fid,kid,pr", cache_dir=tmp_path, **KW)
+    r = res["results"]
+    assert set(r) >= {"fid", "kid", "kid_std", "precision", "recall"}
+    assert set(res["per_class"]) == {"not_melanoma", "melanoma"}
+    assert res["per_class"]["melanoma"]["num_real"] == 30 and res["per_class"]["melanoma"]["num_fake"] == 15
+    assert res["features"]["weights"] == "random-init"  # the output says which weights were used
+    same = compute_metrics(real_dir, real_dir, metrics="fid,kid,pr", cache_dir=tmp_path, **KW)["results"]
+    assert abs(same["fid"]) < 1e-6 and same["precision"] == 1.0 and same["recall"] == 1.0
+    assert r["fid"] > 100 * abs(same["fid"]) + 1e-6
+
+
+def test_cache_hit_skips_extraction_and_invalidates_on_change(real_dir, fake_dir, tmp_path, monkeypatch):
+    import dermsynth.metrics.features as F
+
+    first = compute_metrics(real_dir, fake_dir, metrics="fid", cache_dir=tmp_path, **KW)
+    assert first["real"]["cache"] == "miss"
+    calls = []
+    orig = F.extract_image_set
+    monkeypatch.setattr(F, "extract_image_set", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    second = compute_metrics(real_dir, fake_dir, metrics="fid", cache_dir=tmp_path, **KW)
+    assert second["real"]["cache"] == "hit" and not calls
+    assert second["results"]["fid"] == pytest.approx(first["results"]["fid"], rel=1e-9)
+    assert second["timing"]["real_features_s"] < 1.0
+    # the cache file holds the real statistics too
+    from dermsynth.metrics.features import _load
+    from dermsynth.metrics.frechet import feature_stats
+
+    cached = _load(next(tmp_path.glob("real-*.npz")))
+    mu, sigma = feature_stats(cached.features)
+    np.testing.assert_allclose(cached.stats[0], mu)
+    np.testing.assert_allclose(cached.stats[1], sigma)
+    # a changed image (new size + mtime) changes the key
+    copy = tmp_path / "real_copy"
+    shutil.copytree(real_dir, copy)
+    write_png(copy / "images/000000.png", lesion(999, 0))
+    other = compute_metrics(copy, fake_dir, metrics="fid", cache_dir=tmp_path, **KW)
+    assert other["real"]["cache"] == "miss" and calls
+
+
+def test_bad_image_is_skipped_not_fatal(real_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(real_dir, bad)
+    (bad / "images/000003.png").write_bytes(b"not a png")
+    res = compute_metrics(real_dir, bad, metrics="fid", cache_dir=tmp_path, **KW)
+    assert res["fake"]["num"] == 59 and any("000003.png" in s for s in res["fake"]["skipped"])
+
+
+def test_plain_folder_without_manifest(real_dir, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for i in range(12):
+        write_png(plain / f"x{i}.png", lesion(500 + i, 0))
+    s = open_image_set(plain)
+    assert len(s) == 12 and not s.has_labels
+    res = compute_metrics(real_dir, plain, metrics="fid,kid", cache_dir=tmp_path, **KW)
+    assert np.isfinite(res["results"]["fid"]) and res["per_class"] == {}
+
+
+def test_memorisation_flags_planted_copies(real_dir, tmp_path):
+    # 10 exact copies of training images among 10 novel ones
+    imgs = [lesion(s, s % 2) for s in range(10)] + [lesion(2000 + s, s % 2) for s in range(10)]
+    copies = make_dataset(tmp_path / "copies", range(20), [s % 2 for s in range(20)], images=imgs)
+    res = compute_metrics(real_dir, copies, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m1", **KW)
+    memo = res["memorisation"]
+    assert res["results"]["memo_flag"] is True and memo["flag"]
+    assert (
+        memo["pixel"]["frac_below_p1"] >= 0.5
+        and memo["pixel"]["tail_p1_pvalue"] < 1e-3
+        and memo["holdout"].startswith("manifest split")
+    )
+    table = pd.read_csv(tmp_path / "m1" / "memorisation.csv")
+    assert len(table) == 20
+    top = table.sort_values("pixel_distance").head(10)
+    assert (top["pixel_distance"] < 1e-4).all()
+    assert set(top["fake"]) == {f"images/{k:06d}.png" for k in range(10)}
+    assert (tmp_path / "m1" / "memorisation_grid.png").stat().st_size > 0
+    assert json.loads((tmp_path / "m1" / "memorisation.json").read_text())["flag"] is True
+
+
+def test_memorisation_quiet_on_novel_images(real_dir, fake_dir, tmp_path):
+    res = compute_metrics(
+        real_dir, fake_dir, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m2", **KW
+    )
+    assert res["memorisation"]["flag"] is False
+    assert res["memorisation"]["pixel"]["min_fake"] > 0
+
+
+def test_cli_end_to_end(real_dir, fake_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from dermsynth.cli.main import app
+
+    out = tmp_path / "m.json"
+    r = CliRunner().invoke(
+        app,
+        [
+            "metrics",
+            "--real",
+            str(real_dir),
+            "--fake",
+            str(fake_dir),
+            "--metrics",
+            "fid,kid,pr",
+            "--features",
+            FEAT,
+            "--feature-size",
+            "32",
+            "--json",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--batch",
+            "8",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["results"]["fid"] > 0 and "melanoma" in res["per_class"]
+    bad = CliRunner().invoke(
+        app,
+        [
+            "metrics",
+            "--real",
+            str(real_dir),
+            "--fake",
+            str(fake_dir),
+            "--metrics",
+            "fid",
+            "--features",
+            "inception",
+            "--inception-weights",
+            str(tmp_path / "nope.pth"),
+        ],
+    )
+    assert bad.exit_code == 2 and "pt_inception-2015-12-05-6726825d.pth" in bad.output
+    bad = CliRunner().invoke(
+        app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,ppl"]
+    )
+    assert bad.exit_code == 2 and "ppl needs a generator" in bad.output
