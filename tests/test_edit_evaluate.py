@@ -22,6 +22,7 @@ COLUMNS = {
     "lesion_iou",
     "lesion_area_change",
     "lesion_colour_change",
+    "lpips_outside",
     "class_kept",
     "eligible",
     "best",

@@ -63,3 +63,29 @@ def test_scorer_registry():
     imgs = np.stack([_image(frame=True)[0], _image(frame=False)[0]])
     s = get_scorer("simple_dark_corner")(imgs)
     assert s.present.tolist() == [True, False] and s.masks.shape == (2, 64, 64)
+
+
+def test_hair_through_a_corner_is_not_a_frame():
+    import cv2
+
+    img, _, _ = _image(frame=False)
+    for x in (0, 5, 12):
+        cv2.line(img, (x, 0), (63, 50 - x), (20, 15, 10), 1)
+    assert not dark_corner(img).present
+
+
+@pytest.mark.realdata
+def test_dark_corner_against_isic2017_annotations(shared_data):
+    import pandas as pd
+
+    from dermsynth.core.io import read_rgb
+
+    d = shared_data / "isic2017-256"
+    df = pd.read_csv(d / "labels.csv")
+    df = df[df["has_bias_annotation"] == 1].sample(200, random_state=1)
+    pred = np.array(
+        [dark_corner(read_rgb(next((d / "images").glob(f"{i}.*")))).present for i in df["image_id"]]
+    )
+    truth = df["dark_corner"].to_numpy().astype(bool)
+    assert (pred == truth).mean() > 0.85  # 0.89 measured on 600 images
+    assert pred[~truth].mean() < 0.05

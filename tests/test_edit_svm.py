@@ -17,7 +17,7 @@ def test_svm_recovers_planted_direction():
     scores = w @ d + 0.1 * r.normal(size=len(w))
     b = boundary_from_scores(w, scores, fraction=0.3)
     assert float(b.normal @ d) > 0.95  # points towards high scores
-    assert b.accuracy > 0.95 and b.n_test > 0
+    assert b.accuracy > 0.95 and b.balanced_accuracy > 0.95 and b.n_test > 0 and b.n_high == b.n_low == 1200
     np.testing.assert_allclose(np.linalg.norm(b.normal), 1, atol=1e-12)
 
 
@@ -26,6 +26,14 @@ def test_extreme_labels_take_top_and_bottom():
     assert sorted(idx[labels == 1].tolist()) == [8, 9] and sorted(idx[labels == 0].tolist()) == [0, 1]
     with pytest.raises(ValueError):
         extreme_labels(np.arange(10.0), 0.7)
+    # a detector that is 0 on most samples: high = the non-zero ones, low = all the zeros
+    scores = np.concatenate([np.zeros(90), np.arange(1, 11)])
+    idx, labels = extreme_labels(scores, 0.25)
+    assert sorted(idx[labels == 1].tolist()) == list(range(90, 100)) and (labels == 0).sum() == 90
+    idx, labels = extreme_labels(-scores, 0.25)
+    assert sorted(idx[labels == 0].tolist()) == list(range(90, 100)) and (labels == 1).sum() == 90
+    with pytest.raises(ValueError, match="do not separate"):
+        extreme_labels(np.zeros(50), 0.25)
 
 
 def test_project_out_makes_orthogonal():

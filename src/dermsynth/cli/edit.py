@@ -248,6 +248,11 @@ def evaluate(
     out: Path = typer.Option(
         Path("edit-eval"), "--out", help="Output directory: table.csv, table.json, figure.png, best_strip.png"
     ),
+    lpips: str = typer.Option(
+        "auto",
+        "--lpips",
+        help="auto (LPIPS-VGG16 if its weights are found locally) | off | PATH to vgg16-397923af.pth",
+    ),
     batch_size: int = typer.Option(16, "--batch-size"),
     device: str = DEVICE,
 ) -> None:
@@ -264,7 +269,7 @@ def evaluate(
             strip_image,
         )
         from dermsynth.edit import network as net
-        from dermsynth.edit.evaluate import best_strip, save_evaluation
+        from dermsynth.edit.evaluate import best_strip, lpips_distance, save_evaluation
 
         dirs = load_directions(directions_file)
         dev = _device(device)
@@ -295,14 +300,29 @@ def evaluate(
             min_class_kept,
         )
         det = get_scorer(detector)
+        dist, perceptual = None, "off"
+        if lpips != "off":
+            from dermsynth.metrics.lpips import load_lpips
+
+            try:
+                lp_net, perceptual = load_lpips(None if lpips == "auto" else lpips)
+                dist = lpips_distance(lp_net, dev)
+            except FileNotFoundError as e:
+                if lpips != "auto":
+                    raise
+                perceptual = f"LPIPS not computed (SSIM outside the artifact mask only): {e}"
+                console.print(
+                    "[yellow]note:[/yellow] LPIPS weights not found locally; reporting SSIM only (--lpips PATH)"
+                )
         with progress() as bar:
             task = bar.add_task("evaluating", total=len(idx) * len(s.alphas), info="")
-            table = evaluate_directions(G, dirs, idx, det, cscorer, s, lambda m: bar.advance(task, m))
+            table = evaluate_directions(G, dirs, idx, det, cscorer, s, lambda m: bar.advance(task, m), dist)
         info = {
             "directions": str(directions_file),
             "network": str(network),
             "detector": detector,
             "class_scorer": cname,
+            "perceptual_distance": perceptual,
         }
         best = save_evaluation(table, out, s, info)
         imgs, mid = best_strip(G, dirs, int(best["index"]), s, det)

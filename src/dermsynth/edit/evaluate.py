@@ -6,13 +6,14 @@ For each direction and alpha, on ``num`` sampled images (seeds ``seed_offset ..`
   after the edit; ``induced_frac``: of the clean samples, the fraction where the edit makes it fire;
 - ``ssim_outside``: SSIM (scikit-image, Wang et al. 2004) between original and edited image averaged
   over the pixels outside the original's (slightly dilated) artifact mask, i.e. the change the edit
-  should not make. LPIPS would be the perceptual choice but needs network weights that are not
-  available offline here, so SSIM is used;
+  should not make; ``lpips_outside``: LPIPS (Zhang et al. 2018, the metrics stage's LPIPS-VGG16)
+  between the original and the edited image with the original's pixels pasted back inside the
+  artifact mask, when a distance is given (its VGG16 weights must be a local file);
 - ``lesion_iou``: overlap of the lesion masks (:mod:`dermsynth.edit.lesion`) before and after;
   ``lesion_area_change`` (relative) and ``lesion_colour_change`` (CIELAB ΔE of the mean lesion colour):
   the class-agnostic colour/size statistic;
-- ``class_kept``: fraction of samples whose class score keeps its side (``d_projection`` of a
-  conditional D, or a classifier scorer), when a class scorer is given.
+- ``class_kept``: fraction of samples whose predicted class (the class scorer's presence flag:
+  ``d_projection`` of a conditional D > 0, or a classifier's probability >= 0.5) is unchanged.
 
 Best-direction rule (:func:`choose_best`): among rows with ``lesion_iou >= min_lesion_iou`` and (when
 measured) ``class_kept >= min_class_kept``, the highest ``removed_frac``, ties broken by the higher
@@ -85,7 +86,7 @@ class _Reference:
     images: np.ndarray
     det: Scores
     lesions: np.ndarray
-    class_scores: np.ndarray | None
+    class_present: np.ndarray | None
 
 
 def _sample_ws(G, s: EvalSettings, num: int):
@@ -102,11 +103,22 @@ def _sample_ws(G, s: EvalSettings, num: int):
 def _reference(G, s: EvalSettings, detector: Callable, class_scorer: Callable | None):
     ws = _sample_ws(G, s, s.num)
     imgs = synthesize(G, ws, s.noise_mode, s.batch_size, s.device)
-    cls = class_scorer(imgs).scores if class_scorer else None
+    cls = class_scorer(imgs).present if class_scorer else None
     return ws, _Reference(imgs, detector(imgs), np.stack([lesion_mask(im) for im in imgs]), cls)
 
 
-def _row(ref: _Reference, edited: np.ndarray, det: Scores, class_scorer: Callable | None) -> dict:
+def outside_composite(original: np.ndarray, edited: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
+    """``edited`` with the original's pixels inside each (dilated) artifact mask: a distance between
+    ``original`` and this composite sees only the change outside the artifact region."""
+    if masks is None:
+        return edited
+    keep = np.stack([dilate(m) for m in masks])[..., None]
+    return np.where(keep, original, edited)
+
+
+def _row(
+    ref: _Reference, edited: np.ndarray, det: Scores, class_scorer: Callable | None, distance: Callable | None
+) -> dict:
     framed = ref.det.present
     les = [lesion_mask(im) for im in edited]
     excl = [None] * len(edited) if ref.det.masks is None else [dilate(m) for m in ref.det.masks]
@@ -131,10 +143,15 @@ def _row(ref: _Reference, edited: np.ndarray, det: Scores, class_scorer: Callabl
                 ]
             )
         ),
+        "lpips_outside": float("nan"),
         "class_kept": float("nan"),
     }
-    if class_scorer is not None and ref.class_scores is not None:
-        row["class_kept"] = float((np.sign(class_scorer(edited).scores) == np.sign(ref.class_scores)).mean())
+    if distance is not None:
+        row["lpips_outside"] = float(
+            np.mean(distance(ref.images, outside_composite(ref.images, edited, ref.det.masks)))
+        )
+    if class_scorer is not None and ref.class_present is not None:
+        row["class_kept"] = float((class_scorer(edited).present == ref.class_present).mean())
     return row
 
 
@@ -146,8 +163,11 @@ def evaluate_directions(
     class_scorer: Callable | None = None,
     settings: EvalSettings = EvalSettings(),
     progress: Callable[[int], None] | None = None,
+    distance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """One row per (direction index, alpha) with the measures in the module docstring."""
+    """One row per (direction index, alpha) with the measures in the module docstring.
+
+    ``distance(a, b)`` (uint8 batches -> [N]), e.g. LPIPS, adds ``lpips_outside``."""
     s = settings
     ws, ref = _reference(G, s, detector, class_scorer)
     rows = []
@@ -161,7 +181,7 @@ def evaluate_directions(
                 "alpha": float(alpha),
                 "value": float(directions.values[k]),
             }
-            rows.append(row | _row(ref, edited, detector(edited), class_scorer))
+            rows.append(row | _row(ref, edited, detector(edited), class_scorer, distance))
             if progress:
                 progress(1)
     return choose_best(pd.DataFrame(rows), s.min_lesion_iou, s.min_class_kept)
@@ -210,7 +230,6 @@ def save_evaluation(table: pd.DataFrame, out_dir, settings: EvalSettings, info: 
         "rule": RULE,
         "best": best.to_dict(),
         "rows": table.to_dict("records"),
-        "perceptual_distance": "LPIPS not computed (its network weights are not available offline); SSIM outside the artifact mask instead",
     }
     atomic_write_json(out / "table.json", summary)
     plot_table(table, out / "figure.png")
@@ -281,3 +300,25 @@ def plot_table(table: pd.DataFrame, path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+
+
+def lpips_distance(
+    net, device: str = "cpu", batch_size: int = 32
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """uint8 batches [N, H, W, 3] x2 -> LPIPS [N] with ``net`` (e.g. ``dermsynth.metrics.lpips.load_lpips()[0]``)."""
+    import torch
+
+    net = net.to(device).eval()
+
+    def to_t(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x)).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+    @torch.no_grad()
+    def dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = [
+            net(to_t(a[i : i + batch_size]), to_t(b[i : i + batch_size])).float().cpu().numpy()
+            for i in range(0, len(a), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    return dist

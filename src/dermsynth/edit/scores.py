@@ -9,7 +9,7 @@ optional masks). Specs are ``name`` or ``name:argument``:
 - ``d_projection``: a conditional discriminator's class score D(x, c=1) - D(x, c=0) (> 0: class 1,
   melanoma), needs ``D`` in the context;
 - ``lesion_area``: fraction of the image the lesion segmentation covers;
-- ``classifier:PATH``: a melanoma classifier checkpoint of the classify stage.
+- ``classifier:RUN_DIR@SETUP``: the best model of a classify-stage run's setup (melanoma probability).
 
 New scorers: ``@register_scorer("name")`` on a factory ``(arg, context) -> scorer``.
 """
@@ -69,8 +69,8 @@ def _stack(results: list, with_masks: bool) -> Scores:
 def _simple_dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
     from dermsynth.edit.frame import dark_corner
 
-    threshold = float(arg) if arg else 0.5
-    return lambda images: _stack([dark_corner(im, threshold=threshold) for im in images], True)
+    kw = {"threshold": float(arg)} if arg else {}
+    return lambda images: _stack([dark_corner(im, **kw) for im in images], True)
 
 
 def _bias_detect():
@@ -141,18 +141,32 @@ def _d_projection(arg: str | None, context: dict[str, Any]) -> Scorer:
 
 @register_scorer("classifier")
 def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
-    if not arg:
-        raise ValueError("scorer 'classifier' needs a checkpoint path: classifier:PATH")
-    try:
-        from dermsynth.classify import load_classifier, predict_proba
-    except ImportError:
-        raise ValueError(
-            f"scorer 'classifier:{arg}' needs dermsynth.classify.load_classifier/predict_proba, not installed here"
-        ) from None
-    model = load_classifier(arg)
+    """``classifier:RUN_DIR@SETUP`` (or ``RUN_DIR`` when the run has one trained setup): the
+    classify stage's best model of that setup; score = melanoma probability, present = p >= 0.5."""
+    import torch
 
+    if not arg:
+        raise ValueError("scorer 'classifier' needs a classify run: classifier:RUN_DIR@SETUP")
+    from pathlib import Path
+
+    from dermsynth.classify.loader import make_transform
+    from dermsynth.classify.trained import load_trained
+
+    run_dir, _, setup = arg.partition("@")
+    if not setup:
+        done = sorted(p.parent.name for p in (Path(run_dir) / "setups").glob("*/state.pt"))
+        if len(done) != 1:
+            raise ValueError(f"classifier:{arg}: name the setup (RUN_DIR@SETUP); trained setups: {done}")
+        setup = done[0]
+    clf, exp = load_trained(run_dir, setup)
+    device = context.get("device", "cpu")
+    model = clf.model.to(device).eval()
+    tf = make_transform(exp.model.image_size, clf.mean, clf.std, train=False)
+
+    @torch.no_grad()
     def score(images: np.ndarray) -> Scores:
-        p = np.asarray(predict_proba(model, images), dtype=np.float64).reshape(len(images), -1)[:, -1]
+        x = tf(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)).to(device)
+        p = torch.sigmoid(model(x).float().reshape(-1)).cpu().numpy().astype(np.float64)
         return Scores(p, p >= 0.5)
 
     return score

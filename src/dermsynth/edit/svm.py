@@ -19,25 +19,45 @@ from dermsynth.core.seeding import rng
 
 @dataclass(frozen=True)
 class Boundary:
-    """Unit normal (towards high scores), intercept in the same units, held-out accuracy, counts."""
+    """Unit normal (towards high scores), intercept in the same units, held-out (balanced) accuracy,
+    train/test sizes and the numbers of high/low samples."""
 
     normal: np.ndarray
     intercept: float
     accuracy: float
     n_train: int
     n_test: int
+    balanced_accuracy: float = float("nan")
+    n_high: int = 0
+    n_low: int = 0
 
 
 def extreme_labels(scores: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the top and bottom ``fraction`` by score and their labels (1 = high)."""
+    """Indices of the high- and low-scored samples and their labels (1 = high).
+
+    High: score >= the (1 - fraction) quantile; low: score <= the fraction quantile. When both
+    quantiles fall on one tied value v (a detector that is 0 on most samples), high is score > v and
+    low is score <= v (or high >= v, low < v when v is the maximum). Constant scores are an error.
+    """
     if not 0 < fraction <= 0.5:
         raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
-    n = len(scores)
-    m = max(1, int(round(n * fraction)))
-    order = np.argsort(scores, kind="stable")
-    idx = np.concatenate([order[-m:], order[:m]])
-    labels = np.concatenate([np.ones(m, int), np.zeros(m, int)])
-    return idx, labels
+    scores = np.asarray(scores, np.float64)
+    hi_q, lo_q = np.quantile(scores, 1 - fraction), np.quantile(scores, fraction)
+    if hi_q > lo_q:
+        high, low = scores >= hi_q, scores <= lo_q
+    else:
+        high, low = scores > hi_q, scores < hi_q
+        if not low.any():
+            low = ~high
+        elif not high.any():
+            high = ~low
+    if not high.any() or not low.any():
+        raise ValueError(
+            f"the scores do not separate the samples (all {len(scores)} equal {scores[0]:g}): "
+            "the scorer fired on none of them; sample more (--num) or use another --score"
+        )
+    idx = np.concatenate([np.flatnonzero(high), np.flatnonzero(low)])
+    return idx, np.concatenate([np.ones(high.sum(), int), np.zeros(low.sum(), int)])
 
 
 def fit_svm(
@@ -53,13 +73,29 @@ def fit_svm(
     test, train = perm[:n_test], perm[n_test:]
     if len(np.unique(labels[train])) != 2:
         raise ValueError("too few samples: the training split holds only one class")
-    svm = LinearSVC(C=C, max_iter=20000, dual="auto", random_state=seed).fit(x[train], labels[train])
-    acc = float((svm.predict(x[test]) == labels[test]).mean()) if n_test else float("nan")
+    svm = LinearSVC(C=C, max_iter=20000, dual="auto", class_weight="balanced", random_state=seed)
+    svm.fit(x[train], labels[train])
+    pred = svm.predict(x[test]) if n_test else np.zeros(0, int)
+    acc = float((pred == labels[test]).mean()) if n_test else float("nan")
+    bal = (
+        float(np.mean([(pred[labels[test] == c] == c).mean() for c in (0, 1) if (labels[test] == c).any()]))
+        if n_test
+        else float("nan")
+    )
     coef = svm.coef_.reshape(-1)
     norm = float(np.linalg.norm(coef))
     if norm == 0:
         raise ValueError("the SVM found no separating direction")
-    return Boundary(coef / norm, float(svm.intercept_[0]) / norm, acc, len(train), n_test)
+    return Boundary(
+        coef / norm,
+        float(svm.intercept_[0]) / norm,
+        acc,
+        len(train),
+        n_test,
+        bal,
+        int(labels.sum()),
+        int((1 - labels).sum()),
+    )
 
 
 def boundary_from_scores(
@@ -70,7 +106,8 @@ def boundary_from_scores(
     C: float = 1.0,
     seed: int = 0,
 ) -> Boundary:
-    """InterFaceGAN boundary: SVM on the extreme-scored w (top vs bottom ``fraction``)."""
+    """InterFaceGAN boundary: SVM on the extreme-scored w (top vs bottom ``fraction``, see
+    :func:`extreme_labels`), classes weighted by their sizes."""
     idx, labels = extreme_labels(np.asarray(scores), fraction)
     return fit_svm(np.asarray(w)[idx], labels, test_fraction, C, seed)
 
@@ -190,6 +227,9 @@ def svm_directions(
         "truncation_psi": truncation_psi,
         "class": class_idx,
         "accuracy": b.accuracy,
+        "balanced_accuracy": b.balanced_accuracy,
+        "n_high": b.n_high,
+        "n_low": b.n_low,
         "n_train": b.n_train,
         "n_test": b.n_test,
         "score_mean": float(scores.mean()),

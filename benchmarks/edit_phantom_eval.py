@@ -1,0 +1,187 @@
+"""End to end on phantoms: phantom data -> tiny conditional StyleGAN2-ADA -> SeFa / PCA / SVM
+directions -> ``dermsynth edit evaluate`` tables -> frame removal until clean.
+
+Every step is the user-facing command (``python -m dermsynth.cli.main ...``), so this is also a smoke
+test of the CLI. Prints a summary (best row per method, until-clean counts, timings) and writes
+``summary.json`` in ``--work``. Figures are measured, never asserted.
+
+Usage: PYTHONPATH=src python benchmarks/edit_phantom_eval.py --work /tmp/ep --n 4000 --size 64 --kimg 200
+       (CPU rehearsal: --n 200 --size 32 --kimg 0.2 --pca-num 2000 --svm-num 200 --eval-num 32)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+#: ``dermsynth gan train`` through its command function (mounted under ``gan`` once the CLI wires it).
+TRAIN = ["-c", "import typer; from dermsynth.gan.train_cli import train_command; typer.run(train_command)"]
+
+
+def cli(*args: object, log: Path) -> float:
+    """Run ``dermsynth ARGS``; append its output to ``log``; return seconds; raise on failure."""
+    t = time.perf_counter()
+    head = TRAIN if args[:2] == ("gan", "train") else ["-m", "dermsynth.cli.main", *map(str, args[:2])]
+    cmd = [sys.executable, *head, *map(str, args[2:])]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    with open(log, "a") as f:
+        f.write(f"$ dermsynth {' '.join(map(str, args))}\n{res.stdout}{res.stderr}\n")
+    if res.returncode != 0:
+        raise SystemExit(
+            f"failed ({res.returncode}): dermsynth {' '.join(map(str, args))}\n{res.stderr[-3000:]}"
+        )
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--rates", default="dark_corner=0.3")
+    ap.add_argument("--kimg", type=float, default=200)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--cfg", default="tiny")
+    ap.add_argument("--pca-num", type=int, default=100_000)
+    ap.add_argument("--svm-num", type=int, default=10_000)
+    ap.add_argument("--eval-num", type=int, default=256)
+    ap.add_argument("--alphas", default="-3,3")
+    ap.add_argument("--detector", default="dark_corner")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--workers", type=int, default=8)
+    a = ap.parse_args()
+    w = a.work
+    w.mkdir(parents=True, exist_ok=True)
+    log = w / "log.txt"
+    times: dict[str, float] = {}
+    dev = ["--device", a.device]
+    times["phantom"] = cli(
+        "data",
+        "phantom",
+        "--out",
+        w / "phantom",
+        "--n",
+        a.n,
+        "--size",
+        a.size,
+        "--rates",
+        a.rates,
+        "--workers",
+        a.workers,
+        log=log,
+    )
+    times["train"] = cli(
+        "gan",
+        "train",
+        "--data",
+        w / "phantom",
+        "--out",
+        w / "runs",
+        "--cfg",
+        a.cfg,
+        "--cond",
+        "--kimg",
+        a.kimg,
+        "--batch",
+        a.batch,
+        "--snap",
+        10_000,
+        *dev,
+        log=log,
+    )
+    net = sorted((w / "runs").glob("*/network-*.safetensors"))[-1]
+    common = ["--network", net, *dev]
+    times["sefa"] = cli("edit", "directions", *common, "--method", "sefa", "--out", w / "sefa.npz", log=log)
+    times["pca"] = cli(
+        "edit", "directions", *common, "--method", "pca", "--num", a.pca_num, "--out", w / "pca.npz", log=log
+    )
+    svm = ["--method", "svm", "--num", a.svm_num, "--score", a.detector, "--batch-size", 64]
+    times["svm"] = cli("edit", "directions", *common, *svm, "--out", w / "svm.npz", log=log)
+    times["svm_ortho"] = cli(
+        "edit",
+        "directions",
+        *common,
+        *svm,
+        "--orthogonal-to",
+        "class",
+        "--out",
+        w / "svm_class_ortho.npz",
+        log=log,
+    )
+    best = {}
+    for name, idx in (("sefa", "0-9"), ("pca", "0-9"), ("svm", "0"), ("svm_class_ortho", "0")):
+        out = w / f"eval-{name}"
+        ev = [
+            "--indices",
+            idx,
+            "--num",
+            a.eval_num,
+            "--alphas",
+            a.alphas,
+            "--detector",
+            a.detector,
+            "--batch-size",
+            64,
+        ]
+        times[f"eval_{name}"] = cli(
+            "edit", "evaluate", *common, "--directions", w / f"{name}.npz", *ev, "--out", out, log=log
+        )
+        t = pd.read_csv(out / "table.csv")
+        best[name] = t[t["best"]].iloc[0].to_dict()
+    times["until_clean"] = cli(
+        "edit",
+        "apply",
+        *common,
+        "--directions",
+        w / "svm.npz",
+        "--class",
+        "melanoma",
+        "--seeds",
+        "0-199",
+        "--until-clean",
+        a.detector,
+        "--max-alpha",
+        10,
+        "--out",
+        w / "clean",
+        log=log,
+    )
+    clean = pd.read_csv(w / "clean" / "manifest.csv")["status"].value_counts().to_dict()
+    svm_meta = {
+        k: json.loads(str(__import__("numpy").load(w / f"{k}.npz")["meta"]))
+        for k in ("svm", "svm_class_ortho")
+    }
+    summary = {
+        "args": {k: str(v) for k, v in vars(a).items()},
+        "network": str(net),
+        "times_s": times,
+        "best": best,
+        "until_clean_melanoma_0_199": clean,
+        "svm_accuracy": {k: m["accuracy"] for k, m in svm_meta.items()},
+    }
+    (w / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    cols = [
+        "index",
+        "alpha",
+        "n_present",
+        "removed_frac",
+        "induced_frac",
+        "ssim_outside",
+        "lesion_iou",
+        "class_kept",
+        "eligible",
+    ]
+    print(pd.DataFrame({k: {c: v[c] for c in cols} for k, v in best.items()}).T.to_string())
+    print("until clean:", clean, "| svm accuracy:", summary["svm_accuracy"])
+    print("times (s):", {k: round(v, 1) for k, v in times.items()})
+
+
+if __name__ == "__main__":
+    main()
