@@ -283,7 +283,7 @@ def restore_state(run: Run, state: dict[str, Any]) -> None:
     run.opts["G"].load_state_dict(state["opt_G"])
     run.opts["D"].load_state_dict(state["opt_D"])
     if run.augment_pipe is not None:
-        run.augment_pipe.p.copy_(state["augment_p"].to(run.device))
+        run.augment_pipe.set_p(float(state["augment_p"]))
     if run.ada is not None and state["ada"]:
         run.ada.load_state_dict(state["ada"])
     run.loss.load_state_dict(state["loss"])
@@ -386,8 +386,8 @@ def update_ema(run: Run) -> None:
         ema_nimg = min(ema_nimg, run.counters.cur_nimg * cfg.ema_rampup)
     beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
     with torch.no_grad():
-        for p_ema, p in zip(run.G_ema.parameters(), run.G.parameters(), strict=True):
-            p_ema.copy_(p.lerp(p_ema, beta))
+        ema, cur = list(run.G_ema.parameters()), list(run.G.parameters())
+        torch._foreach_lerp_(ema, cur, 1.0 - beta)  # p_ema + (1 - beta) (p - p_ema), one fused call
         for b_ema, b in zip(run.G_ema.buffers(), run.G.buffers(), strict=True):
             b_ema.copy_(b)
 
