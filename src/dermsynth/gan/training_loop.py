@@ -126,11 +126,15 @@ def setup(
         run_dir.mkdir(parents=True, exist_ok=True)
     dist.barrier()
     log = make_logger(run_dir, echo)
-    device = dist.device(cfg.device)
+    # "cuda" under torchrun means this rank's GPU (cuda:LOCAL_RANK), which dist.device("auto") picks
+    device = dist.device("auto" if cfg.device == "cuda" and torch.cuda.is_available() else cfg.device)
     configure_backends(cfg, device)
     data = (
         data if data is not None else load_training_data(cfg.data, cond=cfg.cond, mirror=cfg.mirror, warn=log)
     )
+    if cfg.cond and data.c_dim > cfg.c_dim:
+        raise ValueError(f"{cfg.data}: labels need c_dim {data.c_dim}, the config has {cfg.c_dim}")
+    data.c_dim = cfg.c_dim if cfg.cond else 0  # the config decides (a skipped image may hide a class)
     _check_config(cfg, run_dir)
 
     torch.manual_seed(derive_seed(cfg.seed, "init"))  # same initial weights on every rank
