@@ -168,6 +168,15 @@ def test_tiny_run_writes_every_output(dataset, tmp_path):
     assert json.loads((d / "config.json").read_text())["cfg"] == "tiny"
 
 
+def test_old_training_states_are_pruned(dataset, tmp_path):
+    run = tl.setup(tiny_cfg(dataset), tmp_path / "run", echo=None)
+    for nimg in (1000, 2000, 3000):
+        run.counters.cur_nimg = nimg
+        tl.save_state(run)
+    names = sorted(p.name for p in run.run_dir.glob("training-state-*.pt"))
+    assert names == [f"training-state-{k:06d}.pt" for k in (2, 3)][-tl.KEEP_STATES :]
+
+
 def test_rerun_with_other_options_is_refused(dataset, tmp_path):
     tl.train(tl.setup(tiny_cfg(dataset, kimg=0.004), tmp_path / "run", echo=None))
     with pytest.raises(ValueError, match="different options"):

@@ -43,11 +43,15 @@ from dermsynth.gan.train_data import TrainingData, load_training_data
 from dermsynth.gan.training_snapshot import TickStats
 from dermsynth.gan.training_state import (
     latest_state,
+    list_states,
     rng_state,
     save_training_state,
     set_rng_state,
     state_path,
 )
+
+#: Training states kept in a run directory (the newest; an older one is a fallback if the newest is torn).
+KEEP_STATES = 2
 
 
 @dataclasses.dataclass
@@ -456,11 +460,13 @@ def maintenance(run: Run, done: bool) -> dict[str, Any]:
 
 
 def save_state(run: Run) -> None:
-    """Write ``training-state-{kimg}.pt`` (rank 0) and drop older ones but the previous."""
+    """Write ``training-state-{kimg}.pt`` (rank 0); keep only the newest ``KEEP_STATES`` files."""
     state = collect_state(run)  # every rank joins nothing here; only rank 0 writes
     if dist.is_main():
         kimg = run.counters.cur_nimg // 1000
         save_training_state(state_path(run.run_dir, kimg), state)
+        for _, old in list_states(run.run_dir)[KEEP_STATES:]:  # ~1 GB each at 256 px: keep the newest
+            old.unlink(missing_ok=True)
     dist.barrier()
 
 
