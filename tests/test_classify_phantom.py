@@ -87,3 +87,17 @@ def test_shortcut_test_catches_frame_biased_model_on_phantom(tmp_path):
     table = run_experiment(exp, tmp_path / "run", "cpu", log=lambda m: None)
     assert bool(table.loc[0, "shortcut_flagged"])
     assert table.loc[0, "shortcut_auc_change"] < -0.2 and table.loc[0, "shortcut_score_change_add"] > 0.1
+
+
+def test_frame_filter_falls_back_to_the_bias_detector(tmp_path):
+    pytest.importorskip("dermsynth.bias")
+    from dermsynth.classify.data import filter_artifacts, load_dataset
+
+    make_phantom_dataset(tmp_path / "ph", 60, 128, 5, rates={"dark_corner": (0.3, 0.6)})
+    df = load_dataset(tmp_path / "ph")
+    truth = df.pop("dark_corner")
+    out = filter_artifacts(df, ("dark_corner",), tmp_path / "cache.csv")
+    removed = (~df["image_id"].isin(out["image_id"])).astype(int)
+    assert (removed == truth).mean() >= 0.9 and 0 < len(out) < len(df)
+    cached = pd.read_csv(tmp_path / "cache.csv")
+    assert len(cached) == len(df) and "dark_corner" in cached.columns

@@ -45,6 +45,7 @@ def _run(args):
     return res
 
 
+@pytest.mark.slow
 def test_experiment_end_to_end_and_resume(toy):
     out = toy / "run"
     _run(["run", str(toy / "exp.yaml"), "--out", str(out), "--device", "cpu"])
@@ -77,7 +78,7 @@ def test_experiment_end_to_end_and_resume(toy):
     assert (out / "roc.png").stat().st_size > 5000
     sc = pd.read_csv(out / "shortcut.csv")
     assert sc["setup"].tolist() == table["setup"].tolist() and "with_frame_AUC" in sc.columns
-    res = json.loads((out / "results.json").read_text())
+    res = json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert set(res["setups"]) == set(table["setup"])
     # the test set is the real test split, never the validation split
     preds = pd.read_csv(out / "setups" / "real" / "predictions.csv", dtype={"image_id": str})

@@ -246,7 +246,7 @@ def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path |
             rows.append({a: known.at[p, a] for a in artifacts})
             continue
         try:
-            res = detect(read_rgb(p))
+            res = detect(read_rgb(p), artifacts=list(artifacts))
             rows.append({a: int(bool(res[a].present)) if a in res else math.nan for a in artifacts})
         except (ValueError, OSError) as e:
             warnings.warn(f"{p}: artifact detection failed ({e}); treated as unknown", stacklevel=2)

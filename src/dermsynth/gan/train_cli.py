@@ -16,7 +16,7 @@ from dermsynth.cli.common import console, user_errors
 def _progress_callback(bar, task, total_nimg: int):
     def update(run) -> None:
         c = run.counters
-        p = float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0
+        p = run.augment_pipe.probability if run.augment_pipe is not None else 0.0
         info = f"kimg {c.cur_nimg / 1000:.1f}  p {p:.3f}  tick {c.cur_tick}"
         if run.last_row.get("sec_per_kimg") is not None:
             info += f"  sec/kimg {run.last_row['sec_per_kimg']:.2f}"

@@ -35,10 +35,10 @@ class TickStats:
 
     def report(self, name: str, value: torch.Tensor) -> None:
         v = value.detach().flatten().to(torch.float64)
-        v = v[torch.isfinite(v)]
+        ok = torch.isfinite(v)  # no boolean indexing: it would sync the GPU on every report
         i = self.index[name]
-        self.acc[i, 0] += v.sum()
-        self.acc[i, 1] += v.numel()
+        self.acc[i, 0] += torch.where(ok, v, torch.zeros_like(v)).sum()
+        self.acc[i, 1] += ok.sum()
 
     def reduce_and_reset(self) -> dict[str, float]:
         """Means over all ranks of every statistic seen during the tick; accumulators reset."""
@@ -67,7 +67,7 @@ def tick_stats(run: Run) -> dict[str, Any]:
     tick_sec = now - run.tick_start_time
     tick_kimg = (c.cur_nimg - c.tick_start_nimg) / 1000
     total_sec = run.elapsed_before + (now - run.start_time)
-    p = float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0
+    p = run.augment_pipe.probability if run.augment_pipe is not None else 0.0
     rt = run.ada.last_rt if run.ada is not None else float("nan")
     fields = {
         "tick": c.cur_tick,
@@ -171,7 +171,7 @@ def network_meta(run: Run) -> dict[str, Any]:
             "cur_nimg": run.counters.cur_nimg,
             "data": run.cfg.data,
             "config": config_dict(run.cfg),
-            "augment_p": float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0,
+            "augment_p": run.augment_pipe.probability if run.augment_pipe is not None else 0.0,
         },
     }
 

@@ -46,6 +46,7 @@ def _rank_major_to_index(num: int, world: int, n_pad: int) -> np.ndarray:
 
 def _write_line(run_dir: Path, metric: str, results: dict, **fields) -> None:
     line = {"results": results, "metric": metric, **fields, "timestamp": time.time()}
+    run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / f"metric-{metric}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 
