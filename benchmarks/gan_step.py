@@ -32,34 +32,6 @@ def build(cfg: str, res: int, c_dim: int, device: torch.device, fp32: bool, chan
     return G, D
 
 
-def use_matmul_demodulation() -> None:
-    """Experiment for the networks owner: demodulation coefficients as one matmul.
-
-    sum_{i,k} (w_oik s_i)^2 = sum_i s_i^2 sum_k w_oik^2, so d = rsqrt(s^2 @ (sum_k w^2)^T + 1e-8) needs
-    no [N, O, I, k, k] tensor (same value up to float rounding). Only for the non-fused fp32 path.
-    """
-    from dermsynth.gan import networks, ops
-
-    orig = ops.modulated_conv2d
-
-    def fast(x, weight, styles, noise=None, up=1, padding=0, resample_filter=None, demodulate=True,
-             flip_weight=True, fused_modconv=True):  # fmt: skip
-        if fused_modconv or x.dtype != torch.float32:
-            return orig(
-                x, weight, styles, noise, up, padding, resample_filter, demodulate, flip_weight, fused_modconv
-            )
-        n = x.shape[0]
-        x = x * styles.reshape(n, -1, 1, 1)
-        x = ops.conv2d_resample(x, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
-        if demodulate:
-            x = x * (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt().reshape(
-                n, -1, 1, 1
-            )
-        return x + noise if noise is not None else x
-
-    networks.modulated_conv2d = fast
-
-
 def make_step(G, D, batch: int, c_dim: int, device: torch.device):
     z = torch.randn(batch, G.z_dim, device=device)
     c = F.one_hot(torch.arange(batch, device=device) % max(c_dim, 1), max(c_dim, 1)).float()[:, :c_dim]
@@ -93,7 +65,6 @@ def main() -> None:
     ap.add_argument("--fp32", action="store_true", help="no mixed precision (CUDA only matters)")
     ap.add_argument("--nhwc", action="store_true", help="channels_last")
     ap.add_argument("--tf32", action="store_true")
-    ap.add_argument("--demod-matmul", action="store_true", help="experiment: see use_matmul_demodulation")
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
@@ -104,8 +75,6 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = a.tf32
-    if a.demod_matmul:
-        use_matmul_demodulation()
     torch.manual_seed(0)
     G, D = build(a.cfg, a.res, a.c_dim, device, a.fp32, a.nhwc)
     step = make_step(G, D, a.batch, a.c_dim, device)
@@ -131,7 +100,6 @@ def main() -> None:
         "c_dim": a.c_dim,
         "fp32": a.fp32,
         "nhwc": a.nhwc,
-        "demod_matmul": a.demod_matmul,
         "threads": torch.get_num_threads(),
         "tflop_per_step": round(flops / 1e12, 4),
         "gflop_per_s": round(flops / med / 1e9, 1),
