@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--out", default=None, help="keep the audited dataset here")
     ap.add_argument("--json", default=None, help="write all results here")
+    ap.add_argument("--device", default="cpu", help="device of the learned model: cpu | cuda")
     ap.add_argument("--tune", action="store_true", help="print F1-optimal heuristic thresholds on --split")
     args = ap.parse_args()
     truth = shared_data_dir() / "isic2017-256" / "labels.csv"
@@ -78,7 +79,7 @@ def main() -> None:
         base = Path(args.out or tmp)
         for m in methods:
             d = real_manifest(base / m.split(":")[0], args.split)
-            audit_dataset(d, parse_method(m), figures=bool(args.out))
+            audit_dataset(d, parse_method(m), figures=bool(args.out), device=args.device)
             results[m.split(":")[0]] = evaluate_dataset(d, truth)
     print(f"isic2017-256 split={args.split}")
     print(

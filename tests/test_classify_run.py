@@ -45,6 +45,7 @@ def _run(args):
     return res
 
 
+@pytest.mark.slow
 def test_experiment_end_to_end_and_resume(toy):
     out = toy / "run"
     _run(["run", str(toy / "exp.yaml"), "--out", str(out), "--device", "cpu"])
@@ -77,7 +78,7 @@ def test_experiment_end_to_end_and_resume(toy):
     assert (out / "roc.png").stat().st_size > 5000
     sc = pd.read_csv(out / "shortcut.csv")
     assert sc["setup"].tolist() == table["setup"].tolist() and "with_frame_AUC" in sc.columns
-    res = json.loads((out / "results.json").read_text())
+    res = json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert set(res["setups"]) == set(table["setup"])
     # the test set is the real test split, never the validation split
     preds = pd.read_csv(out / "setups" / "real" / "predictions.csv", dtype={"image_id": str})
@@ -190,3 +191,16 @@ def test_tiny_experiment_on_cuda_with_amp(toy, tmp_path):
     assert torch.cuda.is_available() and 0.0 <= table.loc[0, "AUC"] <= 1.0
     cpu = run_experiment(exp, tmp_path / "run-cpu", "cpu", log=lambda m: None)
     assert abs(table.loc[0, "AUC"] - cpu.loc[0, "AUC"]) < 0.2  # same data, same seed, other device
+
+
+def test_pretrained_classifier_starts_near_chance():
+    import torch
+
+    from dermsynth.classify.models import build_classifier
+
+    clf = build_classifier("tf_efficientnet_lite0", "imagenet")
+    assert clf.weights.weights.startswith("imagenet:")
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        logit = clf.model.eval()(x)
+    assert logit.shape == (4, 1) and logit.abs().max() < 2.0  # the one-logit head starts small

@@ -140,6 +140,8 @@ def test_frame_darkens_corners_and_rejects_bad_input():
     out, mask = add_frame(img, np.random.default_rng(1))
     assert mask[0, 0] and mask[-1, -1] and not mask[32, 32]
     assert out[0, 0].max() < 40 and np.array_equal(out[32, 32], img[32, 32])
+    ring, ring_mask = add_frame(img, np.random.default_rng(1), radius=(0.8, 0.9))
+    assert ring_mask[32, 0] and ring_mask[0, 32] and ring[32, 0].max() < 100  # full ring, not only corners
     with pytest.raises(ValueError, match="RGB uint8"):
         add_frame(img.astype(np.float32), np.random.default_rng(1))
 

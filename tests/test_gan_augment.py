@@ -113,8 +113,7 @@ def test_filter_bank_sums_to_delta_and_unit_gains_are_identity():
     # the lowest band passes DC, the others block it
     assert torch.allclose(bank.sum(1), torch.tensor([1.0, 0, 0, 0]), atol=1e-6)
     x = _imgs(s=32)
-    pipe = _only("imgfilter", p=0.0)
-    pipe.p.fill_(1.0)
+    pipe = _only("imgfilter", p=1.0)
     pipe.strength["imgfilter"] = 1e-9  # never selected -> unit gains
     assert torch.allclose(pipe._imgfilter(x), x, atol=1e-5)
 
@@ -150,7 +149,7 @@ def test_ada_controller_moves_p_and_respects_ceiling():
     ada.accumulate(torch.ones(64, 1))  # D sure of every real: r_t = 1 > target
     assert ada.update(pipe, batch_size=64) == 1.0
     assert float(pipe.p) == pytest.approx(64 * 4 / 500_000)
-    pipe.p.fill_(0.7999)
+    pipe.set_p(0.7999)
     ada.accumulate(torch.ones(64, 1))
     ada.update(pipe, batch_size=64)
     assert float(pipe.p) == pytest.approx(0.8)
@@ -159,6 +158,14 @@ def test_ada_controller_moves_p_and_respects_ceiling():
         ada.update(pipe, batch_size=64)
     assert float(pipe.p) == 0.0
     assert ada.update(pipe, batch_size=64) is None  # nothing seen
+
+
+def test_p_survives_a_state_dict_round_trip():
+    a, b = AugmentPipe(p=0.3), AugmentPipe(p=0.0)
+    b.load_state_dict(a.state_dict())
+    assert b.probability == pytest.approx(0.3) and float(b.p) == pytest.approx(0.3)
+    x = _imgs()
+    assert not torch.equal(b(x), x)  # the host copy follows the loaded buffer
 
 
 def test_ada_state_round_trip():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -210,3 +211,25 @@ def test_cuda_half_precision_blocks_close_to_fp32(half):
         assert (mixed_cl - mixed).abs().mean() < tol * fp32.abs().mean()
         logits_half, logits32 = D(fp32, cc), D(fp32, cc, force_fp32=True)
         assert (logits_half - logits32).abs().max() < 0.1 * logits32.abs().max() + 0.05
+
+
+@pytest.mark.parametrize(
+    "up,down,pad",
+    [(2, 1, (2, 1, 2, 1)), (2, 1, (1, 1, 1, 1)), (2, 1, (3, 0, 0, 2)), (2, 1, (-1, 1, 2, 2)), (1, 2, (1, 1, 1, 1)),
+     (1, 1, (2, 1, 0, 3)), (1, 2, (2, 2, 2, 2)), (1, 1, (-1, 2, 1, -1))],
+)  # fmt: skip
+def test_upfirdn_matches_scipy_reference(up, down, pad):
+    from scipy.signal import convolve2d
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 6, 7)).astype(np.float32)
+    f = rng.standard_normal((4, 4)).astype(np.float32)  # non-symmetric on purpose
+    y = upfirdn2d(torch.from_numpy(x), torch.from_numpy(f), up=up, down=down, padding=pad, gain=1.5).numpy()
+    x0, x1, y0, y1 = pad
+    for ch in range(2):
+        z = np.zeros((6 * up, 7 * up), np.float32)
+        z[::up, ::up] = x[0, ch]
+        z = np.pad(z, ((max(y0, 0), max(y1, 0)), (max(x0, 0), max(x1, 0))))
+        z = z[max(-y0, 0) : z.shape[0] - max(-y1, 0), max(-x0, 0) : z.shape[1] - max(-x1, 0)]
+        ref = convolve2d(z, f * 1.5, mode="valid")[::down, ::down]
+        np.testing.assert_allclose(y[0, ch], ref, atol=1e-5)

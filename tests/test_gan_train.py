@@ -168,6 +168,15 @@ def test_tiny_run_writes_every_output(dataset, tmp_path):
     assert json.loads((d / "config.json").read_text())["cfg"] == "tiny"
 
 
+def test_old_training_states_are_pruned(dataset, tmp_path):
+    run = tl.setup(tiny_cfg(dataset), tmp_path / "run", echo=None)
+    for nimg in (1000, 2000, 3000):
+        run.counters.cur_nimg = nimg
+        tl.save_state(run)
+    names = sorted(p.name for p in run.run_dir.glob("training-state-*.pt"))
+    assert names == [f"training-state-{k:06d}.pt" for k in (2, 3)][-tl.KEEP_STATES :]
+
+
 def test_rerun_with_other_options_is_refused(dataset, tmp_path):
     tl.train(tl.setup(tiny_cfg(dataset, kimg=0.004), tmp_path / "run", echo=None))
     with pytest.raises(ValueError, match="different options"):
@@ -234,8 +243,27 @@ def test_transfer_learning_with_frozen_d_layers(dataset, tmp_path):
     for name in run.frozen_d:
         assert torch.equal(d1[name], d0[name]), name
     assert not torch.equal(d1["b16.conv1.weight"], d0["b16.conv1.weight"])
-    with pytest.raises(ValueError, match="import"):
+    with pytest.raises(FileNotFoundError, match="x.pkl"):
         tl.setup(tiny_cfg(dataset, resume=str(tmp_path / "x.pkl")), tmp_path / "dst2", echo=None)
+
+
+def test_transfer_from_an_official_network_in_the_fixture_layout(sg2_fixtures, tmp_path):
+    from dermsynth.gan.official import import_official
+
+    data = make_disk_dataset(tmp_path / "d32", n=8, size=32)
+    src = sg2_fixtures / "sg2ada_c2_res32.weights.safetensors"
+    cfg = resolve_train_config(
+        "auto", 32, data=str(data), cond=True, c_dim=2, cbase=4096, cmax=128, batch=4, kimg=0.004, device="cpu",
+        resume=str(src),
+    )  # fmt: skip
+    run = tl.setup(cfg, tmp_path / "run", echo=None)
+    G, D, G_ema, _ = import_official(src)
+    for mine, ref in ((run.G, G), (run.D, D), (run.G_ema, G_ema or G)):  # G_ema starts as G when absent
+        want = ref.state_dict()
+        got = mine.state_dict()
+        assert set(got) == set(want)
+        for k, v in want.items():
+            assert torch.equal(got[k], v), k
 
 
 def test_gradient_accumulation_matches_the_full_batch(dataset, tmp_path):

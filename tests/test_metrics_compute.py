@@ -88,6 +88,14 @@ def test_cache_hit_skips_extraction_and_invalidates_on_change(real_dir, fake_dir
     assert second["real"]["cache"] == "hit" and not calls
     assert second["results"]["fid"] == pytest.approx(first["results"]["fid"], rel=1e-9)
     assert second["timing"]["real_features_s"] < 1.0
+    # the cache file holds the real statistics too
+    from dermsynth.metrics.features import _load
+    from dermsynth.metrics.frechet import feature_stats
+
+    cached = _load(next(tmp_path.glob("real-*.npz")))
+    mu, sigma = feature_stats(cached.features)
+    np.testing.assert_allclose(cached.stats[0], mu)
+    np.testing.assert_allclose(cached.stats[1], sigma)
     # a changed image (new size + mtime) changes the key
     copy = tmp_path / "real_copy"
     shutil.copytree(real_dir, copy)

@@ -121,3 +121,12 @@ def test_precision_recall_equals_torch_fidelity():
     assert 0 < p < 1 and 0 < r < 1
     p2, r2 = precision_recall(real, real, k=3)
     assert p2 == 1.0 and r2 == 1.0
+
+
+def test_cached_real_statistics_give_the_same_fid():
+    from dermsynth.metrics.compute import feature_metrics
+
+    a, b = _feats(300, 16, seed=20), _feats(280, 16, shift=0.1, seed=21)
+    plain = feature_metrics(a, b, ["fid"])["fid"]
+    cached = feature_metrics(a, b, ["fid"], real_stats=feature_stats(a))["fid"]
+    assert cached == pytest.approx(plain, rel=1e-10)

@@ -1,8 +1,8 @@
 """Generator paths: PPL (ppl2_wend), --network, compute_for_training, with a tiny stand-in generator.
 
 The stand-in has the gan stage's interface (mapping(z, c, truncation_psi), synthesis(ws, noise_mode),
-z_dim, c_dim, num_ws, img_resolution, outputs in [-1, 1]); the real tiny preset replaces it once the
-gan stage lands on main.
+z_dim, c_dim, num_ws, img_resolution, outputs in [-1, 1]) and runs in milliseconds;
+test_metrics_gan.py repeats the key paths with the gan stage's real ``tiny`` preset.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class TinyG(torch.nn.Module):
         w = self.w_avg.lerp(w, truncation_psi)
         return w[:, None].repeat(1, self.num_ws, 1)
 
-    def synthesis(self, ws, noise_mode="const"):
+    def synthesis(self, ws, noise_mode="const", **_):
         x = self.fc(ws.mean(1)).view(-1, 8, 4, 4)
         x = torch.nn.functional.interpolate(x, size=self.img_resolution, mode="bilinear", align_corners=False)
         return torch.tanh(self.conv(x))
@@ -164,3 +164,80 @@ def test_rank_major_reorder():
         mine = np.arange(r, num, world)
         gathered[r * n_pad : r * n_pad + len(mine)] = mine
     np.testing.assert_array_equal(gathered[_rank_major_to_index(num, world, n_pad)], np.arange(num))
+
+
+def _ddp_worker(rank, world, port, real_dir, run_dir, cache_dir, q):
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    from dermsynth.core import distributed as dist
+
+    dist.init("gloo")
+    try:
+        out = compute_for_training(
+            TinyG().eval(),
+            real_dir,
+            ["fid", "ppl"],
+            run_dir,
+            num=10,
+            features="effnet-lite:random",
+            feature_size=32,
+            ppl_num=5,
+            ppl_features="effnet-lite:random",
+            cache_dir=cache_dir,
+            device="cpu",
+        )
+        q.put((rank, out))
+    finally:
+        import torch.distributed as tdist
+
+        tdist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_compute_for_training_two_ranks_equals_one(real_dir, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    one = compute_for_training(
+        TinyG().eval(),
+        real_dir,
+        ["fid", "ppl"],
+        tmp_path / "one",
+        num=10,
+        features="effnet-lite:random",
+        feature_size=32,
+        ppl_num=5,
+        ppl_features="effnet-lite:random",
+        cache_dir=tmp_path / "c",
+        device="cpu",
+    )
+    (tmp_path / "two").mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [
+        ctx.Process(target=_ddp_worker, args=(r, 2, port, real_dir, tmp_path / "two", tmp_path / "c", q))
+        for r in range(2)
+    ]
+    for p in procs:
+        p.start()
+    outs = dict(q.get(timeout=240) for _ in procs)
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert outs[1] == {}
+    assert outs[0]["fid"]["results"]["fid"] == pytest.approx(one["fid"]["results"]["fid"], rel=1e-4)
+    key = "ppl2_wend[effnet-lite:random]"
+    assert outs[0]["ppl"]["results"][key] == pytest.approx(one["ppl"]["results"][key], rel=1e-3)
+    assert len((tmp_path / "two" / "metric-fid.jsonl").read_text().splitlines()) == 1

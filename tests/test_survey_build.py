@@ -139,7 +139,19 @@ def test_cli_build_invite_export(tmp_path):
     syn = make_dataset(tmp_path / "syn", "synthetic", 6, seed=2)
     runner = CliRunner()
     out = tmp_path / "study"
-    args = ["build", "--real", str(real), "--synthetic", str(syn), "--out", str(out), "--n", "8", "--size", "16"]
+    args = [
+        "build",
+        "--real",
+        str(real),
+        "--synthetic",
+        str(syn),
+        "--out",
+        str(out),
+        "--n",
+        "8",
+        "--size",
+        "16",
+    ]
     res = runner.invoke(app, [*args, "--exclude", "ruler", "--seed", "7"])
     assert res.exit_code == 0, res.output
     assert (out / "leakcheck.json").exists() and len(list((out / "images").glob("*.png"))) == 8
@@ -151,7 +163,9 @@ def test_cli_build_invite_export(tmp_path):
     assert len(set(links)) == 3 and all(ln.startswith("https://survey.example.org/r/") for ln in links)
     res = runner.invoke(app, ["export", str(out), "--out", str(tmp_path / "exp")])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "exp" / "responses.csv").read_text().startswith("study_id,reader_id,background,image_id")
+    assert (
+        (tmp_path / "exp" / "responses.csv").read_text().startswith("study_id,reader_id,background,image_id")
+    )
     assert (tmp_path / "exp" / "stimuli.csv").read_text() == (out / "stimuli.csv").read_text()
 
 
@@ -169,10 +183,19 @@ def test_real_isic_images_pass_the_leak_check(shared_data, tmp_path):
         for i in part.image_id:
             os.symlink(files[i], d / "images" / files[i].name)
         man = pd.DataFrame(
-            {"image_id": part.image_id, "file": [f"images/{files[i].name}" for i in part.image_id],
-             "label": part.melanoma, "ruler": part.ruler}
+            {
+                "image_id": part.image_id,
+                "file": [f"images/{files[i].name}" for i in part.image_id],
+                "label": part.melanoma,
+                "ruler": part.ruler,
+            }
         )
         man.to_csv(d / "manifest.csv", index=False)
         dirs.append(d)
-    res = build_study(dirs[0], dirs[1], tmp_path / "s", BuildOptions(n=24, size=128, exclude=("ruler",), examples_per_class=1))
+    res = build_study(
+        dirs[0],
+        dirs[1],
+        tmp_path / "s",
+        BuildOptions(n=24, size=128, exclude=("ruler",), examples_per_class=1),
+    )
     assert res.leak["passed"] and all(res.leak["checks"].values())

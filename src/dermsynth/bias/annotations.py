@@ -66,6 +66,8 @@ def read_annotations(path: str | os.PathLike, artifacts: list[str] | None = None
     for a in wanted:
         if f"{a}{ANNOTATED_SUFFIX}" in df.columns:
             df[a] = df[f"{a}{ANNOTATED_SUFFIX}"]
+        elif f"{a}_score" in df.columns and a in df.columns:
+            df = df.drop(columns=[a])  # the audit's own decision, not an annotation
     cols = [a for a in wanted if a in df.columns]
     if not cols:
         raise ValueError(f"{path}: none of the artifact columns {wanted} present")

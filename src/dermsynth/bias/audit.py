@@ -110,10 +110,14 @@ def _load_partial(audit_dir: Path, spec: str) -> pd.DataFrame:
 
 
 def score_dataset(
-    directory: Path, df: pd.DataFrame, method: Method, on_image: Callable[[], None] | None = None
+    directory: Path,
+    df: pd.DataFrame,
+    method: Method,
+    on_image: Callable[[], None] | None = None,
+    device: str = "cpu",
 ) -> tuple[pd.DataFrame, list[str], dict | None]:
     """Raw heuristic / model scores for every manifest row (resumable); (table, errors, model meta)."""
-    model, meta = load_model(method.model) if method.model else (None, None)
+    model, meta = load_model(method.model, device) if method.model else (None, None)
     audit_dir = directory / "audit"
     done = _load_partial(audit_dir, method.spec)
     rows = [done] if len(done) else []
@@ -198,12 +202,13 @@ def audit_dataset(
     method: Method | str = "best",
     figures: bool = True,
     on_image: Callable[[], None] | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Audit a dataset directory in place (see module docstring); returns the summary."""
     directory = Path(directory)
     method = parse_method(method) if isinstance(method, str) else method
     df = read_manifest(directory)
-    raw, errors, meta = score_dataset(directory, df, method, on_image)
+    raw, errors, meta = score_dataset(directory, df, method, on_image, device)
     dec = decisions(method, meta if method.kind != "heuristic" else None)
     df = apply_decisions(df, raw, dec)
     write_manifest(df, directory)

@@ -69,7 +69,8 @@ def annotated_images(directory: str | os.PathLike, truth: str | os.PathLike | No
     out = ann.loc[ids].copy()
     out.insert(0, "path", [str(paths[i]) for i in ids])
     split = splits.reindex(ids) if splits is not None else pd.Series(np.nan, index=ids)
-    out.insert(1, "split", split.fillna("train").astype(str).values)
+    split = split.astype(object).where(split.notna(), "train")
+    out.insert(1, "split", split.astype(str).values)
     out.index.name = "image_id"
     return out
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from dermsynth.bias.common import at_work_size, border_connected, radius_map
+from dermsynth.bias.common import at_work_size, border_connected, radius_map, scaled
 
 #: coarse grid on which the radial profile is measured (cheap and insensitive to hair / noise)
 GRID = 64
@@ -52,11 +52,25 @@ def max_channel(rgb: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
 
 
+def border_frame(v: np.ndarray, level: float, edge_px: int = 3) -> np.ndarray:
+    """Pixels darker than ``level`` connected to the image border. Scanned images often carry a thin
+    bright line along the edge; the outer ``edge_px`` ring is therefore treated as connecting (it is
+    kept in the mask only next to dark frame pixels)."""
+    ring = np.ones(v.shape, bool)
+    ring[edge_px:-edge_px, edge_px:-edge_px] = False
+    dark = v < level
+    frame = border_connected(dark | ring) & dark
+    if frame.any():
+        near = cv2.dilate(frame.astype(np.uint8), np.ones((2 * edge_px + 1,) * 2, np.uint8)).astype(bool)
+        frame |= near & ring
+    return frame
+
+
 @at_work_size
 def dark_corner(rgb: np.ndarray) -> tuple[float, np.ndarray]:
     """Score in [0, 1] (darkness of the two darkest corners) and mask of the near-black border frame."""
     v = max_channel(rgb)  # a black frame is dark in all three channels
     ratios, skin = corner_ratios(v)
     score = float(1.0 - np.sort(ratios)[:2].mean())
-    mask = border_connected(v < min(0.35 * skin, 80.0))
+    mask = border_frame(v, min(0.35 * skin, 80.0), scaled(3, v.shape))
     return score, mask

@@ -21,11 +21,13 @@ BLOB_PX = 5.0  # parts that survive an opening of this size are blobs, not hair
 MIN_LENGTH_PX = 30.0  # at 256 px
 
 
-def thin_dark(gray: np.ndarray, kernel_px: float = KERNEL_PX, level: int = RESPONSE) -> np.ndarray:
+def thin_dark(
+    gray: np.ndarray, kernel_px: float = KERNEL_PX, level: int = RESPONSE, blob_px: float = BLOB_PX
+) -> np.ndarray:
     """Thin dark structures: black-hat response above ``level`` minus its blob part (uint8 0/1)."""
     bh = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, ellipse(scaled(kernel_px, gray.shape)))
     binary = (bh > level).astype(np.uint8)
-    blobs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, ellipse(scaled(BLOB_PX, gray.shape)))
+    blobs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, ellipse(scaled(blob_px, gray.shape)))
     return binary & (1 - blobs)
 
 

@@ -67,8 +67,9 @@ def _model_dir(path: str | os.PathLike) -> Path:
     return p if p.is_dir() else p.parent
 
 
-def load_model(path: str | os.PathLike):
-    """Load ``(model in eval mode, meta dict)`` from a model directory or its .json / .safetensors."""
+def load_model(path: str | os.PathLike, device: str = "cpu"):
+    """Load ``(model in eval mode on ``device``, meta dict)`` from a model directory or its .json /
+    .safetensors (``device``: cpu, cuda or auto)."""
     from safetensors.torch import load_file
 
     d = _model_dir(path)
@@ -79,6 +80,9 @@ def load_model(path: str | os.PathLike):
     meta = json.loads(meta_path.read_text())
     model, _ = build_model(meta["model"], len(meta["artifacts"]), weights=None)
     model.load_state_dict(load_file(str(weights_path)))
+    from dermsynth.core.distributed import device as pick_device
+
+    model.to(pick_device(device))
     model.eval()
     return model, meta
 
@@ -88,9 +92,7 @@ def predict_batch(model, images: np.ndarray, tta: bool = True, device=None) -> n
     eight flips / 90-degree rotations (dermoscopy has no preferred orientation)."""
     import torch
 
-    x = to_tensor(images)
-    if device is not None:
-        x = x.to(device)
+    x = to_tensor(images).to(device if device is not None else next(model.parameters()).device)
     views = [x]
     if tta:
         views = [torch.rot90(v, k, (2, 3)) for v in (x, x.flip(3)) for k in range(4)]

@@ -10,6 +10,7 @@ dicts only) and a rerun of the same command resumes from it.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -140,12 +141,12 @@ def heuristic_on_holdout(prep: Prepared) -> dict[str, dict]:
     return out
 
 
-def _save_state(path: Path, model, opt, sched, epoch: int, best: dict) -> None:
+def _save_state(path: Path, model, opt, sched, epoch: int, best: dict, cfg: TrainConfig) -> None:
     import torch
 
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
     with atomic_path(path) as tmp:
-        torch.save({**state, "epoch": epoch, "best": best}, tmp)
+        torch.save({**state, "epoch": epoch, "best": best, "config": json.dumps(asdict(cfg))}, tmp)
 
 
 def _setup(prep: Prepared, cfg: TrainConfig, out_dir: Path):
@@ -164,6 +165,11 @@ def _setup(prep: Prepared, cfg: TrainConfig, out_dir: Path):
     state_path = out_dir / STATE_FILE
     if state_path.is_file():
         st = torch.load(state_path, map_location=dev, weights_only=True)
+        if st.get("config") != json.dumps(asdict(cfg)):
+            raise ValueError(
+                f"{state_path}: training state of a different configuration ({st.get('config')}); "
+                "rerun with the same options to resume, or use another --out"
+            )
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
@@ -198,7 +204,7 @@ def train_classifier(
         stats.report("bias/loss", loss)
         stats.report("bias/holdout_mean_f1", mean_f1)
         stats.flush(epoch=epoch)
-        _save_state(out_dir / STATE_FILE, model, opt, sched, epoch, best)
+        _save_state(out_dir / STATE_FILE, model, opt, sched, epoch, best, cfg)
         if on_epoch:
             on_epoch(epoch, loss, mean_f1)
     if best["state"] is not None:

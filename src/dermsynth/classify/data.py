@@ -72,15 +72,18 @@ def load_dataset(directory: str | Path, split: str | None = None, source: str | 
     return df.reset_index(drop=True)
 
 
+REAL_KEYS = {"dir", "train", "val", "test", "assign_splits", "val_from_train"}
+
+
 def real_split_refs(spec, base: Path) -> dict[str, SplitRef]:
     """``data.real`` (a dir, or ``{dir, train, val, test}``, or per-split ``{dir, split}``) -> refs."""
     if isinstance(spec, str):
         spec = {"dir": spec}
     if not isinstance(spec, dict):
         raise ValueError(f"data.real must be a path or a mapping, got {spec!r}")
-    unknown = sorted(set(spec) - {"dir", "train", "val", "test"})
+    unknown = sorted(set(spec) - REAL_KEYS)
     if unknown:
-        raise ValueError(f"data.real: unknown key(s) {unknown}")
+        raise ValueError(f"data.real: unknown key(s) {unknown}; known: {sorted(REAL_KEYS)}")
     refs = {}
     for part in ("train", "val", "test"):
         v = spec.get(part, part)
@@ -92,11 +95,52 @@ def real_split_refs(spec, base: Path) -> dict[str, SplitRef]:
             if "dir" not in spec:
                 raise ValueError(f"data.real: needs `dir` for split {part!r}")
             refs[part] = SplitRef(_resolve(base, spec["dir"]), str(v))
-    if refs["val"] == refs["test"]:
+    if refs["val"] == refs["test"] and not spec.get("val_from_train"):
         raise ValueError(
             f"data.real: the test set is the validation set ({refs['test'].label()}); they must differ"
         )
     return refs
+
+
+def group_split(df: pd.DataFrame, fractions: list[float], seed: int, key: str) -> np.ndarray:
+    """Split index per row (0, 1, 2, ...) by ``fractions``, whole patients at a time (images when no ids)."""
+    f = np.asarray(fractions, dtype=float)
+    if f.ndim != 1 or (f < 0).any() or not np.isclose(f.sum(), 1.0):
+        raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
+    pid = df["patient_id"] if "patient_id" in df.columns else pd.Series(pd.NA, index=df.index)
+    pid = pid.astype("string").fillna("").to_numpy()
+    groups = np.where(pid == "", "img:" + df["image_id"].astype(str).to_numpy(), "pat:" + pid)
+    uniq = np.unique(groups)
+    order = rng(seed, "group-split", key).permutation(len(uniq))
+    edges = np.round(np.cumsum(f)[:-1] * len(uniq)).astype(int)
+    part_of_group = np.searchsorted(edges, np.arange(len(uniq)), side="right")
+    which = dict(zip(uniq[order], part_of_group, strict=True))
+    return np.array([which[g] for g in groups])
+
+
+def load_real_parts(spec, base: Path, seed: int) -> dict[str, pd.DataFrame]:
+    """The real train / val / test rows described by ``data.real``.
+
+    ``assign_splits: [train, val, test]`` splits a dataset without a split column by patient;
+    ``val_from_train: F`` carves the validation set (a share F of patients) out of the train split,
+    e.g. ISIC 2017: train on part of ``train``, choose on the rest, report on the official ``val``.
+    """
+    spec = {"dir": spec} if isinstance(spec, str) else dict(spec)
+    if spec.get("assign_splits") is not None:
+        d = _resolve(base, spec["dir"])
+        df = load_dataset(d, source="real")
+        which = group_split(df, list(spec["assign_splits"]), seed, "assign")
+        return {k: df[which == i].reset_index(drop=True) for i, k in enumerate(("train", "val", "test"))}
+    refs = real_split_refs(spec, base)
+    parts = {k: load_dataset(r.dir, r.split, source="real") for k, r in refs.items() if k != "val"}
+    if spec.get("val_from_train"):
+        frac = float(spec["val_from_train"])
+        which = group_split(parts["train"], [1 - frac, frac], seed, "val-from-train")
+        parts["val"] = parts["train"][which == 1].reset_index(drop=True)
+        parts["train"] = parts["train"][which == 0].reset_index(drop=True)
+    else:
+        parts["val"] = load_dataset(refs["val"].dir, refs["val"].split, source="real")
+    return {k: parts[k] for k in ("train", "val", "test")}
 
 
 def check_disjoint(parts: dict[str, pd.DataFrame]) -> None:
@@ -159,7 +203,13 @@ def filter_artifacts(
     if not artifacts:
         return df
     missing = [a for a in artifacts if a not in df.columns]
-    if missing:
+    if missing and not detector_available() and len(missing) < len(artifacts):
+        warnings.warn(
+            f"no column for {missing} and no detector: filtered by {sorted(set(artifacts) - set(missing))} only",
+            stacklevel=2,
+        )
+        artifacts = tuple(a for a in artifacts if a not in missing)
+    elif missing:
         df = add_detected_artifacts(df, missing, detect_cache)
     flags = df[list(artifacts)].apply(pd.to_numeric, errors="coerce")
     unknown = int(flags.isna().any(axis=1).sum())
@@ -167,6 +217,14 @@ def filter_artifacts(
         warnings.warn(f"{unknown} image(s) without artifact labels kept as artifact-free", stacklevel=2)
     keep = ~(flags.fillna(0) > 0).any(axis=1)
     return df[keep].reset_index(drop=True)
+
+
+def detector_available() -> bool:
+    try:
+        from dermsynth.bias import detect  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path | None) -> pd.DataFrame:
@@ -188,7 +246,7 @@ def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path |
             rows.append({a: known.at[p, a] for a in artifacts})
             continue
         try:
-            res = detect(read_rgb(p))
+            res = detect(read_rgb(p), artifacts=list(artifacts))
             rows.append({a: int(bool(res[a].present)) if a in res else math.nan for a in artifacts})
         except (ValueError, OSError) as e:
             warnings.warn(f"{p}: artifact detection failed ({e}); treated as unknown", stacklevel=2)

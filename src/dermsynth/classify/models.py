@@ -110,7 +110,27 @@ def build_classifier(name: str, weights: str | None = "imagenet") -> Classifier:
     return c
 
 
+def reset_head(model, std: float = 0.01) -> None:
+    """Small-normal weights, zero bias for the one-logit head.
+
+    timm's EfficientNet init draws a ``Linear(1280, 1)`` head from U(-1, 1) (range 1/sqrt(fan_out)),
+    which starts training with logits in the tens; a small head starts at p ~ 0.5 (loss ~ log 2).
+    """
+    import torch
+
+    head = model.get_classifier()
+    if isinstance(head, torch.nn.Linear):
+        torch.nn.init.normal_(head.weight, std=std)
+        torch.nn.init.zeros_(head.bias)
+
+
 def _build_timm(name: str, weights: str | None) -> Classifier:
+    c = _build_timm_raw(name, weights)
+    reset_head(c.model)
+    return c
+
+
+def _build_timm_raw(name: str, weights: str | None) -> Classifier:
     import timm
 
     if name not in timm.list_models() and name not in timm.list_models(pretrained=True):

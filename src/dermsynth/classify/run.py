@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from dermsynth.classify.data import balanced_val, check_disjoint, load_dataset, real_split_refs
+from dermsynth.classify.data import balanced_val, check_disjoint, load_real_parts
 from dermsynth.classify.experiment import Experiment
 from dermsynth.classify.roc import plot_roc
 from dermsynth.classify.sources import load_source
+from dermsynth.classify.table import json_safe
 from dermsynth.core import distributed as dist
 from dermsynth.core.config import save_config
 from dermsynth.core.io import atomic_path, atomic_write_json, sha256_json
@@ -31,8 +32,7 @@ from dermsynth.core.io import atomic_path, atomic_write_json, sha256_json
 
 def load_real(exp: Experiment) -> dict[str, pd.DataFrame]:
     """The real train / val / test rows, checked disjoint (images, patients); val sampled per Table 3.1."""
-    refs = real_split_refs(exp.data["real"], Path(exp.base_dir))
-    parts = {k: load_dataset(r.dir, r.split, source="real") for k, r in refs.items()}
+    parts = load_real_parts(exp.data["real"], Path(exp.base_dir), exp.seed)
     check_disjoint(parts)
     parts["val"] = balanced_val(parts["val"], exp.sizes.val_total, exp.sizes.val_balanced, exp.seed)
     return parts
@@ -134,21 +134,23 @@ def run_setup(
     if dist.is_main():
         write_csv(preds, sdir / "predictions.csv")
         if shortcut is not None:
-            atomic_write_json(sdir / "shortcut.json", shortcut)
+            atomic_write_json(sdir / "shortcut.json", json_safe(shortcut))
         atomic_write_json(
             sdir / "done.json",
-            {
-                "key": key,
-                "epochs": st.epoch,
-                "best_epoch": st.best_epoch,
-                "best_val_auc": st.best_metric,
-                "seconds": time.time() - t0,
-                "n_train": len(train_df),
-                "weights": clf.weights.as_dict(),
-                "note": clf.note,
-                "warnings": notes,
-                "history": st.history,
-            },
+            json_safe(
+                {
+                    "key": key,
+                    "epochs": st.epoch,
+                    "best_epoch": st.best_epoch,
+                    "best_val_auc": st.best_metric,
+                    "seconds": time.time() - t0,
+                    "n_train": len(train_df),
+                    "weights": clf.weights.as_dict(),
+                    "note": clf.note,
+                    "warnings": notes,
+                    "history": st.history,
+                }
+            ),
         )
     dist.barrier()
     return preds
@@ -236,7 +238,7 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
         }
     atomic_write_json(
         out / "results.json",
-        {"experiment": exp.name, "table": table.to_dict(orient="records"), "setups": per_setup},
+        json_safe({"experiment": exp.name, "table": table.to_dict(orient="records"), "setups": per_setup}),
     )
     return table
 

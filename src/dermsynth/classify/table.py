@@ -44,6 +44,17 @@ TABLE_COLUMNS = [
 ]
 
 
+def json_safe(obj):
+    """``obj`` with non-finite floats as ``None`` (strict JSON has no NaN / Infinity)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not math.isfinite(float(obj)):
+        return None
+    return obj
+
+
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
     """Read a predictions csv (``image_id, label, score[, split]``); clear error naming the file."""
     p = Path(path)

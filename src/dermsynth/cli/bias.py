@@ -22,6 +22,7 @@ def audit(
     ),
     model: Path = typer.Option(None, help="Model directory from `bias train` (for --method best)."),
     figures: bool = typer.Option(True, help="Write the prevalence figure and example grids."),
+    device: str = typer.Option("cpu", help="Device of the learned model: cpu | cuda | auto."),
 ) -> None:
     """Write artifact columns into DIR/manifest.csv, DIR/audit_summary.json and DIR/audit/ figures."""
     from dermsynth.bias.audit import audit_dataset, parse_method
@@ -32,7 +33,9 @@ def audit(
         n = len(read_manifest(directory))
         with progress() as bar:
             task = bar.add_task("audit", total=n, info=m.spec)
-            summary = audit_dataset(directory, m, figures=figures, on_image=lambda: bar.advance(task))
+            summary = audit_dataset(
+                directory, m, figures=figures, on_image=lambda: bar.advance(task), device=device
+            )
     for a, s in summary["artifacts"].items():
         console.print(
             f"{a:12s} {s['source']:9s} present {s['n_present']:6d}  by class {s['prevalence_by_class']}"

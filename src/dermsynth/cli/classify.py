@@ -74,13 +74,14 @@ def metrics(
     json_out: Path = typer.Option(None, "--json", help="Write the row as JSON here."),
 ) -> None:
     """The Table 4.5 row with AUC CI for any predictions file (split=val rows choose the threshold)."""
-    from dermsynth.classify.table import read_predictions, row_for
+    from dermsynth.classify.table import json_safe, read_predictions, row_for
     from dermsynth.core.io import atomic_write_json, to_json
 
     with user_errors():
         df = read_predictions(predictions)
         val = read_predictions(val_predictions) if val_predictions else None
         row = row_for(df, val, threshold, rule, target_sensitivity, n_bootstrap, seed)
+    row = json_safe(row)
     typer.echo(to_json(row))
     if json_out:
         atomic_write_json(json_out, row)
@@ -100,6 +101,7 @@ def shortcut(
 
     from dermsynth.classify.data import load_dataset
     from dermsynth.classify.shortcut import shortcut_test
+    from dermsynth.classify.table import json_safe
     from dermsynth.classify.trained import load_trained
     from dermsynth.core.distributed import device as pick
     from dermsynth.core.io import atomic_write_json, to_json
@@ -121,6 +123,7 @@ def shortcut(
             exp.train.eval_batch_size,
             exp.seed,
         )
+    res = json_safe(res)
     typer.echo(to_json(res))
     if json_out:
         atomic_write_json(json_out, res)

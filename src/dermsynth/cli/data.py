@@ -48,3 +48,85 @@ def phantom(
                 melanoma_fraction=melanoma_fraction,
             )
     console.print(f"wrote {n} phantom images to {out}")
+
+
+@app.command()
+def ingest(
+    src: Path = typer.Argument(..., help="Source: a folder, a csv, or a StyleGAN2-ADA zip."),
+    out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+    fmt: str = typer.Option(
+        "auto", "--format", help="auto|isic2020|isic-archive|isic-challenge|folder|stylegan"
+    ),
+    size: int = typer.Option(256, "--size", help="Output side N (images are N x N PNG)."),
+    resize_filter: str = typer.Option("lanczos", "--resize-filter", help="lanczos|area|box"),
+    crop: str = typer.Option("center", "--crop", help="center|pad|stretch"),
+    workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    images: Path = typer.Option(
+        None, "--images", help="Image folder for csv sources (default: found beside it)."
+    ),
+    label_map: str = typer.Option("", "--label-map", help="Extra label names, e.g. 'mel=1,nv=0,bkl=0'."),
+    max_pixels: int = typer.Option(89_478_485, "--max-pixels", help="Larger images are rejected as bombs."),
+) -> None:
+    """Ingest a dataset: images/*.png, manifest.csv, dataset.json, rejects.csv, config.json."""
+    from dermsynth.data.ingest import ingest as run_ingest
+    from dermsynth.data.labels import parse_label_map
+
+    with user_errors():
+        lm = parse_label_map(label_map)
+        with progress() as bar:
+            task = bar.add_task("ingest", total=None, info="")
+            res = run_ingest(
+                src,
+                out,
+                fmt=fmt,
+                size=size,
+                crop=crop,
+                resize_filter=resize_filter,
+                workers=workers,
+                images=images,
+                label_map=lm,
+                max_pixels=max_pixels,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    console.print(f"format: {res.format}; already done and skipped: {res.skipped}")
+    for reason, count in res.reasons.most_common():
+        console.print(f"  rejected {count:6d}  {reason}")
+    if res.ignored:
+        console.print(f"  ignored {len(res.ignored)} non-image file(s), e.g. {res.ignored[0]}")
+    console.print(f"[bold]{res.summary()}[/bold] -> {out} (rejects in {out / 'rejects.csv'})")
+
+
+@app.command()
+def split(
+    directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv)."),
+    val: float = typer.Option(0.1, "--val", help="Validation fraction."),
+    test: float = typer.Option(0.1, "--test", help="Test fraction."),
+    seed: int = typer.Option(0, "--seed", help="Split seed."),
+    image_level: bool = typer.Option(False, "--image-level", help="Ignore patient ids (not recommended)."),
+) -> None:
+    """Write the split column: patient-level where patient ids exist, stratified by class."""
+    from dermsynth.data.split import SPLITS, split_dataset
+
+    with user_errors():
+        summary = split_dataset(directory, val=val, test=test, seed=seed, by_patient=not image_level)
+    for s in SPLITS:
+        d = summary[s]
+        console.print(
+            f"  {s:5s} {d['images']:7d} images  {d['melanoma']:6d} melanoma  {d['patients']:6d} patients"
+        )
+    leak = summary.get("patients_in_several_splits", 0)
+    console.print(
+        f"{summary['level']}-level split written to {directory / 'manifest.csv'}; patients in several splits: {leak}"
+    )
+
+
+@app.command()
+def stats(directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv).")) -> None:
+    """Class counts (stats.json) and the class-distribution figure (class_distribution.png)."""
+    from dermsynth.data.stats import write_stats
+
+    with user_errors():
+        st = write_stats(directory)
+    for name, n in st["classes"].items():
+        console.print(f"  {name:14s} {n:7d}  ({n / max(st['images'], 1):.1%})")
+    console.print(f"wrote {directory / 'stats.json'} and {directory / 'class_distribution.png'}")

@@ -124,3 +124,7 @@ def export_command(
             out, G=nets.get("G"), D=nets.get("D"), G_ema=nets.get("G_ema"), meta=meta, module_src=module_src
         )
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+from dermsynth.gan.train_cli import train_command  # noqa: E402
+
+app.command("train")(train_command)

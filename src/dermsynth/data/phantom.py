@@ -27,12 +27,19 @@ import numpy as np
 import pandas as pd
 
 from dermsynth.core.config import save_config
-from dermsynth.core.io import write_png
 from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, write_dataset_json, write_manifest
 from dermsynth.core.seeding import rng
-from dermsynth.data.phantom_artifacts import PAINTERS
+from dermsynth.data.phantom_artifacts import (  # noqa: F401 - painters re-exported for other stages
+    PAINTERS,
+    add_frame,
+    add_gel_bubbles,
+    add_hair,
+    add_ink,
+    add_ruler,
+)
 from dermsynth.data.phantom_lesion import render_lesion
 from dermsynth.data.phantom_skin import render_skin
+from dermsynth.data.pngio import write_png_fast
 
 #: Artifact columns the phantom writes (manifest order; painting order is ``PAINTERS``).
 PHANTOM_ARTIFACTS = [a for a in ARTIFACTS if a in PAINTERS]
@@ -45,9 +52,6 @@ DEFAULT_RATES: dict[str, tuple[float, float]] = {
     "ink": (0.10, 0.10),
     "gel_bubble": (0.10, 0.10),
 }
-
-#: zlib level 1: ~2x faster than 3 on these textured images, files ~8% larger.
-_PNG_LEVEL = 1
 
 RateSpec = float | tuple[float, float] | Mapping[str, float]
 
@@ -166,17 +170,24 @@ def _write_one(index: int, cfg: PhantomConfig, out_dir: Path) -> dict[str, Any]:
         "parent_id": "",
         "seed": cfg.seed,
     }
-    write_png(out_dir / row["file"], s.image, compression=_PNG_LEVEL)
+    write_png_fast(out_dir / row["file"], s.image)
     row.update({name: int(s.artifacts[name]) for name in PHANTOM_ARTIFACTS})
     row.update({k: v if isinstance(v, int) else round(float(v), 5) for k, v in s.lesion.items()})
     if cfg.twins:
         row["twin_file"] = f"twins/{iid}.png"
         row["lesion_mask_file"] = f"masks/lesion/{iid}.png"
-        write_png(out_dir / row["twin_file"], s.clean, compression=_PNG_LEVEL)
-        write_png(out_dir / row["lesion_mask_file"], s.lesion_mask.astype(np.uint8) * 255)
+        write_png_fast(out_dir / row["twin_file"], s.clean)
+        write_png_fast(out_dir / row["lesion_mask_file"], s.lesion_mask.astype(np.uint8) * 255)
         for name, m in s.artifact_masks.items():
-            write_png(out_dir / "masks" / name / f"{iid}.png", m.astype(np.uint8) * 255)
+            write_png_fast(out_dir / "masks" / name / f"{iid}.png", m.astype(np.uint8) * 255)
     return row
+
+
+def _context() -> mp.context.BaseContext:
+    """Forkserver (fork after threads can deadlock), preloaded with this module: workers start fast."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["dermsynth.data.phantom"])
+    return ctx
 
 
 def _init_worker() -> None:
@@ -215,7 +226,7 @@ def make_phantom_dataset(
             if progress:
                 progress(i + 1, n)
     else:
-        with mp.get_context().Pool(workers, initializer=_init_worker) as pool:
+        with _context().Pool(workers, initializer=_init_worker) as pool:
             for row in pool.imap(work, range(n), chunksize=max(1, min(32, n // (workers * 8)))):
                 rows.append(row)
                 if progress:

@@ -47,14 +47,20 @@ def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, n: int = 24) -> np.n
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
 
 
-def add_frame(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Dermoscope frame: black outside a (slightly off-centre) circle, soft rim ("dark_corner")."""
+def add_frame(
+    img: np.ndarray, rng: np.random.Generator, radius: tuple[float, float] = (0.80, 1.30)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dermoscope frame: black outside a (slightly off-centre) circle, soft rim ("dark_corner").
+
+    ``radius`` is the range of the circle's radius in half-sides: below 1 the ring shows on all
+    sides, between 1 and 1.41 only the corners are dark (vignetting).
+    """
     _check(img)
     h, w = img.shape[:2]
     m = min(h, w) / 2.0
     cx = w / 2.0 + rng.normal(0, 0.03) * m
     cy = h / 2.0 + rng.normal(0, 0.03) * m
-    radius = rng.uniform(0.80, 1.30) * m  # < 1.41 m so the corners are always dark
+    radius = rng.uniform(*radius) * m  # < 1.41 m so the corners are always dark
     width = rng.uniform(0.02, 0.12) * m
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     d = np.sqrt((xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2)

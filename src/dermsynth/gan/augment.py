@@ -83,9 +83,24 @@ class AugmentPipe(torch.nn.Module):
         self.strength = {k: float(spec.get(k, 0.0)) for k in _ALL_OPS}
         self.ranges = ranges or AugmentRanges()
         self.register_buffer("p", torch.tensor(float(p)))
+        self._p_host = float(p)  # host copy of p: deciding what to run never syncs with the GPU
+        self.register_load_state_dict_post_hook(lambda module, keys: module._refresh_p())
         self.register_buffer("filter_bank", ops.octave_filter_bank(4))
         # Expected power of the four bands under a 1/f spectrum, as in the paper (App. B.3).
         self.register_buffer("band_power", torch.tensor([10.0, 1.0, 1.0, 1.0]) / 13)
+
+    def set_p(self, value: float) -> None:
+        """Set the augmentation probability (buffer and host copy)."""
+        self.p.fill_(float(value))
+        self._p_host = float(value)
+
+    @property
+    def probability(self) -> float:
+        """The current p as a Python float (no device sync)."""
+        return self._p_host
+
+    def _refresh_p(self) -> None:
+        self._p_host = float(self.p)
 
     # -------------------------------------------------------------------------------------------------
     def _mask(self, name: str, n: int, device, prob_scale: float = 1.0) -> torch.Tensor:
@@ -96,7 +111,7 @@ class AugmentPipe(torch.nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4:
             raise ValueError(f"expected NCHW images, got shape {tuple(images.shape)}")
-        if float(self.p) <= 0:
+        if self._p_host <= 0:
             return images
         images = self._geometric(images)
         images = self._color(images)
@@ -139,7 +154,7 @@ class AugmentPipe(torch.nn.Module):
             used = True
         # Rotation is applied before and after anisotropic scaling; each with probability p_rot so that
         # the chance of at least one rotation is p * strength (paper App. B.2).
-        p_rot = 1 - math.sqrt(max(1 - min(float(self.p) * s["rotate"], 1.0), 0.0))
+        p_rot = 1 - math.sqrt(max(1 - min(self._p_host * s["rotate"], 1.0), 0.0))
         if s["rotate"] > 0:
             g_inv = g_inv @ ops.rotate2d(-self._angle(n, dev, p_rot))
             used = True
@@ -310,8 +325,7 @@ class AdaController:
         self.last_rt = rt
         sign = float((rt > self.target) - (rt < self.target))
         step = sign * (batch_size * self.interval) / (self.speed_kimg * 1000)
-        new_p = min(max(float(pipe.p) + step, 0.0), self.p_max)
-        pipe.p.copy_(torch.tensor(new_p))
+        pipe.set_p(min(max(pipe._p_host + step, 0.0), self.p_max))
         return rt
 
     def state_dict(self) -> dict:

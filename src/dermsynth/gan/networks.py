@@ -439,8 +439,11 @@ class SynthesisNetwork(nn.Module):
         force_fp32: bool = False,
         fused_modconv: bool | None = None,
         noise_generators: Sequence[torch.Generator] | None = None,
+        update_emas: bool = False,
     ) -> torch.Tensor:
-        """``noise_generators``: optional one CPU ``torch.Generator`` per sample for 'random' noise."""
+        """``noise_generators``: optional one CPU ``torch.Generator`` per sample for 'random' noise.
+        ``update_emas`` is accepted for API compatibility and unused (synthesis tracks no averages)."""
+        del update_emas
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)

@@ -61,16 +61,45 @@ def upfirdn2d(
         f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     n, c, h, w = x.shape
     x0, x1, y0, y1 = _pad4(padding)
+    fh, fw = int(f.shape[0]), int(f.shape[1])
+    if up > 1 and down == 1:
+        y = _upfir_polyphase(x, f, up, (x0, x1, y0, y1), gain)
+        if y is not None:
+            return y
+    # True convolution = correlation with the flipped filter; depthwise over channels.
+    k = (f * gain).to(dtype=x.dtype, device=x.device).flip([0, 1])
+    k = k[None, None].expand(c, 1, fh, fw).contiguous()
+    if up == 1 and x0 == x1 and y0 == y1 and x0 >= 0 and y0 >= 0:  # padding done by the convolution
+        return F.conv2d(x, k, stride=down, padding=(y0, x0), groups=c)
     if up > 1:  # insert up-1 zeros after every pixel, both axes
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
     x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
     x = x[:, :, max(-y0, 0) : x.shape[2] - max(-y1, 0), max(-x0, 0) : x.shape[3] - max(-x1, 0)]
-    # True convolution = correlation with the flipped filter; depthwise over channels.
-    k = (f * gain).to(dtype=x.dtype, device=x.device).flip([0, 1])
-    k = k[None, None].expand(c, 1, *k.shape).contiguous()
     return F.conv2d(x, k, stride=down, groups=c)
+
+
+def _upfir_polyphase(
+    x: torch.Tensor, f: torch.Tensor, up: int, pad: tuple[int, int, int, int], gain: float
+) -> torch.Tensor | None:
+    """Zero-insertion upsampling + FIR as one strided transposed convolution (no multiplications by
+    the inserted zeros). ``conv_transpose2d`` is the true convolution of the zero-stuffed input with
+    ``f``; the reference output is that, cropped by ``f_size - 1 - pad_before`` at the start.
+    Returns None when the padding falls outside what a crop can express."""
+    n, c, h, w = x.shape
+    fh, fw = int(f.shape[0]), int(f.shape[1])
+    x0, x1, y0, y1 = pad
+    sx, sy = fw - 1 - x0, fh - 1 - y0  # crop at the start
+    if sx < 0 or sy < 0 or x1 > fw - up or y1 > fh - up:
+        return None
+    ex, ey = fw - up - x1, fh - up - y1  # crop at the end
+    k = (f * gain).to(dtype=x.dtype, device=x.device)
+    k = k[None, None].expand(c, 1, fh, fw).contiguous()
+    if sx == ex and sy == ey:
+        return F.conv_transpose2d(x, k, stride=up, padding=(sy, sx), groups=c)
+    y = F.conv_transpose2d(x, k, stride=up, groups=c)
+    return y[:, :, sy : y.shape[2] - ey, sx : y.shape[3] - ex]
 
 
 def _filter_size(f: torch.Tensor | None) -> tuple[int, int]:
@@ -104,17 +133,18 @@ def bias_act(
         shape = [1] * x.ndim
         shape[dim] = -1
         x = x + b.to(x.dtype).reshape(shape)
+    inplace = not torch.is_grad_enabled() and b is not None  # x is then our own temporary
     if act == "lrelu":
-        x = F.leaky_relu(x, LRELU_ALPHA)
+        x = F.leaky_relu(x, LRELU_ALPHA, inplace=inplace)
     elif act == "relu":
-        x = F.relu(x)
+        x = F.relu(x, inplace=inplace)
     elif act != "linear":
         raise ValueError(f"unknown activation {act!r}")
     g = ACT_GAIN[act] if gain is None else gain
     if g != 1:
-        x = x * g
+        x = x.mul_(g) if inplace else x * g
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x
 
 

@@ -16,7 +16,7 @@ from dermsynth.cli.common import console, user_errors
 def _progress_callback(bar, task, total_nimg: int):
     def update(run) -> None:
         c = run.counters
-        p = float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0
+        p = run.augment_pipe.probability if run.augment_pipe is not None else 0.0
         info = f"kimg {c.cur_nimg / 1000:.1f}  p {p:.3f}  tick {c.cur_tick}"
         if run.last_row.get("sec_per_kimg") is not None:
             info += f"  sec/kimg {run.last_row['sec_per_kimg']:.2f}"
@@ -34,30 +34,34 @@ def train_command(
     cond: bool = typer.Option(False, "--cond", help="Condition on the class labels of dataset.json."),
     mirror: bool = typer.Option(False, "--mirror", help="Add x-flipped copies of the images."),
     kimg: float | None = typer.Option(
-        None, "--kimg", help="Training length in thousands of real images [preset]."
+        None, "--kimg", help="Training length in thousands of real images (preset)."
     ),
-    tick: float | None = typer.Option(None, "--tick", help="kimg per tick [4]."),
-    snap: int | None = typer.Option(None, "--snap", help="Ticks per snapshot and training state [50]."),
-    batch: int | None = typer.Option(None, "--batch", help="Total batch over all processes [preset]."),
+    tick: float | None = typer.Option(None, "--tick", help="kimg per tick (default 4)."),
+    snap: int | None = typer.Option(
+        None, "--snap", help="Ticks per snapshot and training state (default 50)."
+    ),
+    batch: int | None = typer.Option(None, "--batch", help="Total batch over all processes (preset)."),
     batch_gpu: int | None = typer.Option(
         None, "--batch-gpu", help="Micro-batch per process (gradient accumulation)."
     ),
-    gamma: float | None = typer.Option(None, "--gamma", help="R1 weight [preset]."),
-    glr: float | None = typer.Option(None, "--glr", help="G learning rate [preset]."),
-    dlr: float | None = typer.Option(None, "--dlr", help="D learning rate [preset]."),
-    map_layers: int | None = typer.Option(None, "--map", help="Mapping network depth [preset]."),
-    cbase: int | None = typer.Option(None, "--cbase", help="Channel base [preset]."),
-    cmax: int | None = typer.Option(None, "--cmax", help="Channel max [preset]."),
+    gamma: float | None = typer.Option(None, "--gamma", help="R1 weight (preset)."),
+    glr: float | None = typer.Option(None, "--glr", help="G learning rate (preset)."),
+    dlr: float | None = typer.Option(None, "--dlr", help="D learning rate (preset)."),
+    map_layers: int | None = typer.Option(None, "--map", help="Mapping network depth (preset)."),
+    cbase: int | None = typer.Option(None, "--cbase", help="Channel base (preset)."),
+    cmax: int | None = typer.Option(None, "--cmax", help="Channel max (preset)."),
     aug: str = typer.Option("ada", "--aug", help="ada|noaug|fixed"),
     p: float | None = typer.Option(
         None, "--p", help="Augmentation probability (start value for ada, fixed value for fixed)."
     ),
-    target: float | None = typer.Option(None, "--target", help="ADA target for E[sign(D(real))] [0.6]."),
+    target: float | None = typer.Option(
+        None, "--target", help="ADA target for the mean sign of D(real) (default 0.6)."
+    ),
     p_max: float | None = typer.Option(
-        None, "--p-max", help="Ceiling of the ADA probability [0.8]; 1 = official."
+        None, "--p-max", help="Ceiling of the ADA probability (default 0.8; 1 = official)."
     ),
     augpipe: str | None = typer.Option(
-        None, "--augpipe", help="blit|geom|color|filter|noise|cutout|bg|bgc|bgcf|bgcfn|bgcfnc [bgc]."
+        None, "--augpipe", help="blit|geom|color|filter|noise|cutout|bg|bgc|bgcf|bgcfn|bgcfnc (default bgc)."
     ),
     resume: str | None = typer.Option(
         None, "--resume", help="Start from an exported network (transfer learning)."
@@ -66,7 +70,10 @@ def train_command(
     metrics: str | None = typer.Option(
         None, "--metrics", help="Comma-separated metrics at each snapshot, e.g. fd_simple,fid50k_full."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed [0]."),
+    metrics_num: int | None = typer.Option(
+        None, "--metrics-num", help="Generated images per metric (default 10000)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
     precision: str | None = typer.Option(
         None, "--precision", help="fp16 (official mixed precision) | bf16 | fp32."
     ),
@@ -94,7 +101,7 @@ def train_command(
             cfg, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
             mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
             glr=glr, dlr=dlr, map=map_layers, cbase=cbase, cmax=cmax, aug=aug, p=p, target=target, p_max=p_max,
-            augpipe=augpipe, resume=resume, freezed=freezed, seed=seed,
+            augpipe=augpipe, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
             precision="fp32" if fp32 else precision, channels_last=channels_last or None, tf32=tf32 or None,
             compile=compile_ or None, device=device,

@@ -57,6 +57,7 @@ class TrainConfig:
     resume: str | None = None
     freezed: int = 0
     metrics: tuple[str, ...] = ()
+    metrics_num: int = 10000  # generated images per metric evaluation (dermsynth.metrics)
     seed: int = 0
     precision: str = (
         "fp16"  # fp16 (official: mixed precision in the 4 highest-res blocks, CUDA only) | bf16 | fp32

@@ -47,8 +47,9 @@ class TrainingData:
         n = len(self.files)
         base = np.asarray(indices) % n
         imgs = torch.from_numpy(self.images[base]).to(device=device, dtype=torch.float32)
-        flip = torch.from_numpy(np.asarray(indices) >= n).to(device)
-        if bool(flip.any()):
+        flip_np = np.asarray(indices) >= n
+        if flip_np.any():  # decided on the host: no device sync
+            flip = torch.from_numpy(flip_np).to(device)
             imgs = torch.where(flip.view(-1, 1, 1, 1), imgs.flip(3), imgs)
         imgs = imgs / 127.5 - 1
         return imgs, self.one_hot(self.labels[base], device)

@@ -43,11 +43,15 @@ from dermsynth.gan.train_data import TrainingData, load_training_data
 from dermsynth.gan.training_snapshot import TickStats
 from dermsynth.gan.training_state import (
     latest_state,
+    list_states,
     rng_state,
     save_training_state,
     set_rng_state,
     state_path,
 )
+
+#: Training states kept in a run directory (the newest; an older one is a fallback if the newest is torn).
+KEEP_STATES = 2
 
 
 @dataclasses.dataclass
@@ -126,11 +130,15 @@ def setup(
         run_dir.mkdir(parents=True, exist_ok=True)
     dist.barrier()
     log = make_logger(run_dir, echo)
-    device = dist.device(cfg.device)
+    # "cuda" under torchrun means this rank's GPU (cuda:LOCAL_RANK), which dist.device("auto") picks
+    device = dist.device("auto" if cfg.device == "cuda" and torch.cuda.is_available() else cfg.device)
     configure_backends(cfg, device)
     data = (
         data if data is not None else load_training_data(cfg.data, cond=cfg.cond, mirror=cfg.mirror, warn=log)
     )
+    if cfg.cond and data.c_dim > cfg.c_dim:
+        raise ValueError(f"{cfg.data}: labels need c_dim {data.c_dim}, the config has {cfg.c_dim}")
+    data.c_dim = cfg.c_dim if cfg.cond else 0  # the config decides (a skipped image may hide a class)
     _check_config(cfg, run_dir)
 
     torch.manual_seed(derive_seed(cfg.seed, "init"))  # same initial weights on every rank
@@ -248,7 +256,7 @@ def _open_tensorboard(run: Run) -> None:
         run.log("tensorboard not installed: no TensorBoard events")
         return
     run.tb = SummaryWriter(
-        str(run.run_dir), purge_step=run.counters.cur_nimg if run.counters.cur_nimg else None
+        str(run.run_dir), purge_step=run.counters.cur_nimg + 1 if run.counters.cur_nimg else None
     )
 
 
@@ -283,7 +291,7 @@ def restore_state(run: Run, state: dict[str, Any]) -> None:
     run.opts["G"].load_state_dict(state["opt_G"])
     run.opts["D"].load_state_dict(state["opt_D"])
     if run.augment_pipe is not None:
-        run.augment_pipe.p.copy_(state["augment_p"].to(run.device))
+        run.augment_pipe.set_p(float(state["augment_p"]))
     if run.ada is not None and state["ada"]:
         run.ada.load_state_dict(state["ada"])
     run.loss.load_state_dict(state["loss"])
@@ -343,19 +351,17 @@ def sample_gen_c(run: Run, n: int) -> torch.Tensor:
 
 def sync_gradients(module: torch.nn.Module, frozen: set[str] = frozenset()) -> None:
     """Average gradients over ranks with one all-reduce; replace NaN/Inf like the official code."""
-    params = [
-        p for name, p in module.named_parameters() if name not in frozen and p.requires_grad is not None
-    ]
-    params = [p for p in params if p.grad is not None or dist.is_initialized()]
+    # Parameters without a gradient are the same on every rank (same graph), so they can be skipped.
+    params = [p for name, p in module.named_parameters() if name not in frozen and p.grad is not None]
     if not params:
         return
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+    flat = torch.cat([p.grad.flatten() for p in params])
     if dist.is_initialized():
         torch.distributed.all_reduce(flat)
         flat /= dist.world_size()
     torch.nan_to_num(flat, nan=0, posinf=1e5, neginf=-1e5, out=flat)
     for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
-        p.grad = g.view_as(p).clone()
+        p.grad = g.view_as(p)
 
 
 def run_phase(run: Run, phase: ts.Phase, real: torch.Tensor, real_c: torch.Tensor) -> None:
@@ -388,8 +394,8 @@ def update_ema(run: Run) -> None:
         ema_nimg = min(ema_nimg, run.counters.cur_nimg * cfg.ema_rampup)
     beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
     with torch.no_grad():
-        for p_ema, p in zip(run.G_ema.parameters(), run.G.parameters(), strict=True):
-            p_ema.copy_(p.lerp(p_ema, beta))
+        ema, cur = list(run.G_ema.parameters()), list(run.G.parameters())
+        torch._foreach_lerp_(ema, cur, 1.0 - beta)  # p_ema + (1 - beta) (p - p_ema), one fused call
         for b_ema, b in zip(run.G_ema.buffers(), run.G.buffers(), strict=True):
             b_ema.copy_(b)
 
@@ -454,11 +460,13 @@ def maintenance(run: Run, done: bool) -> dict[str, Any]:
 
 
 def save_state(run: Run) -> None:
-    """Write ``training-state-{kimg}.pt`` (rank 0) and drop older ones but the previous."""
+    """Write ``training-state-{kimg}.pt`` (rank 0); keep only the newest ``KEEP_STATES`` files."""
     state = collect_state(run)  # every rank joins nothing here; only rank 0 writes
     if dist.is_main():
         kimg = run.counters.cur_nimg // 1000
         save_training_state(state_path(run.run_dir, kimg), state)
+        for _, old in list_states(run.run_dir)[KEEP_STATES:]:  # ~1 GB each at 256 px: keep the newest
+            old.unlink(missing_ok=True)
     dist.barrier()
 
 

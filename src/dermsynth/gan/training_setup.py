@@ -111,17 +111,29 @@ def copy_matching(src: dict[str, torch.Tensor], dst: torch.nn.Module) -> tuple[l
 
 
 def load_transfer_source(path: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]]:
-    """State dicts ``{"G": ..., "D": ..., "G_ema": ...}`` from an exported network for ``--resume``."""
+    """State dicts ``{"G": ..., "D": ..., "G_ema": ...}`` for ``--resume``.
+
+    Accepts a dermsynth export (``NAME.safetensors`` + ``NAME.json``), an official StyleGAN2-ADA pickle
+    (read by the restricted unpickler of ``gan.official``, never executing its code) or the official
+    safetensors + JSON layout (``X.weights.safetensors`` + ``X.json``).
+    """
+    from dermsynth.gan.official import import_official
+
     p = Path(path)
     if p.suffix == ".pkl":
-        raise ValueError(f"{p}: import official pickles first with `dermsynth gan import {p} --out NAME`")
-    if not p.exists() and p.with_suffix(".safetensors").exists():
-        p = p.with_suffix(".safetensors")
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: --resume network not found")
-    from dermsynth.gan.checkpoint import load_networks
+        G, D, G_ema, _ = import_official(p)
+        nets = {"G": G, "D": D, "G_ema": G_ema}
+    else:
+        from dermsynth.gan.checkpoint import load_networks
 
-    nets = load_networks(p)
+        try:
+            nets = load_networks(p)
+        except (ValueError, KeyError, FileNotFoundError) as first:
+            try:
+                G, D, G_ema, _ = import_official(p)
+            except (ValueError, KeyError, FileNotFoundError):
+                raise first from None
+            nets = {"G": G, "D": D, "G_ema": G_ema}
     return {k: nets[k].state_dict() for k in ("G", "D", "G_ema") if nets.get(k) is not None}
 
 
@@ -133,7 +145,7 @@ def ema_copy(G: torch.nn.Module) -> torch.nn.Module:
 
 # ---------------------------------------------------------------------------------------------------
 #: Options a run may change when it is resumed (they do not change what is trained).
-VOLATILE_OPTIONS = ("kimg", "metrics", "device")
+VOLATILE_OPTIONS = ("kimg", "metrics", "metrics_num", "device")
 
 
 def run_name(cfg: TrainConfig) -> str:

@@ -18,7 +18,6 @@ import torch
 
 from dermsynth.core import distributed as dist
 from dermsynth.core.io import write_png
-from dermsynth.core.manifest import CLASS_NAMES
 from dermsynth.core.seeding import torch_generator
 from dermsynth.gan.loss import STAT_NAMES
 from dermsynth.gan.train_config import config_dict
@@ -36,10 +35,10 @@ class TickStats:
 
     def report(self, name: str, value: torch.Tensor) -> None:
         v = value.detach().flatten().to(torch.float64)
-        v = v[torch.isfinite(v)]
+        ok = torch.isfinite(v)  # no boolean indexing: it would sync the GPU on every report
         i = self.index[name]
-        self.acc[i, 0] += v.sum()
-        self.acc[i, 1] += v.numel()
+        self.acc[i, 0] += torch.where(ok, v, torch.zeros_like(v)).sum()
+        self.acc[i, 1] += ok.sum()
 
     def reduce_and_reset(self) -> dict[str, float]:
         """Means over all ranks of every statistic seen during the tick; accumulators reset."""
@@ -68,7 +67,7 @@ def tick_stats(run: Run) -> dict[str, Any]:
     tick_sec = now - run.tick_start_time
     tick_kimg = (c.cur_nimg - c.tick_start_nimg) / 1000
     total_sec = run.elapsed_before + (now - run.start_time)
-    p = float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0
+    p = run.augment_pipe.probability if run.augment_pipe is not None else 0.0
     rt = run.ada.last_rt if run.ada is not None else float("nan")
     fields = {
         "tick": c.cur_tick,
@@ -160,6 +159,8 @@ def write_image_grid(run: Run) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 def network_meta(run: Run) -> dict[str, Any]:
+    from dermsynth.core.manifest import CLASS_NAMES  # pandas: imported only when exporting
+
     c_dim = run.data.c_dim
     names = CLASS_NAMES[:c_dim] if c_dim <= len(CLASS_NAMES) else [str(i) for i in range(c_dim)]
     return {
@@ -170,7 +171,7 @@ def network_meta(run: Run) -> dict[str, Any]:
             "cur_nimg": run.counters.cur_nimg,
             "data": run.cfg.data,
             "config": config_dict(run.cfg),
-            "augment_p": float(run.augment_pipe.p) if run.augment_pipe is not None else 0.0,
+            "augment_p": run.augment_pipe.probability if run.augment_pipe is not None else 0.0,
         },
     }
 
@@ -191,7 +192,8 @@ def write_network(run: Run) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 def run_metrics(run: Run) -> None:
-    """Metrics of G_ema: ``fd_simple`` here; any other name through ``dermsynth.metrics``."""
+    """Metrics of G_ema: ``fd_simple`` here; any other name (fid, kid, pr, ppl, memo ...) through
+    ``dermsynth.metrics.compute_for_training`` (across ranks)."""
     names = list(run.cfg.metrics)
     if not names:
         return
@@ -200,14 +202,23 @@ def run_metrics(run: Run) -> None:
     for name in own:
         value = compute_fd_simple(run)
         _append_metric(run, name, {"fd_simple": value})
-    if other and dist.is_main():
-        try:
-            from dermsynth.metrics import compute_for_training
-        except ImportError:
-            run.log(f"metrics {other} need dermsynth.metrics (not installed); computed only fd_simple")
-            return
-        result = compute_for_training(run.G_ema, run.cfg.data, other, run.run_dir)
-        if isinstance(result, dict):
+    if other:  # every rank takes part; rank 0 writes metric-<name>.jsonl
+        from dermsynth.metrics import compute_for_training
+
+        was_training = run.G_ema.training
+        result = compute_for_training(
+            run.G_ema.eval(),
+            run.cfg.data,
+            other,
+            run.run_dir,
+            num=run.cfg.metrics_num,
+            device=run.device,
+            kimg=run.counters.cur_nimg / 1000,
+            snapshot=snapshot_stem(run).name + ".safetensors",
+            seed=run.cfg.seed,
+        )
+        run.G_ema.train(was_training)
+        if result:
             run.log(f"metrics: {json.dumps(result, default=float)}")
 
 

@@ -18,12 +18,25 @@ import torch
 
 from dermsynth.metrics.extractors import get_extractor
 from dermsynth.metrics.features import FeatureSet, extract_image_set, reference_features
-from dermsynth.metrics.frechet import fid_from_features
+from dermsynth.metrics.frechet import feature_stats, fid_from_features, frechet_distance
 from dermsynth.metrics.images import open_image_set, thumbnails
 from dermsynth.metrics.kid import kernel_inception_distance
 from dermsynth.metrics.precision_recall import precision_recall
 
 METRICS = ("fid", "kid", "pr", "ppl", "memo")
+#: StyleGAN2-ADA metric names accepted as aliases (the sample count comes from ``num``).
+ALIASES = {
+    "fid50k_full": "fid",
+    "fid50k": "fid",
+    "kid50k_full": "kid",
+    "kid50k": "kid",
+    "pr50k3_full": "pr",
+    "pr50k3": "pr",
+    "ppl2_wend": "ppl",
+    "precision": "pr",
+    "recall": "pr",
+    "memorisation": "memo",
+}
 FEATURE_METRICS = {"fid", "kid", "pr", "memo"}
 DEFAULT_NUM = 50_000  # fid50k_full / ppl2_wend: the official sample counts
 
@@ -35,6 +48,7 @@ def parse_metrics(metrics) -> list[str]:
     names = [
         m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()
     ]
+    names = [ALIASES.get(m, m) for m in names]
     bad = [m for m in names if m not in METRICS]
     if bad or not names:
         raise ValueError(f"unknown metric(s) {bad or names}; choose from {list(METRICS)}")
@@ -50,11 +64,18 @@ def feature_metrics(
     pr_k=3,
     device="cpu",
     seed=0,
+    real_stats=None,
 ) -> dict:
-    """fid / kid / precision-recall of two feature sets (what of ``metrics`` applies)."""
+    """fid / kid / precision-recall of two feature sets (what of ``metrics`` applies).
+
+    ``real_stats``: cached (mu, sigma) of ``real``, used when the full covariance route applies.
+    """
     out: dict = {}
     if "fid" in metrics:
-        out["fid"] = fid_from_features(real, fake)
+        if real_stats is not None and min(len(real), len(fake)) > real.shape[1]:
+            out["fid"] = frechet_distance(*real_stats, *feature_stats(fake))
+        else:
+            out["fid"] = fid_from_features(real, fake)
     if "kid" in metrics:
         out["kid"], out["kid_std"] = kernel_inception_distance(
             fake, real, kid_subsets, kid_subset_size, 2020 + seed
@@ -260,7 +281,9 @@ def compute_metrics(
             }
         timing["fake_features_s"] = round(time.perf_counter() - t0, 4)
         t0 = time.perf_counter()
-        out["results"].update(feature_metrics(real.features, fake.features, metrics, **fkw))
+        out["results"].update(
+            feature_metrics(real.features, fake.features, metrics, real_stats=real.stats, **fkw)
+        )
         names = _class_names(real_set, fake)
         if per_class and real_set.has_labels and (fake.labels >= 0).all():
             for cname, vals in per_class_metrics(real, fake, names, metrics, **fkw).items():

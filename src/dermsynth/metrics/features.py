@@ -1,7 +1,7 @@
 """Feature sets of image sets, and the reference-statistics cache (DESIGN.md 3.9).
 
-The real side of every metric is cached: features [N, D] (float32), labels, file names and small
-pixel thumbnails (for memorisation) go to ``<cache_dir>/real-<key>.npz``, keyed by the sha256 of the
+The real side of every metric is cached: features [N, D] (float32), their mean and covariance
+(float64), labels, file names and small pixel thumbnails (for memorisation) go to ``<cache_dir>/real-<key>.npz``, keyed by the sha256 of the
 file list with each file's size and mtime, the extractor and its weights (path, size, mtime) and the
 settings. Default ``cache_dir``: ``DIR/.dermsynth-cache`` or, when DIR is read-only,
 ``$XDG_CACHE_HOME/dermsynth/metrics`` (``~/.cache``). A cache hit reads one file and stats the images.
@@ -20,7 +20,7 @@ import torch
 
 from dermsynth.metrics.images import CACHE_DIRNAME, ImageSet, iter_batches, thumbnails
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass
@@ -33,9 +33,18 @@ class FeatureSet:
     thumbs: np.ndarray | None = None  # uint8 [N, s, s, 3]
     splits: list[str] | None = None
     info: dict = field(default_factory=dict)
+    stats: tuple[np.ndarray, np.ndarray] | None = None  # cached (mu, sigma) of all features
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) of all features, computed once (and cached on disk for reference sets)."""
+        if self.stats is None:
+            from dermsynth.metrics.frechet import feature_stats
+
+            self.stats = feature_stats(self.features)
+        return self.stats
 
     def subset(self, mask) -> FeatureSet:
         idx = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask)
@@ -130,6 +139,8 @@ def _save(path: Path, fs: FeatureSet) -> None:
             thumbs=fs.thumbs if fs.thumbs is not None else np.zeros((0,), np.uint8),
             splits=np.asarray(fs.splits if fs.splits is not None else []),
             info=np.asarray(to_json(fs.info)),
+            mu=fs.mean_cov()[0] if len(fs) > 1 else np.zeros(0),
+            sigma=fs.mean_cov()[1] if len(fs) > 1 else np.zeros(0),
         )
 
 
@@ -146,6 +157,7 @@ def _load(path: Path) -> FeatureSet:
             thumbs,
             splits,
             json.loads(str(z["info"])),
+            (z["mu"], z["sigma"]) if "mu" in z and z["mu"].size else None,
         )
 
 

@@ -3,10 +3,9 @@
 Interface used (dermsynth.gan): ``checkpoint.load_generator(path)`` -> G with ``G.mapping(z, c,
 truncation_psi)``, ``G.synthesis(ws, noise_mode)``, ``z_dim``, ``c_dim``, ``num_ws``, ``img_resolution``;
 ``generate.generate_images(G, seeds, class_idx, truncation_psi, noise_mode, batch_size, device)`` yields
-(seeds, uint8 NHWC, ws). When the gan stage's ``generate_images`` is importable it is used, so image N
-of seed S is the very image ``dermsynth gan generate`` writes; otherwise the same recipe runs here:
-z = RandomState(seed).randn(z_dim) (the official generate.py convention), one-hot c, output in [-1, 1]
-quantised as round(x * 127.5 + 128) clamped to [0, 255].
+(seeds, uint8 NHWC, ws). Images come from the gan stage's ``generate_images``, so image N of seed S is
+the very image ``dermsynth gan generate`` writes: z = RandomState(seed).randn(z_dim) (the official
+generate.py convention), one-hot c, output in [-1, 1] quantised as x * 127.5 + 128 clamped to [0, 255].
 """
 
 from __future__ import annotations
@@ -39,27 +38,6 @@ def one_hot(labels, c_dim: int, device) -> torch.Tensor:
     return torch.nn.functional.one_hot(labels, c_dim).float()
 
 
-def seed_latents(seeds, z_dim: int, device) -> torch.Tensor:
-    """z [N, z_dim] with row i = RandomState(seeds[i]).randn(z_dim)."""
-    z = np.stack([np.random.RandomState(int(s)).randn(z_dim) for s in seeds])
-    return torch.from_numpy(z).float().to(device)
-
-
-def quantise(img: torch.Tensor) -> np.ndarray:
-    """[-1, 1] NCHW float -> uint8 NHWC numpy (official rounding)."""
-    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
-
-
-@torch.no_grad()
-def _own_generate(G, seeds, class_idx, psi, noise_mode, batch_size, device):
-    for i in range(0, len(seeds), batch_size):
-        s = seeds[i : i + batch_size]
-        z = seed_latents(s, G.z_dim, device)
-        c = one_hot(np.full(len(s), class_idx if class_idx is not None else 0), G.c_dim, device)
-        ws = G.mapping(z, c, truncation_psi=psi)
-        yield np.asarray(s), quantise(G.synthesis(ws, noise_mode=noise_mode))
-
-
 def generate(
     G,
     seeds,
@@ -72,20 +50,15 @@ def generate(
     """Yield (seeds, labels, uint8 [B, H, W, 3]) for every seed; ``labels`` per seed (None: unconditional)."""
     seeds = np.asarray(seeds, dtype=np.int64)
     labels = np.full(len(seeds), -1) if labels is None or G.c_dim == 0 else np.asarray(labels)
-    try:
-        from dermsynth.gan.generate import generate_images
-    except ImportError:
-        generate_images = None
+    from dermsynth.gan.generate import generate_images
+
     for c in np.unique(labels):
         sub = seeds[labels == c]
         cls = None if c < 0 else int(c)
-        if generate_images is not None:
-            it = generate_images(G, sub.tolist(), cls, truncation_psi, noise_mode, batch_size, device)
-            it = ((np.asarray(s), imgs) for s, imgs, _ws in it)
-        else:
-            it = _own_generate(G, sub.tolist(), cls, truncation_psi, noise_mode, batch_size, device)
-        for s, imgs in it:
-            yield s, np.full(len(s), c), imgs
+        for s, imgs, _ws in generate_images(
+            G, sub.tolist(), cls, truncation_psi, noise_mode, batch_size, device
+        ):
+            yield np.asarray(s), np.full(len(s), c), imgs
 
 
 def sample_labels(real_labels: np.ndarray | None, n: int, c_dim: int, seed: int = 0) -> np.ndarray | None:

@@ -47,6 +47,18 @@ def feature_distance(extractor) -> Callable[[torch.Tensor, torch.Tensor], torch.
     return lambda a, b: (extractor.forward_float(a) - extractor.forward_float(b)).square().sum(1)
 
 
+def _synthesis(G, ws: torch.Tensor) -> torch.Tensor:
+    """G.synthesis with noise 'const' and, where the generator supports it, force_fp32 (as official)."""
+    import inspect
+
+    params = inspect.signature(
+        G.synthesis.forward if hasattr(G.synthesis, "forward") else G.synthesis
+    ).parameters
+    if "force_fp32" in params:
+        return G.synthesis(ws, noise_mode="const", force_fp32=True)
+    return G.synthesis(ws, noise_mode="const")
+
+
 @torch.no_grad()
 def path_lengths(
     G,
@@ -73,7 +85,7 @@ def path_lengths(
         w = G.mapping(torch.cat([z[:, 0], z[:, 1]]), torch.cat([c, c]), truncation_psi=1)
         w0, w1 = w.chunk(2)
         wt1 = w0.lerp(w1, epsilon)
-        img = G.synthesis(torch.cat([w0, wt1]), noise_mode="const").float()
+        img = _synthesis(G, torch.cat([w0, wt1])).float()
         img = crop_and_scale(img, crop, getattr(G, "img_resolution", None))
         a, b = img.chunk(2)
         out.append((distance(a, b).float() / epsilon**2).cpu().numpy())

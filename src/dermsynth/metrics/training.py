@@ -46,6 +46,7 @@ def _rank_major_to_index(num: int, world: int, n_pad: int) -> np.ndarray:
 
 def _write_line(run_dir: Path, metric: str, results: dict, **fields) -> None:
     line = {"results": results, "metric": metric, **fields, "timestamp": time.time()}
+    run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / f"metric-{metric}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -113,7 +114,7 @@ def compute_for_training(
                 feats, labs, [f"seed{i:08d}" for i in range(num)], thumbs, None, {"seeds": list(range(num))}
             )
             real = reference_features(real_set, ext, batch_size, cache_dir, 32)
-            res = feature_metrics(real.features, fake.features, metrics, **fkw)
+            res = feature_metrics(real.features, fake.features, metrics, real_stats=real.stats, **fkw)
             pc = (
                 per_class_metrics(real, fake, names, metrics, **fkw)
                 if per_class and labels is not None

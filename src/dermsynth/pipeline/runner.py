@@ -31,6 +31,7 @@ class Stage:
     name: str
     fn: Callable[[dict, Path, dict[str, Path], dict], None]
     needs: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()  # read when those stages ran; keyed on them then
     enabled: Callable[[dict], bool] = lambda cfg: True
 
 
@@ -40,7 +41,7 @@ def stage_key(stage: Stage, cfg: dict, upstream: dict[str, str]) -> str:
             "stage": stage.name,
             "cfg": cfg.get(stage.name, {}),
             "seed": cfg.get("seed"),
-            "upstream": {n: upstream[n] for n in stage.needs if n in upstream},
+            "upstream": {n: upstream[n] for n in stage.needs + stage.optional if n in upstream},
             "version": __version__,
         }
     )
@@ -78,7 +79,7 @@ def run_pipeline(
             raise ValueError(f"stage {st.name!r} needs {missing}, which are disabled or failed")
         key = stage_key(st, cfg, keys)
         d = out / st.name
-        inputs = {n: dirs[n] for n in st.needs}
+        inputs = {n: dirs[n] for n in st.needs + st.optional if n in dirs}
         done = _done_key(d)
         if done == key:
             log(f"[{st.name}] unchanged, skipped")

@@ -1,0 +1,153 @@
+"""``dermsynth clean``: a new dataset directory with flagged artifacts removed.
+
+Only images whose audit flags the artifact are changed (``dark_corner`` for the frame methods,
+``hair`` for hair removal); the others are copied unchanged. Flags come from the source manifest's
+audit columns (``dermsynth bias audit``); when it has none, the classical detectors decide. Output:
+``images/`` (cleaned images as PNG, unchanged ones as they were), ``masks/<image_id>.png`` (changed
+pixels, input geometry), ``manifest.csv`` (``parent_id`` = source image, ``method`` = what was done,
+empty when unchanged; the parent's audit columns dropped), ``dataset.json``, ``clean_config.json``,
+and before/after figures in ``figures/`` (thesis Figs. 4.2, 4.3). Every file is written atomically;
+a rerun with the same options skips images already done.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dermsynth.bias.registry import THRESHOLDS, scores
+from dermsynth.clean.figures import before_after
+from dermsynth.clean.methods import Plan, clean_image, plan_for
+from dermsynth.core.io import atomic_path, atomic_write_json, read_rgb, write_png
+from dermsynth.core.manifest import ARTIFACTS, read_manifest, write_dataset_json, write_manifest
+
+FIGURE_ROWS = 6
+
+
+def audit_flags(
+    directory: Path, df: pd.DataFrame, on_image: Callable[[], None] | None = None
+) -> pd.DataFrame:
+    """``dark_corner`` / ``hair`` flags per row: the manifest's audit columns, or the detectors'."""
+    cols = ["dark_corner", "hair"]
+    if all(f"{c}_score" in df.columns or c in df.columns for c in cols):
+        return df[cols].apply(pd.to_numeric, errors="coerce").fillna(0).astype(int)
+    rows = []
+    for f in df["file"]:
+        try:
+            s = scores(read_rgb(directory / f), cols)
+            rows.append({c: int(s[c] >= THRESHOLDS[c]) for c in cols})
+        except ValueError:
+            rows.append(dict.fromkeys(cols, 0))
+        if on_image:
+            on_image()
+    return pd.DataFrame(rows, index=df.index)
+
+
+def _check_config(out: Path, config: dict) -> None:
+    p = out / "clean_config.json"
+    if p.is_file():
+        import json
+
+        old = json.loads(p.read_text())
+        if old != config:
+            raise FileExistsError(f"{out}: cleaned earlier with {old}; use another --out (asked: {config})")
+    atomic_write_json(p, config)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    if dst.exists():
+        return
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def clean_one(src: Path, out: Path, image_id: str, plan: Plan, seed: int) -> tuple[str, float, tuple | None]:
+    """Clean or copy one image; returns (file relative to ``out``, changed fraction, figure row)."""
+    if plan.name is None:
+        rel = f"images/{src.name}"
+        _copy(src, out / rel)
+        return rel, 0.0, None
+    rel, mask_path = f"images/{image_id}.png", out / "masks" / f"{image_id}.png"
+    if (out / rel).exists() and mask_path.exists():
+        changed = read_rgb(mask_path)[..., 0] > 127
+        return rel, float(changed.mean()), None
+    rgb = read_rgb(src)
+    img, changed = clean_image(rgb, plan, seed=(seed, image_id))
+    write_png(out / rel, img)
+    write_png(mask_path, (changed * 255).astype(np.uint8))
+    return rel, float(changed.mean()), (image_id, rgb, changed, img)
+
+
+def clean_dataset(
+    src_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    method: str,
+    also_hair: bool = False,
+    seed: int = 0,
+    on_image: Callable[[], None] | None = None,
+) -> dict:
+    """Clean a dataset (see module docstring); returns a summary (counts per method, errors)."""
+    src_dir, out = Path(src_dir), Path(out_dir)
+    if src_dir.resolve() == out.resolve():
+        raise ValueError(f"{out}: the output directory must differ from the source")
+    df = read_manifest(src_dir)
+    config = {"source": str(src_dir.resolve()), "method": method, "also_hair": also_hair, "seed": seed}
+    plan_for(method, also_hair, True, True)  # validates the method name
+    out.mkdir(parents=True, exist_ok=True)
+    _check_config(out, config)
+    flags = audit_flags(src_dir, df)
+    files, methods, fractions, errors = [], [], [], []
+    figs: dict[str, list] = {"frame": [], "hair": []}
+    for (_, row), (_, fl) in zip(df.iterrows(), flags.iterrows(), strict=True):
+        plan = plan_for(method, also_hair, bool(fl["dark_corner"]), bool(fl["hair"]))
+        try:
+            rel, frac, fig_row = clean_one(src_dir / row["file"], out, str(row["image_id"]), plan, seed)
+        except (ValueError, OSError) as e:
+            errors.append(str(e))
+            rel, frac, fig_row, plan = None, np.nan, None, Plan(None, False)
+        files.append(rel)
+        methods.append(plan.name)
+        fractions.append(frac)
+        if fig_row is not None:
+            key = "frame" if plan.frame_method else "hair"
+            if len(figs[key]) < FIGURE_ROWS:
+                figs[key].append(fig_row)
+        if on_image:
+            on_image()
+    return _finish(df, out, files, methods, fractions, errors, figs, config)
+
+
+def _finish(df, out: Path, files, methods, fractions, errors, figs, config) -> dict:
+    """Write manifest, dataset.json, figures and the summary."""
+    new = df.copy()
+    audit_cols = [c for a in ARTIFACTS for c in (a, f"{a}_score") if c in new.columns]
+    new = new.drop(columns=audit_cols)
+    new["parent_id"] = df["image_id"]
+    new["file"] = files
+    new["method"] = methods
+    new["changed_fraction"] = np.round(fractions, 5)
+    new = new[new["file"].notna()]
+    write_manifest(new, out)
+    write_dataset_json(new, out)
+    titles = {"frame": "Frame removal (thesis Fig. 4.2)", "hair": "Hair removal (thesis Fig. 4.3)"}
+    figures = [
+        str(before_after(rows, out / "figures" / f"before_after_{k}.png", f"{titles[k]}: {config['method']}"))
+        for k, rows in figs.items()
+        if rows
+    ]
+    summary = {
+        **config,
+        "n_images": int(len(df)),
+        "n_changed": int(pd.Series(methods).notna().sum()),
+        "by_method": {str(k): int(v) for k, v in pd.Series(methods).value_counts().items()},
+        "n_errors": len(errors),
+        "errors": errors[:50],
+        "figures": figures,
+    }
+    atomic_write_json(out / "clean_summary.json", summary)
+    return summary

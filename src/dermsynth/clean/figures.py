@@ -1,0 +1,39 @@
+"""Before / after figures of cleaning (thesis Fig. 4.2 frames, Fig. 4.3 hair): original, changed mask, result."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dermsynth.core.io import atomic_path
+
+
+def before_after(
+    rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], path: str | os.PathLike, title: str
+) -> Path:
+    """One row per image: ``(image_id, before, changed_mask, after)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = max(1, len(rows))
+    fig, axes = plt.subplots(n, 3, figsize=(6.0, 2.0 * n + 0.3), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, (image_id, before, mask, after) in enumerate(rows):
+        axes[k, 0].imshow(before)
+        axes[k, 0].set_title(f"{image_id}", fontsize=7)
+        axes[k, 1].imshow(mask, cmap="gray", vmin=0, vmax=1)
+        axes[k, 1].set_title("changed pixels", fontsize=7)
+        axes[k, 2].imshow(after)
+        axes[k, 2].set_title("cleaned", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path

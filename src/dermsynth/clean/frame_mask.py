@@ -1,0 +1,34 @@
+"""The frame mask that cleaning methods fill or crop away.
+
+The dark-corner detector's mask (near-black pixels connected to the border) is grown by a few pixels
+so the blurred rim of the dermoscope frame is replaced too (in-painting from a dark rim would drag
+the darkness inwards).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dermsynth.bias.common import ellipse, radius_map, scaled
+from dermsynth.bias.frame import border_frame, corner_ratios, dark_corner, max_channel
+
+GROW_PX = 6  # at 256 px
+VIGNETTE = 0.65
+
+
+def frame_mask(rgb: np.ndarray, grow_px: float = GROW_PX) -> np.ndarray:
+    """Bool mask [H, W] of the dermoscope frame (empty when there is none), grown by ``grow_px``.
+
+    The detector's near-black frame, plus the vignetted corners: pixels darker than
+    ``VIGNETTE * skin`` connected to the border outside the inscribed circle (radius > 0.9), where a
+    lesion rarely reaches.
+    """
+    _, mask = dark_corner(rgb)
+    v = max_channel(rgb)
+    _, skin = corner_ratios(v)
+    outer = radius_map(*v.shape) > 0.9
+    mask = mask | (border_frame(v, VIGNETTE * skin, scaled(3, v.shape)) & outer)
+    if not mask.any() or grow_px <= 0:
+        return mask
+    return cv2.dilate(mask.astype(np.uint8), ellipse(2 * scaled(grow_px, mask.shape) + 1)).astype(bool)

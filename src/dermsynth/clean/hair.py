@@ -1,0 +1,40 @@
+"""Hair removal: black-hat mask of thin dark structures, then in-painting (thesis Sec. 4.2, Fig. 4.3).
+
+As DullRazor (Lee et al. 1997): the thin-dark black-hat mask of ``bias.hair`` (long thin parts, with a
+lower level and larger blob size than detection), grown by 2 px to cover the hair's soft edge, is
+in-painted with Telea's method (or another in-painter). On phantom hair (seed 21, 12 images) this mask
+covers 95% of the true hair pixels with 98% of it on or next to hair.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dermsynth.bias.common import ellipse, luminance, scaled
+from dermsynth.bias.hair import MIN_LENGTH_PX, long_parts, thin_dark
+from dermsynth.clean.inpaint import opencv_inpaint
+
+GROW_PX = 2  # at 256 px
+#: a lower black-hat level than detection: once an image has hair, catch its fainter parts too
+LEVEL = 8
+#: and a larger blob size: thick hairs (3-4 px) and crossings must go too; detection keeps 5 px,
+#: which ranks real images better (isic2017 train AUC 0.74 vs 0.65)
+BLOB_PX = 9.0
+
+
+def hair_mask(rgb: np.ndarray, grow_px: float = GROW_PX) -> np.ndarray:
+    """Bool mask [H, W] of hair pixels to remove."""
+    gray = luminance(rgb)
+    mask, _ = long_parts(thin_dark(gray, level=LEVEL, blob_px=BLOB_PX), scaled(MIN_LENGTH_PX, gray.shape))
+    if mask.any() and grow_px > 0:
+        mask = cv2.dilate(mask.astype(np.uint8), ellipse(2 * scaled(grow_px, gray.shape) + 1)).astype(bool)
+    return mask
+
+
+def remove_hair(
+    rgb: np.ndarray, mask: np.ndarray | None = None, method: str = "telea"
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-paint hair pixels (``mask`` or ``hair_mask(rgb)``); returns ``(image, mask)``."""
+    mask = hair_mask(rgb) if mask is None else mask
+    return opencv_inpaint(rgb, mask, method)

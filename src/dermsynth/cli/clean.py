@@ -1,0 +1,40 @@
+"""``dermsynth clean DIR --method ... --out DIR2``: remove flagged artifacts into a new dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dermsynth.cli.common import console, progress, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level ``clean`` command to the root app."""
+
+    @app.command("clean")
+    def clean(
+        directory: Path = typer.Argument(..., help="Audited dataset directory (manifest.csv)."),
+        method: str = typer.Option(..., help="crop | skin-inpaint | fsr | fsr-best | telea | ns | hair"),
+        out: Path = typer.Option(..., help="New dataset directory."),
+        also_hair: bool = typer.Option(False, "--also-hair", help="Also remove hair (with a frame method)."),
+        seed: int = typer.Option(0, help="Seed of skin-inpaint's draws."),
+    ) -> None:
+        """Remove frames and/or hair from the images the audit flags; copy the others."""
+        from dermsynth.clean.dataset import clean_dataset
+        from dermsynth.core.manifest import read_manifest
+
+        with user_errors():
+            n = len(read_manifest(directory))
+            with progress() as bar:
+                task = bar.add_task("clean", total=n, info=method)
+                summary = clean_dataset(
+                    directory, out, method, also_hair, seed, on_image=lambda: bar.advance(task)
+                )
+        console.print(
+            f"changed {summary['n_changed']} of {summary['n_images']} images: {summary['by_method']}"
+        )
+        if summary["n_errors"]:
+            console.print(
+                f"[yellow]{summary['n_errors']} image(s) failed; see {out}/clean_summary.json[/yellow]"
+            )
