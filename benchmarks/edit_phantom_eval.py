@@ -21,16 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: ``dermsynth gan train`` through its command function (mounted under ``gan`` once the CLI wires it).
-TRAIN = ["-c", "import typer; from dermsynth.gan.train_cli import train_command; typer.run(train_command)"]
-
 
 def cli(*args: object, log: Path, timeout: float | None = None) -> float:
     """Run ``dermsynth ARGS``; append its output to ``log``; return seconds; raise on failure.
     With ``timeout`` the command is stopped after that many seconds (training: use the last snapshot)."""
     t = time.perf_counter()
-    head = TRAIN if args[:2] == ("gan", "train") else ["-m", "dermsynth.cli.main", *map(str, args[:2])]
-    cmd = [sys.executable, *head, *map(str, args[2:])]
+    cmd = [sys.executable, "-m", "dermsynth.cli.main", *map(str, args)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
