@@ -63,7 +63,7 @@ def run_pipeline(
     log: Callable[[str], None] = print,
 ) -> dict[str, dict]:
     """Run ``stages`` in order under ``out``; return ``{stage: {status, key, seconds}}``."""
-    out = Path(out)
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     keys: dict[str, str] = {}
     dirs: dict[str, Path] = {}

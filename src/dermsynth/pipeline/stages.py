@@ -18,19 +18,26 @@ from dermsynth.pipeline.runner import Stage
 
 
 def cli(*args: Any) -> None:
-    """Run ``dermsynth ARGS`` in this process; raise if it fails."""
+    """Run ``dermsynth ARGS`` in this process; raise if it fails. An option whose value is None is left out."""
     from dermsynth.cli.main import app
 
-    argv = [str(a) for a in args if a is not None]
+    argv: list[str] = []
+    items = list(args)
+    i = 0
+    while i < len(items):
+        a = items[i]
+        if isinstance(a, str) and a.startswith("--") and i + 1 < len(items) and items[i + 1] is None:
+            i += 2
+            continue
+        if a is not None:
+            argv.append(str(a))
+        i += 1
     try:
-        app(argv, standalone_mode=False)
-    except SystemExit as e:  # typer.Exit inside a command
-        if e.code not in (0, None):
-            raise RuntimeError(f"`dermsynth {' '.join(argv)}` failed with exit code {e.code}") from None
-    except Exception as e:  # click raises its own errors when standalone_mode is False
-        if type(e).__name__ == "Exit" and getattr(e, "exit_code", 0) == 0:
-            return
-        raise
+        code = app(argv, standalone_mode=False)
+    except SystemExit as e:
+        code = e.code
+    if code not in (0, None):
+        raise RuntimeError(f"`dermsynth {' '.join(argv)}` failed (exit code {code})")
 
 
 def _opts(sec: dict, mapping: dict[str, str]) -> list[str]:
@@ -267,8 +274,7 @@ def edit_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
                 "dark_corner",
                 "--out",
                 out / "edited",
-                "--strip",
-                out / f"strip_{cls}.png" if k == 0 else None,
+                *(["--strip", out / f"strip_{cls}.png"] if k == 0 else []),
             )
 
 
