@@ -41,7 +41,11 @@ def dark_frame(img: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, n
 def frame_adder(seed: int) -> Callable[[np.ndarray, int], np.ndarray]:
     """``fn(rgb, i)``: image ``i`` with a frame, seeded per image (phantom renderer when installed)."""
     try:
-        from dermsynth.data.phantom import add_frame
+        from dermsynth.data.phantom import add_frame as phantom_frame
+
+        def add_frame(img: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+            # a full visible ring (as most framed dermoscopy images), not a faint corner vignette
+            return phantom_frame(img, gen, radius=(0.80, 0.98))
     except ImportError:
         add_frame = dark_frame
 
