@@ -130,3 +130,22 @@ def stats(directory: Path = typer.Argument(..., help="Dataset directory (with ma
     for name, n in st["classes"].items():
         console.print(f"  {name:14s} {n:7d}  ({n / max(st['images'], 1):.1%})")
     console.print(f"wrote {directory / 'stats.json'} and {directory / 'class_distribution.png'}")
+
+
+@app.command("filter")
+def filter_(
+    directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv)."),
+    exclude: str = typer.Option(
+        ..., "--exclude", help="Comma list of artifacts to leave out, e.g. frame,ruler."
+    ),
+    out: Path = typer.Option(..., "--out", help="New dataset directory."),
+    by: str = typer.Option("auto", "--by", help="auto | audit | annotation: which columns decide."),
+) -> None:
+    """Subsets without biased images (thesis Table 3.1 "no bias" / "no frames"); 'frame' = dark_corner."""
+    from dermsynth.core.manifest import read_manifest
+    from dermsynth.data.filter import filter_dataset
+
+    with user_errors():
+        path = filter_dataset(directory, out, [e.strip() for e in exclude.split(",") if e.strip()], by=by)
+        kept = len(read_manifest(path))
+    console.print(f"wrote {path}: {kept} images kept")
