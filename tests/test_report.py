@@ -33,6 +33,7 @@ def _dataset(d: Path, n: int, source: str, rng, **extra) -> None:
                 "split": ["train", "val", "test"][i % 3],
                 "dark_corner": int(i % 4 == 1),
                 "hair": int(i % 3 == 0),
+                "dark_corner_annotated": int(i % 4 in (1, 2)),
                 **extra,
             }
         )
@@ -83,6 +84,17 @@ def make_runs(root: Path) -> Path:
         ]
     ).to_csv(cls / "table.csv", index=False)
     write_png(cls / "roc.png", rng.integers(0, 255, (10, 10, 3), dtype=np.uint8))
+    ed = root / "edit"
+    ed.mkdir()
+    np.savez(ed / "directions.npz", directions=np.eye(3))
+    pd.DataFrame([{"index": 0, "alpha": -3.0, "removed_frac": 0.9}]).to_csv(ed / "table.csv", index=False)
+    atomic_write_json(ed / "table.json", {"best": {"index": 0, "alpha": -3.0}})
+    st = root / "survey" / "study"
+    st.mkdir(parents=True)
+    pd.DataFrame({"image_id": ["a", "b"], "source": ["real", "synthetic"], "label": ["melanoma"] * 2}).to_csv(
+        st / "stimuli.csv", index=False
+    )
+    atomic_write_json(st / "leakcheck.json", {"passed": True, "accuracy": 0.5, "p_value": 0.6})
     sv = root / "survey" / "analysis"
     sv.mkdir(parents=True)
     pd.DataFrame(
@@ -97,7 +109,7 @@ def test_report_sections_provenance_and_cards(tmp_path):
     runs = make_runs(tmp_path / "runs")
     path = build_report(runs, tmp_path / "rep")
     html = path.read_text()
-    for sec in ("data", "gan", "metrics", "classify", "survey", "datacards"):
+    for sec in ("data", "gan", "metrics", "edit", "classify", "survey", "datacards"):
         assert f"<section id='{sec}'>" in html
     assert "thesis Fig. 3.3" in html and "Table 4.5" in html
     assert "config.json sha256:" in html and "settings: preset=demo, seed=3, n=12" in html
@@ -111,6 +123,13 @@ def test_report_sections_provenance_and_cards(tmp_path):
     row = re.search(r"<td>dark_corner</td>\s*<td>([\d.]+)</td>\s*<td>([\d.]+)</td>", html)
     assert row and float(row.group(1)) == 0.5 and float(row.group(2)) == 0.0
     assert re.search(r"<td>hair</td>\s*<td>0.3333</td>\s*<td>0.3333</td>", html)
+    # audit vs truth: frames flagged on i % 4 == 1 (3 images), truth i % 4 in (1, 2) (6): precision 1, recall 0.5
+    row = re.search(
+        r"<td>dark_corner</td>\s*<td>0.5</td>\s*<td>0.25</td>\s*<td>1</td>\s*<td>0.5</td>\s*<td>0.6667</td>",
+        html,
+    )
+    assert row, "audit-vs-truth table"
+    assert "Leak check passed" in html and "Best direction by the measured rule" in html
 
 
 def test_report_on_empty_and_missing(tmp_path):

@@ -22,6 +22,7 @@ class Found:
     classify: list[Path] = field(default_factory=list)  # folders with table.csv having an AUC column
     embeds: list[Path] = field(default_factory=list)  # folders with embeddings.csv
     surveys: list[Path] = field(default_factory=list)  # folders with readers.csv
+    studies: list[Path] = field(default_factory=list)  # built reader studies (stimuli.csv + leakcheck.json)
     cleans: list[Path] = field(default_factory=list)  # cleaned datasets (manifest has a 'method' column)
 
 
@@ -53,18 +54,28 @@ def discover(root: str | Path) -> Found:
     for d in _walk(root):
         names = {p.name for p in d.iterdir() if p.is_file()} if d.is_dir() else set()
         if {"manifest.csv", "dataset.json"} <= names:
-            header = (d / "manifest.csv").read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
-            (f.cleans if "method" in header.split(",") and "parent_id" in header else f.datasets).append(d)
+            header = (
+                (d / "manifest.csv")
+                .read_text(encoding="utf-8", errors="replace")
+                .split("\n", 1)[0]
+                .split(",")
+            )
+            edited = "alpha" in header or "direction_index" in header
+            (f.cleans if "method" in header and "parent_id" in header and not edited else f.datasets).append(
+                d
+            )
         if "stats.jsonl" in names and any(n.startswith("network-") and n.endswith(".json") for n in names):
             f.gan_runs.append(d)
         if "metrics.json" in names:
             f.metrics.append(d / "metrics.json")
-        if "evaluation.csv" in names and "directions.npz" in names:
+        if "directions.npz" in names and "table.csv" in names:
             f.edits.append(d)
         if _has_auc_table(d):
             f.classify.append(d)
         if "embeddings.csv" in names:
             f.embeds.append(d)
+        if {"stimuli.csv", "leakcheck.json"} <= names:
+            f.studies.append(d)
         if "readers.csv" in names:
             f.surveys.append(d)
     return f

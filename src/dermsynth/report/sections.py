@@ -81,9 +81,13 @@ def dataset_block(folder: Path, root: Path, fig_dir: Path, idx: int) -> Block:
     t = counts.reset_index().rename(columns={"split": "split"})
     t.columns = ["split"] + list(counts.columns)
     b.tables.append(("Images per split and class", t))
-    b.figures.append(
-        ("Class distribution (thesis Fig. 3.3)", class_distribution(counts, fig_dir / f"classes_{idx}.png"))
-    )
+    if not (folder / "class_distribution.png").is_file():  # `data stats` draws it when it ran
+        b.figures.append(
+            (
+                "Class distribution (thesis Fig. 3.3)",
+                class_distribution(counts, fig_dir / f"classes_{idx}.png"),
+            )
+        )
     arts = [a for a in ARTIFACTS if a in df.columns and pd.to_numeric(df[a], errors="coerce").notna().any()]
     if arts:
         prev = pd.DataFrame(
@@ -101,12 +105,46 @@ def dataset_block(folder: Path, root: Path, fig_dir: Path, idx: int) -> Block:
                 bias_prevalence(prev, fig_dir / f"bias_{idx}.png"),
             )
         )
+        truth = audit_vs_truth(df, arts)
+        if truth is not None:
+            b.tables.append(("Audit against the ground truth / annotations of this set", truth))
     b.figures += _pngs(folder, exclude=("classes_", "bias_"))
     for sub in ("audit", "figures"):
         if (folder / sub).is_dir():
             b.figures += _pngs(folder / sub)
     b.provenance = provenance(folder, root)
     return b
+
+
+def audit_vs_truth(df: pd.DataFrame, arts: list[str]) -> pd.DataFrame | None:
+    """Precision / recall / F1 of the audit columns against ``<artifact>_annotated`` truth columns."""
+    rows = []
+    for a in arts:
+        t = f"{a}_annotated"
+        if t not in df.columns:
+            continue
+        m = pd.to_numeric(df[t], errors="coerce").notna() & pd.to_numeric(df[a], errors="coerce").notna()
+        y, p = df.loc[m, t].astype(int), df.loc[m, a].astype(int)
+        tp, fp, fn = (
+            int(((y == 1) & (p == 1)).sum()),
+            int(((y == 0) & (p == 1)).sum()),
+            int(((y == 1) & (p == 0)).sum()),
+        )
+        prec = tp / (tp + fp) if tp + fp else float("nan")
+        rec = tp / (tp + fn) if tp + fn else float("nan")
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        rows.append(
+            {
+                "artifact": a,
+                "truth prevalence": float(y.mean()),
+                "audit prevalence": float(p.mean()),
+                "precision": prec,
+                "recall": rec,
+                "F1": f1,
+                "n": int(m.sum()),
+            }
+        )
+    return pd.DataFrame(rows) if rows else None
 
 
 def datasets_section(root: Path, found: Found, fig_dir: Path) -> Section | None:
@@ -203,11 +241,18 @@ def edit_section(root: Path, found: Found, fig_dir: Path) -> Section | None:
     blocks = []
     for d in found.edits:
         b = Block(title=f"Latent editing {d.relative_to(root)}")
-        b.tables.append(("Edit evaluation", pd.read_csv(d / "evaluation.csv")))
-        if (d / "evaluation.json").is_file():
-            ev = json.loads((d / "evaluation.json").read_text())
-            if isinstance(ev, dict) and "best" in ev:
-                b.text.append(f"Best direction by the measured rule: {ev['best']}")
+        b.tables.append(
+            (
+                "Edit evaluation: frames removed / induced, SSIM outside the frame, lesion IoU, class kept",
+                pd.read_csv(d / "table.csv"),
+            )
+        )
+        if (d / "table.json").is_file():
+            ev = json.loads((d / "table.json").read_text())
+            if isinstance(ev, dict) and ev.get("best") is not None:
+                b.text.append(f"Best direction by the measured rule: {json.dumps(ev['best'])}")
+            if isinstance(ev, dict) and ev.get("rule"):
+                b.text.append(f"Rule: {ev['rule']}")
         b.figures += _pngs(d)
         b.provenance = provenance(d, root)
         blocks.append(b)
@@ -238,6 +283,22 @@ def classify_section(root: Path, found: Found, fig_dir: Path) -> Section | None:
 
 def survey_section(root: Path, found: Found, fig_dir: Path) -> Section | None:
     blocks = []
+    for d in found.studies:
+        b = Block(title=f"Reader study built: {d.relative_to(root)}")
+        st = pd.read_csv(d / "stimuli.csv")
+        cols = [c for c in ("source", "label") if c in st.columns]
+        if cols:
+            b.tables.append(
+                ("Stimuli per source and class", st.groupby(cols).size().rename("images").reset_index())
+            )
+        lc = json.loads((d / "leakcheck.json").read_text(encoding="utf-8"))
+        b.text.append(
+            f"Leak check {'passed' if lc.get('passed') else 'FAILED'}: a classifier on file-level features "
+            f"only is {lc.get('accuracy', float('nan')):.3f} accurate (p = {lc.get('p_value', float('nan')):.3g}); "
+            "serve it with `dermsynth survey serve` and analyse the exported responses."
+        )
+        b.provenance = provenance(d, root)
+        blocks.append(b)
     for d in found.surveys:
         b = Block(title=f"Reader study {d.relative_to(root)}")
         b.tables.append(
