@@ -24,6 +24,7 @@ def run(
     config change redoes only what is needed.
     """
     import yaml
+    from rich.markup import escape
 
     from dermsynth.pipeline.config import load_study_config
     from dermsynth.pipeline.runner import run_pipeline
@@ -46,7 +47,7 @@ def run(
             out,
             STAGES,
             only=only.split(",") if only else None,
-            log=lambda s: console.print(f"[bold cyan]{s}[/bold cyan]"),
+            log=lambda s: console.print(f"[bold cyan]{escape(s)}[/bold cyan]"),
         )
     report = out / "report" / "report.html"
     if report.exists():
