@@ -105,17 +105,18 @@ def main() -> None:
         from dermsynth.bias.model import load_model
 
         model = load_model(args.model)
-    frames = [
-        render_phantom(i, args.seed, args.size, rates={**ALL_OFF, "dark_corner": 1.0}) for i in range(args.n)
-    ]
-    hairs = [
-        render_phantom(i, args.seed + 1, args.size, rates={**ALL_OFF, "hair": 1.0}) for i in range(args.n)
-    ]
-    res = [
-        run_method(frames, m, "dark_corner", model) for m in ("crop", "skin-inpaint", "fsr", "telea", "ns")
-    ]
-    res.append(run_method(frames[: args.fsr_best_n], "fsr-best", "dark_corner", model))
-    res.append(run_method(hairs, "hair", "hair", model))
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    frame_rates = {**ALL_OFF, "dark_corner": 1.0}
+    hair_rates = {**ALL_OFF, "hair": 1.0}
+    frames = [render_phantom(i, args.seed, args.size, rates=frame_rates) for i in range(args.n)]
+    hairs = [render_phantom(i, args.seed + 1, args.size, rates=hair_rates) for i in range(args.n)]
+    res = []
+    for m in methods:
+        if m == "hair":
+            res.append(run_method(hairs, "hair", "hair", model))
+        else:
+            subset = frames[: args.fsr_best_n] if m == "fsr-best" else frames
+            res.append(run_method(subset, m, "dark_corner", model))
     table = pd.DataFrame(res)
     pd.set_option("display.width", 200)
     print(
