@@ -60,7 +60,8 @@ def test_crop_on_phantom_twins():
         assert out.shape == s.image.shape
         assert not fm[y0:y1, x0:x1].any()  # the square lies inside the frame circle
         assert changed.sum() == changed.size - (y1 - y0) * (x1 - x0)
-        assert psnr(apply_crop(s.clean, fm), out) > 40  # same field of view as the twin: near identical
+        twin = apply_crop(s.clean, fm)  # same field of view as the twin: (near) identical
+        assert np.array_equal(twin, out) or psnr(twin, out) > 40
         assert not detect(out, ["dark_corner"])["dark_corner"].present
 
 
