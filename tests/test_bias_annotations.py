@@ -116,10 +116,19 @@ def test_eval_command_both_layouts(tmp_path):
     outs = []
     for truth in ("b.csv", "l.csv"):
         js = tmp_path / f"{truth}.json"
-        r = CliRunner().invoke(app, ["bias", "eval", str(d), "--truth", str(tmp_path / truth), "--json", str(js)])
+        r = CliRunner().invoke(
+            app, ["bias", "eval", str(d), "--truth", str(tmp_path / truth), "--json", str(js)]
+        )
         assert r.exit_code == 0, r.output
         outs.append(json.loads(js.read_text()))
     assert outs[0] == outs[1]
     assert set(outs[0]) == {"dark_corner", "hair"}
-    assert outs[0]["hair"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "auc": 1.0, "n_pos": 2, "n": 3}
+    assert outs[0]["hair"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3),
+        "auc": 1.0,
+        "n_pos": 2,
+        "n": 3,
+    }
     assert evaluate_dataset(d, tmp_path / "l.csv")["dark_corner"]["f1"] == 1.0

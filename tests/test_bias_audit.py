@@ -24,8 +24,16 @@ def make_set(d, n=8):
         img = with_frame(img) if frame else img
         img = with_hair(img, seed=i) if hair else img
         write_png(d / "images" / f"im{i}.png", img)
-        rows.append({"image_id": f"im{i}", "file": f"images/im{i}.png", "label": int(frame),
-                     "class_name": ["not_melanoma", "melanoma"][int(frame)], "dark_corner": int(frame), "hair": int(hair)})
+        rows.append(
+            {
+                "image_id": f"im{i}",
+                "file": f"images/im{i}.png",
+                "label": int(frame),
+                "class_name": ["not_melanoma", "melanoma"][int(frame)],
+                "dark_corner": int(frame),
+                "hair": int(hair),
+            }
+        )
     write_manifest(pd.DataFrame(rows), d)
     return d
 
@@ -58,7 +66,10 @@ def test_audit_writes_columns_summary_and_figures(tmp_path):
     assert df.loc[3, "hair_score"] == pytest.approx(s["hair"], abs=1e-5)
     assert df.loc[3, "hair"] == int(s["hair"] >= THRESHOLDS["hair"])
     on_disk = json.loads((d / "audit_summary.json").read_text())
-    assert on_disk["artifacts"]["dark_corner"]["prevalence_by_class"] == {"melanoma": 1.0, "not_melanoma": 0.0}
+    assert on_disk["artifacts"]["dark_corner"]["prevalence_by_class"] == {
+        "melanoma": 1.0,
+        "not_melanoma": 0.0,
+    }
     assert summary["n_images"] == 8 and summary["n_errors"] == 0
     assert (d / "audit" / "prevalence.png").stat().st_size > 0
     assert (d / "audit" / "examples_dark_corner.png").is_file()

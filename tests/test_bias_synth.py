@@ -61,7 +61,9 @@ def with_ink(img: np.ndarray) -> np.ndarray:
     """Violet surgical-marker strokes."""
     out = img.copy()
     s = img.shape[0]
-    cv2.ellipse(out, (s // 2, s // 2), (int(0.38 * s), int(0.33 * s)), 0, 200, 320, (120, 60, 170), max(2, s // 40))
+    cv2.ellipse(
+        out, (s // 2, s // 2), (int(0.38 * s), int(0.33 * s)), 0, 200, 320, (120, 60, 170), max(2, s // 40)
+    )
     cv2.circle(out, (int(0.8 * s), int(0.2 * s)), max(2, s // 50), (110, 50, 160), -1)
     return out
 

@@ -45,9 +45,14 @@ def test_train_exports_state_dict_and_json_and_resumes(phantom, tmp_path):
     assert meta["artifacts"] == ["dark_corner", "hair", "ruler", "ink", "gel_bubble"]
     assert set(meta["choice"].values()) <= {"model", "heuristic"}
     for a in meta["artifacts"]:
-        assert meta["choice"][a] == ("model" if meta["holdout_f1"][a] >= meta["heuristic"][a]["f1"] else "heuristic")
+        assert meta["choice"][a] == (
+            "model" if meta["holdout_f1"][a] >= meta["heuristic"][a]["f1"] else "heuristic"
+        )
     assert meta["weights"]["weights"] == "random-init" and meta["n_train"] + meta["n_holdout"] == 24
-    assert sorted(p.name for p in out.iterdir() if p.suffix in (".safetensors", ".json")) == ["model.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".safetensors", ".json")) == [
+        "model.json",
+        "model.safetensors",
+    ]
 
     model, meta2 = load_model(out)
     imgs = [read_rgb(phantom / f) for f in read_manifest(phantom)["file"][:5]]
@@ -61,7 +66,9 @@ def test_train_exports_state_dict_and_json_and_resumes(phantom, tmp_path):
         df = read_manifest(phantom)
         dec = decisions(parse_method(f"{method}:{out}"), meta)
         for a, d in dec.items():
-            assert (df[a] == (df[f"{a}_score"] >= round(d.threshold, 6) - 1e-6).astype(int)).all() or d.source == "model"
+            assert (
+                df[a] == (df[f"{a}_score"] >= round(d.threshold, 6) - 1e-6).astype(int)
+            ).all() or d.source == "model"
         assert dec["gel_border"].source == "heuristic"  # the phantom has no gel borders: heuristic fills in
         if method == "model":
             assert all(dec[a].source == "model" for a in meta["artifacts"])

@@ -20,9 +20,19 @@ def ds(tmp_path):
     rows = []
     for i in range(6):
         write_png(d / "images" / f"a{i}.png", np.full((8, 8, 3), i * 20, np.uint8))
-        rows.append({"image_id": f"a{i}", "file": f"images/a{i}.png", "label": i % 2,
-                     "dark_corner_annotated": int(i in (0, 1)), "dark_corner": int(i in (0, 2)),
-                     "dark_corner_score": 0.5, "ruler": int(i == 3), "ruler_score": 0.1, "hair": pd.NA})
+        rows.append(
+            {
+                "image_id": f"a{i}",
+                "file": f"images/a{i}.png",
+                "label": i % 2,
+                "dark_corner_annotated": int(i in (0, 1)),
+                "dark_corner": int(i in (0, 2)),
+                "dark_corner_score": 0.5,
+                "ruler": int(i == 3),
+                "ruler_score": 0.1,
+                "hair": pd.NA,
+            }
+        )
     write_manifest(pd.DataFrame(rows), d)
     return d
 
@@ -42,7 +52,10 @@ def test_by_audit_and_by_annotation(ds, tmp_path):
     c = read_manifest(filter_dataset(ds, tmp_path / "auto", "frame,ruler"))
     assert list(c["image_id"]) == ["a1", "a4", "a5"]
     assert list(c["parent_id"]) == list(c["image_id"])
-    assert all((tmp_path / "auto" / f).read_bytes() == (ds / "images" / f.split("/")[-1]).read_bytes() for f in c["file"])
+    assert all(
+        (tmp_path / "auto" / f).read_bytes() == (ds / "images" / f.split("/")[-1]).read_bytes()
+        for f in c["file"]
+    )
     cfg = json.loads((tmp_path / "auto" / "filter_config.json").read_text())
     assert cfg["n_source"] == 6 and cfg["n_kept"] == 3 and cfg["exclude"] == ["dark_corner", "ruler"]
 

@@ -20,7 +20,12 @@ import pandas as pd
 from dermsynth.core.io import atomic_path, atomic_write_json
 from dermsynth.core.manifest import ARTIFACTS, read_manifest, write_dataset_json, write_manifest
 
-ALIASES = {"frame": "dark_corner", "frames": "dark_corner", "dark_corners": "dark_corner", "bubble": "gel_bubble"}
+ALIASES = {
+    "frame": "dark_corner",
+    "frames": "dark_corner",
+    "dark_corners": "dark_corner",
+    "bubble": "gel_bubble",
+}
 
 
 def _items(exclude: list[str] | str) -> list[str]:
