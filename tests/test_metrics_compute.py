@@ -204,3 +204,35 @@ def test_cli_end_to_end(real_dir, fake_dir, tmp_path):
         app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,ppl"]
     )
     assert bad.exit_code == 2 and "ppl needs a generator" in bad.output
+
+
+def test_memorisation_does_not_flag_blurry_averages(tmp_path):
+    """Samples shrunk towards the mean are near everything in pixel L2, but copy nothing: not flagged."""
+    from dermsynth.metrics.features import FeatureSet
+    from dermsynth.metrics.memorisation import memorisation
+
+    rng = np.random.default_rng(0)
+    mean, basis = rng.uniform(80, 170, 192), rng.normal(0, 12, (20, 192))
+
+    def population(n, shrink=1.0, noise=10.0):
+        x = mean + shrink * rng.normal(0, 1, (n, 20)) @ basis + rng.normal(0, noise, (n, 192))
+        return np.clip(x, 0, 255).astype(np.uint8).reshape(n, 8, 8, 3)
+
+    train, hold, fake = population(300), population(150), population(150, shrink=0.9, noise=8.0)
+
+    def fs(imgs):
+        feats = rng.normal(0, 1, (len(imgs), 16)).astype(np.float32)  # an uninformative feature space
+        return FeatureSet(
+            feats, np.zeros(len(imgs), int), [f"{i}.png" for i in range(len(imgs))], thumbs=imgs
+        )
+
+    res = memorisation(
+        fs(fake), fs(train), fs(hold), tmp_path, lambda i: fake[i], lambda i: train[i], top_k=2
+    )
+    assert res["pixel"]["mannwhitney_pvalue"] < res["alpha"]  # the smoothed samples sit closer overall...
+    assert not res["flag"], res["pixel"]  # ...but no more of them are near-copies than chance allows
+    copies = np.concatenate([train[:40], fake[:110]])
+    res = memorisation(
+        fs(copies), fs(train), fs(hold), tmp_path / "c", lambda i: copies[i], lambda i: train[i], top_k=2
+    )
+    assert res["flag"] and res["pixel"]["tail_p1_pvalue"] < 1e-6  # 40 copies among 150 are caught

@@ -117,9 +117,35 @@ def clean_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
     )
 
 
+def train_split_view(data: Path, out: Path) -> Path:
+    """A dataset folder holding only the ``train`` split of ``data`` (images linked, not copied).
+
+    The GAN must never see validation or test images: the classifier experiments test on them and
+    the memorisation check uses them as the held-out reference.
+    """
+    import os
+
+    from dermsynth.core.manifest import read_manifest, write_dataset_json, write_manifest
+
+    df = read_manifest(data)
+    if "split" in df.columns and df["split"].notna().any():
+        df = df[df["split"] == "train"].reset_index(drop=True)
+    if df.empty:
+        raise ValueError(f"{data}: no images in the train split")
+    for f in df["file"]:
+        link = out / f
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            os.symlink(os.path.relpath((data / f).resolve(), link.parent.resolve()), link)
+    write_manifest(df, out)
+    write_dataset_json(df, out)
+    return out
+
+
 def gan_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
     data = inputs.get("clean", inputs["data"])
     data = data / "dataset" if (data / "dataset" / "manifest.csv").exists() else data
+    data = train_split_view(data, out / "train-data")
     cli(
         "gan",
         "train",
@@ -158,7 +184,7 @@ def gan_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
 
 
 def latest_network(gan_dir: Path) -> Path:
-    nets = sorted(gan_dir.rglob("network-*.safetensors"))
+    nets = sorted(p for p in gan_dir.rglob("network-*.safetensors") if "train-data" not in p.parts)
     if not nets:
         raise FileNotFoundError(f"{gan_dir}: no network-*.safetensors snapshot")
     return nets[-1]

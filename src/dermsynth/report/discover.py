@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SKIP_DIRS = {".git", "__pycache__", ".dermsynth-cache", "images", "masks", "twins"}
+SKIP_DIRS = {".git", "__pycache__", ".dermsynth-cache", "images", "masks", "twins", "train-data"}
 
 
 @dataclass
