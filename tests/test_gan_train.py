@@ -193,7 +193,16 @@ tl.train(tl.setup(cfg, sys.argv[2], echo=None))
 """
 
 
-def test_sigkill_and_resume_equals_an_uninterrupted_run(dataset, tmp_path):
+@pytest.fixture
+def one_thread():
+    """The killed child runs single-threaded; so must this process, or float sums differ by thread count."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_sigkill_and_resume_equals_an_uninterrupted_run(dataset, tmp_path, one_thread):
     kimg = 0.064
     full = tl.train(tl.setup(tiny_cfg(dataset, kimg=kimg), tmp_path / "full", echo=None))
 
