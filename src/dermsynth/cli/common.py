@@ -17,6 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from dermsynth.core.ranges import parse_int_ranges  # noqa: E402,F401  (re-exported for commands)
+
 T = TypeVar("T")
 console = Console(stderr=True)
 
@@ -50,22 +52,3 @@ def user_errors():
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
-
-
-def parse_int_ranges(spec: str) -> list[int]:
-    """``"0-3,7,10-11"`` -> ``[0, 1, 2, 3, 7, 10, 11]`` (non-negative integers)."""
-    out: list[int] = []
-    for part in str(spec).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-")
-        try:
-            a = int(lo)
-            b = int(hi) if sep else a
-        except ValueError:
-            raise ValueError(f"bad range {part!r}: expected N or N-M") from None
-        if b < a:
-            raise ValueError(f"bad range {part!r}: end before start")
-        out.extend(range(a, b + 1))
-    return out

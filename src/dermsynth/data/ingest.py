@@ -29,7 +29,7 @@ import pandas as pd
 
 from dermsynth.core.config import save_config
 from dermsynth.core.io import atomic_path, atomic_write_text, sha256_json
-from dermsynth.core.manifest import CLASS_NAMES, write_dataset_json, write_manifest
+from dermsynth.core.manifest import CLASS_NAMES, MANIFEST_COLUMNS, write_dataset_json, write_manifest
 from dermsynth.data.decode import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
 from dermsynth.data.journal import JOURNAL_NAME, JournalWriter, is_done, load_journal, source_signature
 from dermsynth.data.labels import is_missing
@@ -312,18 +312,7 @@ def _write_outputs(out, listing, files, results, sigs, cfg, n_skip) -> IngestRes
             _manifest_row(item, files[k], listing.fmt, payload["facts"], listing.defaults, listing.src)
         )
     if not rows:
-        cols = [
-            "image_id",
-            "file",
-            "label",
-            "class_name",
-            "source",
-            "split",
-            "patient_id",
-            "parent_id",
-            "seed",
-            *META_COLUMNS,
-        ]
+        cols = [*MANIFEST_COLUMNS, *META_COLUMNS]
         df = pd.DataFrame(columns=cols)
     else:
         df = pd.DataFrame(rows)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dermsynth.core.ranges import parse_int_ranges
+
 _AFFINE = re.compile(
     r"^(?P<prefix>.*?)synthesis\.b(?P<res>\d+)\.(?P<layer>conv0|conv1|torgb)\.affine\.weight$"
 )
@@ -80,30 +82,12 @@ def num_ws_of(affines: list[StyleAffine]) -> int:
     return max(a.ws_index for a in affines) + 1
 
 
-def parse_ranges(spec: str) -> list[int]:
-    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]`` (non-negative integers; clear error on bad parts)."""
-    out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-")
-        try:
-            a, b = int(lo), int(hi) if sep else int(lo)
-        except ValueError:
-            raise ValueError(f"bad range {part!r}: expected N or N-M") from None
-        if b < a:
-            raise ValueError(f"bad range {part!r}: end before start")
-        out.extend(range(a, b + 1))
-    return out
-
-
 def parse_layers(spec: str | list[int] | None, num_ws: int) -> list[int]:
     """``"all"``/None -> every ws index; ``"0-5"``/``"0-3,7"`` -> those indices (checked against num_ws)."""
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "all")):
         return list(range(num_ws))
     if isinstance(spec, str):
-        idx = parse_ranges(spec)
+        idx = parse_int_ranges(spec)
     else:
         idx = [int(i) for i in spec]
     bad = [i for i in idx if not 0 <= i < num_ws]
