@@ -32,9 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dermsynth.core.config import to_dict
+from dermsynth.core.config import read_yaml_mapping, to_dict
 from dermsynth.core.manifest import ARTIFACTS
 
 BUILTIN_SETUPS = ["real", "synthetic", "synthetic-nobias", "synthetic-noframes", "edited", "mixed"]
@@ -229,14 +227,7 @@ def experiment_from_dict(d: dict[str, Any], base_dir: str | os.PathLike = ".") -
 def load_experiment(path: str | os.PathLike) -> Experiment:
     """Read an experiment YAML file; relative data paths are taken from the file's folder."""
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: experiment file not found")
-    try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"{p}: not valid YAML: {e}") from None
-    if not isinstance(d, dict):
-        raise ValueError(f"{p}: expected a mapping at the top level")
+    d = read_yaml_mapping(p, "experiment file")
     try:
         return experiment_from_dict(d, p.parent)
     except ValueError as e:

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from dermsynth.core.config import read_yaml_mapping
+
 PRESETS = ("demo-cpu", "gpu-quick", "thesis-256")
 
 
@@ -34,17 +36,7 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 def load_study_config(path: str | Path | None = None, preset_name: str | None = None) -> dict[str, Any]:
     """The config of a study: ``preset_name`` (or the file's ``preset:`` key) overlaid by the file."""
-    user: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"{p}: config file not found")
-        try:
-            user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{p}: not valid YAML ({e})") from None
-        if not isinstance(user, dict):
-            raise ValueError(f"{p}: expected a mapping of stage -> settings at the top level")
+    user: dict[str, Any] = read_yaml_mapping(path) if path is not None else {}
     name = preset_name or user.pop("preset", None)
     cfg = deep_merge(preset(name), user) if name else user
     if "data" not in cfg:
