@@ -52,6 +52,7 @@ class TrainConfig:
     batch_size: int = 32
     eval_batch_size: int = 64
     lr: float = 1e-4
+    lr_schedule: str = "constant"  # constant | cosine (per epoch, from lr down to 0 at `epochs`)
     weight_decay: float = 1e-5
     patience: int = 4  # epochs without a better validation AUC before stopping
     samples_per_epoch: int | None = None  # None: the size of the training set

@@ -124,6 +124,15 @@ def train_epoch(model, loader, opt, device, amp: bool, frozen: bool = False) -> 
     return total / max(seen, 1), seen
 
 
+def epoch_lr(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (0-based): constant, or a half cosine from ``lr`` to 0 over ``epochs``."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(cfg.epochs, 1)))
+    raise ValueError(f"train.lr_schedule: {cfg.lr_schedule!r} is not one of constant, cosine")
+
+
 def validation_metric(labels: np.ndarray, scores: np.ndarray) -> float:
     """Validation AUC (images that failed to load are left out); ``-inf`` when undefined."""
     ok = np.isfinite(scores)
@@ -167,6 +176,8 @@ def train_setup(
     stats = StatsWriter(out_dir / "stats.jsonl" if dist.is_main() else None)
     while st.epoch < train_cfg.epochs and not st.stopped:
         t0 = time.time()
+        for g in opt.param_groups:
+            g["lr"] = epoch_lr(train_cfg, st.epoch)
         idx = balanced_indices(labels, n_epoch, seed, st.epoch, train_cfg.balance, key)
         loss, seen = train_epoch(
             model,
