@@ -44,7 +44,11 @@ class Method:
 
 
 def parse_method(spec: str = "best", model: str | os.PathLike | None = None) -> Method:
-    """``heuristic`` | ``model:PATH`` | ``best`` | ``best:PATH`` (``model`` gives PATH separately)."""
+    """``heuristic`` | ``model:PATH`` | ``best`` | ``best:PATH`` (``model`` gives PATH separately).
+
+    PATH may be a shipped model's name. ``best`` without a model uses the shipped default artifact
+    model (``isic2017-artifacts``) when the installation has one, else the heuristics.
+    """
     kind, _, path = str(spec).partition(":")
     kind = kind.strip().lower()
     if kind not in ("heuristic", "model", "best"):
@@ -54,6 +58,10 @@ def parse_method(spec: str = "best", model: str | os.PathLike | None = None) -> 
         raise ValueError("method 'model' needs a path: --method model:PATH")
     if kind == "heuristic":
         path = ""
+    if kind == "best" and not path:
+        from dermsynth.models import default_model
+
+        path = default_model("bias-audit") or ""
     return Method(kind, Path(path) if path else None)
 
 

@@ -67,19 +67,25 @@ def _model_dir(path: str | os.PathLike) -> Path:
     return p if p.is_dir() else p.parent
 
 
+KIND = "artifact-classifier"
+
+
 def load_model(path: str | os.PathLike, device: str = "cpu"):
-    """Load ``(model in eval mode on ``device``, meta dict)`` from a model directory or its .json /
-    .safetensors (``device``: cpu, cuda or auto)."""
+    """Load ``(model in eval mode on ``device``, meta dict)`` from a shipped model's name
+    (``isic2017-artifacts``), a model directory or its .json / .safetensors (``device``: cpu, cuda or auto)."""
     from safetensors.torch import load_file
 
-    d = _model_dir(path)
+    from dermsynth.models import resolve_spec
+
+    d = _model_dir(resolve_spec(path, kind=KIND))
     meta_path, weights_path = d / META_FILE, d / WEIGHTS_FILE
     for p in (meta_path, weights_path):
         if not p.is_file():
             raise FileNotFoundError(f"{p}: missing (expected {META_FILE} + {WEIGHTS_FILE} from `bias train`)")
     meta = json.loads(meta_path.read_text())
     model, _ = build_model(meta["model"], len(meta["artifacts"]), weights=None)
-    model.load_state_dict(load_file(str(weights_path)))
+    sd = load_file(str(weights_path))  # float16 in the shipped copy: loaded into float32 parameters
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
     from dermsynth.core.distributed import device as pick_device
 
     model.to(pick_device(device))

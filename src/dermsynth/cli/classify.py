@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dermsynth.cli.common import console, user_errors
+from dermsynth.cli.common import console, progress, user_errors
 
 app = typer.Typer(
     help="Melanoma classifiers on real / synthetic / mixed data (thesis Table 4.5, Fig. 4.17).",
@@ -172,3 +172,46 @@ def embed(
             clf, size = build_classifier(model, weights), image_size or 260
         table = run_embed(clf.model, clf.mean, clf.std, size, df, out, pick(device), seed)
     console.print(f"embedded {len(table)} images -> {out}/embeddings.csv, pca.png, projector/")
+
+
+@app.command()
+def predict(
+    data: Path = typer.Argument(..., help="Dataset directory (manifest.csv + images)."),
+    model: str = typer.Option(
+        "isic2017-melanoma", help="A shipped model name (`dermsynth models list`) or an exported folder."
+    ),
+    out: Path = typer.Option(..., "--out", help="Predictions csv: image_id,label,score,weights."),
+    split: str = typer.Option(None, help="Only images of this split (default: all)."),
+    tta: bool = typer.Option(True, help="Average over the 8 flips / 90-degree rotations."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
+) -> None:
+    """Melanoma scores for every image of DATA, e.g.
+    `dermsynth classify predict DIR --out p.csv` then `dermsynth classify metrics p.csv`."""
+    from dermsynth.classify.exported import predict_dataset
+    from dermsynth.core.io import atomic_path
+
+    with user_errors():
+        with progress() as bar:
+            task = bar.add_task("predict", total=None, info=str(model))
+            df = predict_dataset(
+                data, model, split, tta, batch_size, device, on_batch=lambda n: bar.advance(task, n)
+            )
+        with atomic_path(out) as tmp:
+            df.to_csv(tmp, index=False)
+    console.print(f"wrote {len(df)} predictions ({df['score'].notna().sum()} scored) to {out}")
+
+
+@app.command("export")
+def export_(
+    run_dir: Path = typer.Argument(..., help="A `classify run` directory."),
+    setup: str = typer.Option("real", help="Setup whose best-validation model is exported."),
+    out: Path = typer.Option(..., "--out", help="Folder for model.safetensors + model.json."),
+    half: bool = typer.Option(False, help="Store float tensors as float16 (half the size)."),
+) -> None:
+    """Export a trained setup as model.safetensors + model.json (usable by predict, metrics dermo:)."""
+    from dermsynth.classify.exported import export_setup
+
+    with user_errors():
+        path = export_setup(run_dir, setup, out, half)
+    console.print(f"wrote {path} and {path.with_suffix('.safetensors').name}")

@@ -97,6 +97,25 @@ def ingest(
 
 
 @app.command()
+def sample(
+    name: str = typer.Argument("isic2017", help="Embedded sample: isic2017."),
+    out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+    size: int = typer.Option(None, "--size", help="Output side N (default: the stored 128)."),
+) -> None:
+    """Write an embedded real sample (CC-0 ISIC images shipped in the package) in the ingest layout,
+    e.g. `dermsynth data sample isic2017 --out data/isic-sample`."""
+    from dermsynth.data.sample import sample_info, write_sample
+
+    with user_errors():
+        info = sample_info(name)
+        res = write_sample(name, out, size)
+    console.print(
+        f"wrote {res.ingested} images of sample {name} ({info['counts']}) to {out}; "
+        f"licence and attribution in {out}/LICENSE.txt"
+    )
+
+
+@app.command()
 def split(
     directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv)."),
     val: float = typer.Option(0.1, "--val", help="Validation fraction."),

@@ -16,7 +16,7 @@ app = typer.Typer(
 
 #: (module under dermsynth.cli, how it is mounted). A module exposes either ``app`` (a sub-app,
 #: mounted under its name) or ``register(app)`` (adds top-level commands such as ``run``/``report``).
-_STAGES = ["data", "bias", "clean", "gan", "edit", "metrics", "classify", "survey", "report", "run"]
+_STAGES = ["data", "bias", "clean", "gan", "edit", "metrics", "classify", "survey", "report", "run", "models"]
 
 
 def _mount() -> None:

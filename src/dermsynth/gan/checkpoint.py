@@ -36,6 +36,23 @@ def network_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
 
 
+KIND = "generator"
+SHIPPED_STEM = "network"  # a shipped generator's folder holds network.safetensors + network.json
+
+
+def resolve_network(path: str | os.PathLike) -> Path:
+    """A network given as a path (stem, .safetensors or .json) or a shipped model's name
+    (``isic2017-gen``, see ``dermsynth.models``; its files' sha256 are checked) -> a local stem."""
+    weights_path, json_path = network_paths(path)
+    if Path(path).exists() or weights_path.exists() or json_path.exists():
+        return Path(path)
+    from dermsynth.models import list_models, resolve_spec
+
+    if str(path) in list_models():
+        return resolve_spec(str(path), kind=KIND) / SHIPPED_STEM
+    return Path(path)
+
+
 def default_class_names(c_dim: int) -> list[str]:
     return list(CLASS_NAMES) if c_dim == len(CLASS_NAMES) else [str(i) for i in range(c_dim)]
 
@@ -88,7 +105,7 @@ def save_network(
 
 def read_network_info(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON description of a saved network (clear error naming the file if missing or wrong)."""
-    weights_path, json_path = network_paths(path)
+    weights_path, json_path = network_paths(resolve_network(path))
     if not json_path.exists():
         raise FileNotFoundError(
             f"{json_path}: network description not found (expected beside {weights_path.name})"
@@ -123,6 +140,7 @@ def load_networks(path: str | os.PathLike, device: str | torch.device = "cpu") -
     """
     from safetensors.torch import load_file
 
+    path = resolve_network(path)
     weights_path, json_path = network_paths(path)
     info = read_network_info(path)
     if not weights_path.exists():
