@@ -9,7 +9,9 @@ optional masks). Specs are ``name`` or ``name:argument``:
 - ``d_projection``: a conditional discriminator's class score D(x, c=1) - D(x, c=0) (> 0: class 1,
   melanoma), needs ``D`` in the context;
 - ``lesion_area``: fraction of the image the lesion segmentation covers;
-- ``classifier:RUN_DIR@SETUP``: the best model of a classify-stage run's setup (melanoma probability).
+- ``classifier:RUN_DIR@SETUP``: the best model of a classify-stage run's setup (melanoma probability);
+  ``classifier:NAME|DIR``: a shipped (``isic2017-melanoma``) or exported classifier; bare ``classifier``:
+  the shipped default melanoma classifier.
 
 New scorers: ``@register_scorer("name")`` on a factory ``(arg, context) -> scorer``.
 """
@@ -139,19 +141,36 @@ def _d_projection(arg: str | None, context: dict[str, Any]) -> Scorer:
     return score
 
 
+def _exported_classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
+    """A shipped or exported melanoma classifier (default: the shipped one); present = p >= 0.5."""
+    from dermsynth.classify.exported import load_classifier, predict_images
+    from dermsynth.models import default_model
+
+    spec = arg or default_model("edit-class-judge")
+    if not spec:
+        raise ValueError("scorer 'classifier' needs a model: classifier:RUN_DIR@SETUP or classifier:NAME|DIR")
+    clf, meta = load_classifier(spec, context.get("device", "cpu"))
+
+    def score(images: np.ndarray) -> Scores:
+        p = predict_images(clf, meta, list(images), tta=False).astype(np.float64)
+        return Scores(p, p >= 0.5)
+
+    return score
+
+
 @register_scorer("classifier")
 def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
     """``classifier:RUN_DIR@SETUP`` (or ``RUN_DIR`` when the run has one trained setup): the
     classify stage's best model of that setup; score = melanoma probability, present = p >= 0.5."""
-    import torch
-
-    if not arg:
-        raise ValueError("scorer 'classifier' needs a classify run: classifier:RUN_DIR@SETUP")
     from pathlib import Path
+
+    import torch
 
     from dermsynth.classify.loader import make_transform
     from dermsynth.classify.trained import load_trained
 
+    if not arg or not (Path(arg.partition("@")[0]) / "setups").is_dir():
+        return _exported_classifier(arg, context)
     run_dir, _, setup = arg.partition("@")
     if not setup:
         done = sorted(p.parent.name for p in (Path(run_dir) / "setups").glob("*/state.pt"))
