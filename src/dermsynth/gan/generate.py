@@ -179,6 +179,20 @@ def class_w_centers(
     return centers.astype(np.float32)
 
 
+def _wcenters_cache(network_path: str | os.PathLike) -> Path:
+    """``NAME.wcenters.npz`` beside a user's network; for a shipped model (whose folder belongs to the
+    installation) ``$XDG_CACHE_HOME/dermsynth/<model>.wcenters.npz`` instead."""
+    from dermsynth.gan.checkpoint import resolve_network
+    from dermsynth.models.registry import registry_root
+
+    p = resolve_network(network_path)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    if registry_root().resolve() in stem.resolve().parents:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dermsynth"
+        return base / f"{stem.parent.name}.wcenters.npz"
+    return stem.with_name(stem.name + ".wcenters.npz")
+
+
 def cached_class_w_centers(
     G: Generator,
     network_path: str | os.PathLike,
@@ -188,9 +202,7 @@ def cached_class_w_centers(
     """:func:`class_w_centers`, cached in ``NAME.wcenters.npz`` beside the network, keyed by its hash."""
     info = getattr(G, "network_info", {}) or {}
     key = f"{info.get('weights_sha256', 'unknown')}:{info.get('network_key', 'G')}:{num_samples}"
-    p = Path(network_path)
-    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-    cache = stem.with_name(stem.name + ".wcenters.npz")
+    cache = _wcenters_cache(network_path)
     if cache.exists():
         try:
             with np.load(cache, allow_pickle=False) as data:
