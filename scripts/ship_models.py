@@ -76,7 +76,8 @@ def ship_artifacts(src: Path, info: dict, name: str = "isic2017-artifacts") -> P
             audit_dataset(d, parse_method(m), figures=False)
             res = evaluate_dataset(d, truth)
             figures["val_" + m.split(":")[0]] = {
-                a: {k: r[k] for k in ("precision", "recall", "f1", "auc", "n_pos", "n")} for a, r in res.items()
+                a: {k: r[k] for k in ("precision", "recall", "f1", "auc", "n_pos", "n")}
+                for a, r in res.items()
             }
         model, meta = load_model(shipped)
         ref = predict_proba(model, reference_images(), meta["image_size"], tta=meta.get("tta", True))
