@@ -123,6 +123,121 @@ def ship_melanoma(run: Path, info: dict, name: str = "isic2017-melanoma") -> Pat
         return publish_model(tmp / "export", name, card, None, half=True)
 
 
+def _features(spec: str, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Pooled features of uint8 images [N, H, W, 3] in the feature space ``spec``."""
+    import torch
+
+    from dermsynth.metrics.extractors import get_extractor
+
+    ext = get_extractor(spec, "cpu")
+    out = [ext(torch.from_numpy(images[s : s + batch]).permute(0, 3, 1, 2).contiguous()).numpy()
+           for s in range(0, len(images), batch)]  # fmt: skip
+    return np.concatenate(out).astype(np.float64)
+
+
+def _read_real(split: str, n: int | None, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """isic2017-256 images of ``split`` (all, or a seeded ``n``) resized to ``size`` (Lanczos), labels."""
+    from PIL import Image
+
+    src = shared_data_dir() / "isic2017-256"
+    lab = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
+    lab = lab[lab["split"] == split].sort_values("image_id")
+    if n is not None and n < len(lab):
+        lab = lab.iloc[np.sort(np.random.default_rng(seed).choice(len(lab), n, replace=False))]
+    imgs = [
+        np.asarray(
+            Image.open(src / "images" / f"{i}.jpg")
+            .convert("RGB")
+            .resize((size, size), Image.Resampling.LANCZOS)
+        )
+        for i in lab["image_id"]
+    ]
+    return np.stack(imgs), lab["melanoma"].to_numpy()
+
+
+def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: str) -> dict:
+    """Artifact prevalence per class by the shipped audit (isic2017-artifacts, method best)."""
+    from dermsynth.bias.audit import audit_dataset
+    from dermsynth.core.io import write_png
+    from dermsynth.core.manifest import read_manifest, write_manifest
+
+    d = tmp / f"audit-{tag}"
+    (d / "images").mkdir(parents=True)
+    rows = []
+    for k, (im, y) in enumerate(zip(images, labels, strict=True)):
+        write_png(d / "images" / f"{k:05d}.png", im)
+        rows.append({"image_id": f"{k:05d}", "file": f"images/{k:05d}.png", "label": int(y),
+                     "class_name": ["not_melanoma", "melanoma"][int(y)], "source": tag})  # fmt: skip
+    write_manifest(pd.DataFrame(rows), d)
+    audit_dataset(d, "best", figures=False)
+    man = read_manifest(d)
+    out = {}
+    for a in ("dark_corner", "hair", "ruler", "ink", "gel_bubble", "gel_border"):
+        out[a] = {c: round(float(man.loc[man["label"] == y, a].mean()), 3)
+                  for y, c in ((0, "not_melanoma"), (1, "melanoma"))}  # fmt: skip
+    return out
+
+
+def _grid(images: np.ndarray, path: Path, cols: int = 8, scale: int = 2) -> None:
+    from PIL import Image
+
+    n, h, w, _ = images.shape
+    rows = -(-n // cols)
+    canvas = np.zeros((rows * h, cols * w, 3), np.uint8)
+    for k, im in enumerate(images):
+        r, c = divmod(k, cols)
+        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
+    img = Image.fromarray(canvas).resize((cols * w * scale, rows * h * scale), Image.Resampling.LANCZOS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) -> dict:
+    """FID (EfficientNet-Lite0 and isic2017-melanoma features) of generated vs val beside the real floor,
+    artifact prevalence per class (generated vs real), the shipped classifier's AUC on generated images."""
+    from sklearn.metrics import roc_auc_score
+
+    from dermsynth.classify.exported import load_classifier, predict_images
+    from dermsynth.gan.checkpoint import load_generator
+    from dermsynth.gan.generate import generate_images
+    from dermsynth.metrics.frechet import fid_from_features
+    from dermsynth.models import resolve
+
+    G = load_generator(stem)
+    res = G.img_resolution
+    seeds = list(range(2 * n_per_class))
+    classes = [s % 2 for s in seeds]
+    fake = np.concatenate([b[1] for b in generate_images(G, seeds, classes, 1.0, "const", 64)])
+    fake_y = np.array(classes)
+    val, val_y = _read_real("val", None, res)
+    train, train_y = _read_real("train", len(fake), res)
+    spaces = {"effnet-lite0": "effnet-lite:lite0",
+              "isic2017-melanoma": "dermo:" + str(resolve("isic2017-melanoma") / "model.safetensors")}  # fmt: skip
+    fig: dict = {"resolution": res, "n_generated": len(fake), "n_real_floor": len(train), "n_val": len(val)}
+    for name, spec in spaces.items():
+        fv, ff, ft = (_features(spec, x) for x in (val, fake, train))
+        gen, floor = fid_from_features(ff, fv), fid_from_features(ft, fv)
+        fig[f"fid_{name}_vs_val"] = {"generated": round(gen, 3), "real_train_floor": round(floor, 3),
+                                     "ratio": round(gen / floor, 3), "goal_ratio": 1.5}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        fig["artifact_prevalence_generated"] = _audit_prevalence(fake, fake_y, Path(tmp), "generated")
+        fig["artifact_prevalence_real_train"] = _audit_prevalence(train, train_y, Path(tmp), "real")
+    clf, meta = load_classifier("isic2017-melanoma")
+    p = predict_images(clf, meta, list(fake), tta=False)
+    pr = predict_images(clf, meta, list(train), tta=False)
+    fig["melanoma_classifier_on_generated"] = {
+        "auc_by_conditioning_class": round(float(roc_auc_score(fake_y, p)), 3),
+        "mean_score_melanoma_class": round(float(p[fake_y == 1].mean()), 3),
+        "mean_score_other_class": round(float(p[fake_y == 0].mean()), 3),
+        "same_on_real_train_images_at_this_resolution": round(float(roc_auc_score(train_y, pr)), 3),
+    }
+    if docs is not None:
+        for y, cname in ((0, "not_melanoma"), (1, "melanoma")):
+            _grid(fake[fake_y == y][:32], docs / f"isic2017-gen-{cname}.png")
+            _grid(train[train_y == y][:32], docs / f"isic2017-real-{cname}.png")
+    return fig
+
+
 def ship_gen(stem: Path, info: dict, name: str = "isic2017-gen") -> Path:
     import shutil
 
@@ -143,8 +258,11 @@ def ship_gen(stem: Path, info: dict, name: str = "isic2017-gen") -> Path:
         c = torch.nn.functional.one_hot(torch.tensor(classes), G.c_dim).float()
         with torch.no_grad():
             means = G(z, c, truncation_psi=1.0, noise_mode="const").float().mean(dim=(2, 3)).numpy()
+        docs = Path(__file__).resolve().parents[1] / "docs" / "images"
         card = {
             **info,
+            "figures": gen_figures(folder / "network", docs=docs),
+            "default_for": ["gan-transfer"],
             "reference": {"seeds": seeds, "classes": classes, "channel_means": means.tolist()},
         }
         # float32 kept: network.json records the weights' sha256 as written by training

@@ -95,10 +95,24 @@ def _build_tiny(weights: str | None) -> Classifier:
 SCRATCH_NOTE = "trained from scratch (random initialisation, no pretrained weights) as asked"
 
 
+def _registry_weights(weights: str | None) -> str | None:
+    """A shipped classifier's name (e.g. ``isic2017-melanoma``) -> its verified weights file."""
+    from pathlib import Path
+
+    if weights is None or weights == "imagenet" or Path(weights).exists():
+        return weights
+    from dermsynth.models import list_models, resolve_spec
+
+    if str(weights) in list_models():
+        return str(resolve_spec(str(weights)) / "model.safetensors")
+    return weights
+
+
 def build_classifier(name: str, weights: str | None = "imagenet") -> Classifier:
     """A one-logit classifier by name; ``weights``: ``imagenet`` | ``none`` | local checkpoint path."""
     if weights is not None and str(weights).lower() in ("none", "random", "scratch"):
         weights = None
+    weights = _registry_weights(weights)
     if name in _REGISTRY:
         c = _REGISTRY[name](weights)
     else:

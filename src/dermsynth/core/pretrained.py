@@ -114,7 +114,12 @@ def create_backbone(
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint for {model_name} not found")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    else:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(sd, dict) and "state_dict" in sd:
         sd = sd["state_dict"]
     own = model.state_dict()
