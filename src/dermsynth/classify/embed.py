@@ -74,10 +74,9 @@ def plot_pca(
     z: np.ndarray, df: pd.DataFrame, path: Path, title: str = "Penultimate-layer embeddings (PCA)"
 ) -> None:
     """3-D scatter: colour = class, marker = source (thesis Fig. 3.7)."""
-    import matplotlib
+    from dermsynth.core.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from dermsynth.core.manifest import CLASS_NAMES
 
@@ -101,9 +100,7 @@ def plot_pca(
                 )
     ax.set(xlabel="PC1", ylabel="PC2", zlabel="PC3", title=title)
     ax.legend(fontsize=7, loc="upper left")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_projector(emb: np.ndarray, df: pd.DataFrame, out: Path, thumb: int = 32) -> None:
