@@ -189,7 +189,7 @@ def _manifest_row(
         "label": item.label,
         "class_name": CLASS_NAMES[item.label],
         "source": source,
-        "split": "",
+        "split": meta.pop("split", ""),  # a source's own split (ISIC challenges), else set by `data split`
         "patient_id": meta.pop("patient_id", ""),
         "parent_id": "",
         "seed": "",
