@@ -75,6 +75,12 @@ def _coerce(value: Any, hint: Any) -> Any:
     return value
 
 
+def coerce_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with each value coerced to the type of ``cls``'s field of that name (see :func:`build_config`)."""
+    hints = typing.get_type_hints(cls)
+    return {k: _coerce(v, hints.get(k)) for k, v in data.items()}
+
+
 def build_config(cls: type[T], data: Mapping[str, Any] | None, where: str, **fixed: Any) -> T:
     """The frozen dataclass ``cls`` from a mapping (e.g. a study.yaml section); ``fixed`` fills the rest.
 
@@ -84,10 +90,8 @@ def build_config(cls: type[T], data: Mapping[str, Any] | None, where: str, **fix
     data = dict(data or {})
     names = [f.name for f in dataclasses.fields(cls)]
     check_keys(data, names, where)
-    hints = typing.get_type_hints(cls)
-    kwargs = {k: _coerce(v, hints.get(k)) for k, v in data.items()}
     try:
-        return cls(**{**kwargs, **fixed})
+        return cls(**{**coerce_fields(cls, data), **fixed})
     except TypeError as e:
         raise ValueError(f"{where}: {e}") from None
 
