@@ -78,7 +78,9 @@ def test_ingest_fields_reach_the_ingest_config():
     cfg["data"] = {"source": "/data/isic", "workers": 3, "ingest": {"format": "folder", "crop": "pad",
                    "label_map": "mel=1,nv=0", "max_pixels": 1000, "reduced_decode": False}}  # fmt: skip
     ing = check_study(cfg)["data"]["ingest"]
-    assert ing == IngestConfig("/data/isic", "folder", 256, "pad", "lanczos", 1000, None, {"mel": 1, "nv": 0}, 3, False)
+    assert ing == IngestConfig(
+        "/data/isic", "folder", 256, "pad", "lanczos", 1000, None, {"mel": 1, "nv": 0}, 3, False
+    )
     cfg["data"]["ingest"]["src"] = "/elsewhere"
     with pytest.raises(ValueError, match="set by the pipeline"):
         check_study(cfg)

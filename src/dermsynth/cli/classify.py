@@ -14,7 +14,9 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(
+    epilog="Example: dermsynth classify run experiment.yaml --out runs/clf --setup real --setup mixed"
+)
 def run(
     experiment: Path = typer.Argument(..., help="Experiment YAML file."),
     out: Path = typer.Option(..., "--out", help="Run directory (rerun the same command to resume)."),
@@ -60,17 +62,19 @@ def _print_table(table) -> None:
     console.print(t)
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth classify metrics test.csv --val-predictions val.csv --json row.json")
 def metrics(
     predictions: Path = typer.Argument(..., help="csv with image_id, label, score [, split]."),
     threshold: float = typer.Option(None, help="Fixed threshold (default: chosen on validation)."),
     val_predictions: Path = typer.Option(None, help="Validation predictions csv for choosing thresholds."),
-    rule: str = typer.Option("youden", help="Threshold rule on validation: youden."),
+    rule: str = typer.Option(
+        "youden", help="Threshold rule on validation: youden, or a target sensitivity such as 0.95."
+    ),
     target_sensitivity: float = typer.Option(
         0.95, help="Also report TPR/TNR at this validation sensitivity."
     ),
     n_bootstrap: int = typer.Option(2000, help="Bootstrap resamples for the AUC CI."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
     json_out: Path = typer.Option(None, "--json", help="Write the row as JSON here."),
 ) -> None:
     """The Table 4.5 row with AUC CI for any predictions file (split=val rows choose the threshold)."""
@@ -87,7 +91,7 @@ def metrics(
         atomic_write_json(json_out, row)
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth classify shortcut runs/clf --setup real --json shortcut.json")
 def shortcut(
     run_dir: Path = typer.Argument(..., help="A classify run directory."),
     setup: str = typer.Option("real", help="Which setup's model to test."),

@@ -78,6 +78,7 @@ class MetricsConfig:
     per_class: bool = True  # also report each class
     use_cache: bool = True  # reuse cached real-feature statistics
     cache_dir: str | None = None  # reference statistics cache directory
+    seed: int = 0  # seed of labels, subsets and PPL latents (default: the study seed)
     batch_size: int = 64  # images per forward pass
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
 
