@@ -138,3 +138,15 @@ def test_pipeline_never_imports_the_cli():
 
 def test_report_never_imports_torch():
     assert _torch_importers("report") == []
+
+
+def test_public_surfaces_resolve():
+    """Every name a stage package declares in ``__all__`` can be imported from it."""
+    import importlib
+
+    for p in sorted(SRC.iterdir()):
+        if not (p / "__init__.py").exists():
+            continue
+        mod = importlib.import_module(f"dermsynth.{p.name}")
+        for name in getattr(mod, "__all__", ()):
+            assert getattr(mod, name) is not None, f"dermsynth.{p.name}.{name}"

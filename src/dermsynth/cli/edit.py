@@ -43,15 +43,11 @@ class Sign(StrEnum):
     minus = "-"
 
 
-def _bar(description: str):
-    """A progress bar and a ``progress(n, total)`` callback for the jobs."""
-    bar = progress()
-    task = bar.add_task(description, total=None, info="")
-
-    def step(n: int, total: int) -> None:
-        bar.update(task, total=total, advance=n)
-
-    return bar, step
+def _run(job, cfg, description: str):
+    """``job(cfg, progress, log)`` under a progress bar; stage errors become one-line messages."""
+    with user_errors(), progress() as bar:
+        task = bar.add_task(description, total=None, info="")
+        return job(cfg, lambda n, total: bar.update(task, total=total, advance=n), console.print)
 
 
 @app.command(
@@ -87,10 +83,7 @@ def directions(
 
     cfg = DirectionsConfig(str(network), str(out), method.value, layers, k, num, class_name, score, fraction,
                            trunc, tuple(orthogonal_to), batch_size, device)  # fmt: skip
-    with user_errors():
-        bar, step = _bar("sampling + scoring")
-        with bar:
-            find_directions(cfg, step, console.print)
+    _run(find_directions, cfg, "sampling + scoring")
 
 
 @app.command(
@@ -132,10 +125,7 @@ def apply(
     cfg = ApplyConfig(str(network), str(directions_file), index, alphas, seeds, class_name, layers, trunc,
                       noise_mode.value, None if strip is None else str(strip), None if out is None else str(out),
                       until_clean, alpha_step, max_alpha, sign.value, batch_size, device)  # fmt: skip
-    with user_errors():
-        bar, step = _bar("editing")
-        with bar:
-            apply_direction(cfg, step, console.print)
+    _run(apply_direction, cfg, "editing")
 
 
 @app.command(
@@ -181,10 +171,7 @@ def evaluate(
     cfg = EvaluateConfig(str(network), str(directions_file), str(out), indices, alphas, num, seed_offset,
                          class_name, layers, trunc, detector, class_scorer, min_lesion_iou, min_class_kept,
                          lpips, batch_size, device)  # fmt: skip
-    with user_errors():
-        bar, step = _bar("evaluating")
-        with bar:
-            table, _ = run(cfg, step, console.print)
+    table, _ = _run(run, cfg, "evaluating")
     cols = ["index", "alpha", "n_present", "removed_frac", "induced_frac", "ssim_outside", "lesion_iou",
             "class_kept", "eligible", "best"]  # fmt: skip
     console.print(table[cols].to_string(index=False))
