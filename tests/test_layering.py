@@ -150,3 +150,16 @@ def test_public_surfaces_resolve():
         mod = importlib.import_module(f"dermsynth.{p.name}")
         for name in getattr(mod, "__all__", ()):
             assert getattr(mod, name) is not None, f"dermsynth.{p.name}.{name}"
+
+
+def test_cli_mounts_every_stage_and_gan_lists_train():
+    from typer.testing import CliRunner
+
+    from dermsynth.cli.main import app
+
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"]).output
+    for name in ("data", "bias", "clean", "gan", "edit", "metrics", "classify", "survey", "report", "run"):
+        assert f" {name} " in top, name
+    gan = runner.invoke(app, ["gan", "--help"]).output
+    assert all(f" {c} " in gan for c in ("train", "generate", "import", "export"))

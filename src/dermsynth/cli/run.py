@@ -29,8 +29,8 @@ def run(
 ) -> None:
     """Run ingest -> audit -> (clean) -> GAN -> generate -> metrics -> edit -> classify -> survey -> report.
 
-    Stages whose config and inputs are unchanged are skipped, so rerunning after an interruption or a
-    config change redoes only what is needed. Every key of the config is checked before any work.
+    Unchanged stages are skipped: rerunning after an interruption or a config change redoes only what
+    is needed. Every key of the config is checked before any work.
 
     Examples: dermsynth run --preset demo-cpu --out demo-out;
     dermsynth run study.yaml --out runs/s1 --only classify,report
