@@ -127,6 +127,12 @@ def sub_config(
     return build_config(cls, {**defaults, **data}, where, **filled)
 
 
-def check_section_keys(sec: Mapping[str, Any], where: str, own: set[str], subs: set[str]) -> None:
-    """Only ``own`` keys, sub-section names, shared keys and ``enabled`` at a multi-job section's top."""
-    check_keys(sec, own | subs | set(SHARED) | {"enabled"}, where)
+def check_section_keys(sec: Mapping[str, Any], where: str, own: set[str], subs: Mapping[str, type]) -> None:
+    """Keys at the top of a multi-job section: ``own`` keys, sub-section names, ``enabled``, and the
+    :data:`SHARED` keys that some sub-section's config has (a shared key that reaches nothing is an error).
+    """
+    fields = {
+        f.name for cls in subs.values() if dataclasses.is_dataclass(cls) for f in dataclasses.fields(cls)
+    }
+    shared = set(SHARED) & fields
+    check_keys(sec, own | set(subs) | shared | {"enabled"}, where)

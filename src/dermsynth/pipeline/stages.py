@@ -49,7 +49,8 @@ def data_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     from dermsynth.data.phantom import PhantomConfig, normalise_rates, parse_rates
     from dermsynth.data.split import SplitConfig
 
-    check_section_keys(sec, "data", {"source", "workers"}, {"phantom", "ingest", "split"})
+    check_section_keys(sec, "data", {"source", "workers"}, {"phantom": PhantomConfig, "ingest": IngestConfig,
+                                                             "split": SplitConfig})  # fmt: skip
     seed = study.get("seed", 0)
     source = str(sec.get("source", "phantom"))  # 'phantom' (procedural, no download) or a path
     workers = int(sec.get("workers", 1))  # worker processes of phantom / ingest
@@ -257,7 +258,8 @@ def edit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     edited_per_class, classes}``; the network is the GAN's latest snapshot."""
     from dermsynth.edit.jobs import ApplyConfig, DirectionsConfig, EvaluateConfig
 
-    check_section_keys(sec, "edit", {"edited_per_class", "classes"}, {"directions", "evaluate", "apply"})
+    check_section_keys(sec, "edit", {"edited_per_class", "classes"},
+                       {"directions": DirectionsConfig, "evaluate": EvaluateConfig, "apply": ApplyConfig})  # fmt: skip
     net = str(inputs["gan"] / "network")  # the latest snapshot, found at run time
     directions = str(out / "directions.npz")
     apply = dict(sec.get("apply") or {})
@@ -303,7 +305,9 @@ def classify_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs
     from dermsynth.classify.embed import EmbedConfig
     from dermsynth.classify.experiment import experiment_from_dict
 
-    check_section_keys(sec, "classify", {"target_sensitivity"}, {"experiment", "embed"})
+    check_section_keys(
+        sec, "classify", {"target_sensitivity", "device"}, {"embed": EmbedConfig, "experiment": dict}
+    )
     seed = study.get("seed", 0)
     exp = dict(sec.get("experiment") or {})
     if not isinstance(exp.get("data", {}), Mapping):
@@ -351,7 +355,7 @@ def survey_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     """``survey: {build: BuildOptions, analyze: {responses, n_boot}}``."""
     from dermsynth.survey.build import BuildOptions
 
-    check_section_keys(sec, "survey", set(), {"build", "analyze"})
+    check_section_keys(sec, "survey", set(), {"build": BuildOptions, "analyze": AnalyzeConfig})
     seed = study.get("seed", 0)
     return {
         "build": sub_config(BuildOptions, sec, "build", "survey.build", seed=seed),
