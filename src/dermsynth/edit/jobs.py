@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dermsynth.edit import network as net
+import dermsynth.edit.network as net
 
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
