@@ -132,7 +132,7 @@ def split(
     )
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth data stats data")
 def stats(directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv).")) -> None:
     """Class counts (stats.json) and the class-distribution figure (class_distribution.png)."""
     from dermsynth.data.stats import write_stats
@@ -144,7 +144,7 @@ def stats(directory: Path = typer.Argument(..., help="Dataset directory (with ma
     console.print(f"wrote {directory / 'stats.json'} and {directory / 'class_distribution.png'}")
 
 
-@app.command("filter")
+@app.command("filter", epilog="Example: dermsynth data filter data --exclude frame,ruler --out data-nobias")
 def filter_(
     directory: Path = typer.Argument(..., help="Dataset directory (with manifest.csv)."),
     exclude: str = typer.Option(
