@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dermsynth.cli.common import parse_int_ranges
 from dermsynth.core import config, io, manifest, seeding, stats
+from dermsynth.core.ranges import parse_int_ranges
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
@@ -89,3 +89,51 @@ def test_parse_int_ranges():
     assert parse_int_ranges("0-3,7,10-11") == [0, 1, 2, 3, 7, 10, 11]
     with pytest.raises(ValueError):
         parse_int_ranges("5-2")
+
+
+@dataclass(frozen=True)
+class _Job:
+    size: int = 256  # a comment
+    layers: tuple[int, ...] = ()
+    names: tuple[str, ...] | None = None
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class _Required:
+    network: str
+
+
+def test_build_config_names_unknown_keys_and_coerces_tuples():
+    job = config.build_config(_Job, {"size": 64, "layers": [0, 1], "names": "a, b"}, "edit.apply")
+    assert job == _Job(64, (0, 1), ("a", "b"))
+    assert config.build_config(_Job, {"names": None}, "x").names is None
+    with pytest.raises(ValueError) as e:
+        config.build_config(_Job, {"devcie": "cpu", "sizes": 3}, "edit.apply")
+    msg = str(e.value)
+    assert msg.startswith("edit.apply: unknown key(s) 'devcie' (did you mean 'device'?), 'sizes'")
+    assert "valid keys: device, layers, names, size" in msg
+    with pytest.raises(ValueError, match="edit.apply"):  # a missing required field is named too
+        config.build_config(_Required, {}, "edit.apply")
+
+
+def test_save_figure_is_atomic_and_closes(tmp_path):
+    from dermsynth.core.figures import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    n_open = len(plt.get_fignums())
+    p = save_figure(fig, tmp_path / "f.png", dpi=50)
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(plt.get_fignums()) == n_open - 1
+    assert [q.name for q in tmp_path.iterdir()] == ["f.png"]
+    fig, _ = plt.subplots()
+
+    def half_written(buf, **kw):
+        buf.write(b"\x89PNG half")
+        raise RuntimeError("killed while drawing")
+
+    fig.savefig = half_written
+    with pytest.raises(RuntimeError, match="killed"):
+        save_figure(fig, tmp_path / "f.png")
+    assert io.read_rgb(tmp_path / "f.png").shape[2] == 3  # the good figure is still there, whole

@@ -9,7 +9,7 @@ from dermsynth.pipeline.runner import MARKER, Stage, run_pipeline
 
 def _stages(calls: list[str], fail_in: str | None = None):
     def make(name):
-        def fn(sec, out, inputs, cfg):
+        def fn(sec, out, inputs, cfg, log):
             calls.append(name)
             for n, d in inputs.items():
                 assert (d / "out.txt").read_text().startswith(n)

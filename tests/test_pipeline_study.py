@@ -15,11 +15,11 @@ from dermsynth.pipeline.stages import STAGES
 
 MINI = {
     "preset": "demo-cpu",
-    "data": {"n": 120, "size": 32},
+    "data": {"phantom": {"n": 120, "size": 32}},
     "gan": {"kimg": 0.05, "tick": 0.025, "snap": 1, "batch": 8},
     "generate": {"per_class": 24},
     "metrics": {"metrics": ["fid", "kid", "pr", "memo"], "feature_size": 32},
-    "edit": {"indices": "0-1", "eval_num": 8, "edited_per_class": 6},
+    "edit": {"evaluate": {"indices": "0-1", "num": 8}, "edited_per_class": 6},
     "classify": {
         "experiment": {
             "sizes": {"real_per_class": 30, "synthetic_per_class": 24, "val_total": 16},
@@ -27,7 +27,7 @@ MINI = {
             "eval": {"n_bootstrap": 20},
         }
     },
-    "survey": {"n": 8, "size": 32},
+    "survey": {"build": {"n": 8, "size": 32}},
 }
 
 

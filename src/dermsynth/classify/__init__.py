@@ -8,4 +8,27 @@ Modules: ``metrics`` (confusion, thresholds, AUC + bootstrap CI), ``delong`` (De
 ``train`` (one setup, resumable), ``run`` (a whole experiment), ``roc`` (figure),
 ``shortcut`` (frame shortcut test), ``embed`` (penultimate-layer embeddings, Fig. 3.7).
 Nothing is imported eagerly: torch is only loaded by the modules that need it.
+
+Public API (``dermsynth classify`` and the study pipeline call these): :func:`experiment_from_dict`,
+:func:`load_experiment` (-> :class:`Experiment`), :func:`run_experiment`, :func:`embed_datasets`
+(:class:`EmbedConfig`), :func:`shortcut_test`, :func:`load_trained`.
 """
+
+from __future__ import annotations
+
+from dermsynth.core.lazy import lazy_getattr
+
+_PUBLIC = {
+    "Experiment": "dermsynth.classify.experiment",
+    "experiment_from_dict": "dermsynth.classify.experiment",
+    "load_experiment": "dermsynth.classify.experiment",
+    "run_experiment": "dermsynth.classify.run",
+    "EmbedConfig": "dermsynth.classify.embed",
+    "embed_datasets": "dermsynth.classify.embed",
+    "shortcut_test": "dermsynth.classify.shortcut",
+    "load_trained": "dermsynth.classify.trained",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__ = lazy_getattr("dermsynth.classify", _PUBLIC)

@@ -10,6 +10,7 @@ survey builder can pick synthetic outliers as the thesis did.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,10 +75,9 @@ def plot_pca(
     z: np.ndarray, df: pd.DataFrame, path: Path, title: str = "Penultimate-layer embeddings (PCA)"
 ) -> None:
     """3-D scatter: colour = class, marker = source (thesis Fig. 3.7)."""
-    import matplotlib
+    from dermsynth.core.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from dermsynth.core.manifest import CLASS_NAMES
 
@@ -101,9 +101,7 @@ def plot_pca(
                 )
     ax.set(xlabel="PC1", ylabel="PC2", zlabel="PC3", title=title)
     ax.legend(fontsize=7, loc="upper left")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_projector(emb: np.ndarray, df: pd.DataFrame, out: Path, thumb: int = 32) -> None:
@@ -174,3 +172,45 @@ def embed(
     plot_pca(z, df, out / "pca.png")
     write_projector(emb, df, out / "projector")
     return table
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """``dermsynth classify embed``: which images, which network, where (written beside the outputs)."""
+
+    out: str  # output folder: embeddings.csv, embeddings.npy, pca.png, projector/
+    real: tuple[str, ...] = ()  # real dataset dirs (manifest layout)
+    synthetic: tuple[str, ...] = ()  # synthetic dataset dirs
+    run: str | None = None  # use a trained setup of this `classify run` folder ...
+    setup: str = "real"  # ... this setup
+    model: str = "tf_efficientnet_lite2"  # otherwise this timm model (ImageNet features)
+    weights: str = "imagenet"  # imagenet | none | checkpoint path (for `model`)
+    image_size: int | None = None  # input size (None: the run's, or 260)
+    per_class: int | None = None  # at most this many images per class and source
+    split: str | None = None  # only rows of this split of the real dirs
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    seed: int = 0  # sampling and PCA seed
+
+
+def embed_datasets(cfg: EmbedConfig) -> pd.DataFrame:
+    """Embed the images of ``cfg.real`` and ``cfg.synthetic`` with a trained setup or an ImageNet model."""
+    from dermsynth.classify.data import load_dataset, sample_per_class
+    from dermsynth.classify.models import build_classifier
+    from dermsynth.classify.trained import load_trained
+    from dermsynth.core.distributed import device as pick
+
+    if not cfg.real and not cfg.synthetic:
+        raise ValueError("give at least one real or synthetic dataset dir")
+    parts = []
+    for kind, dirs in (("real", cfg.real), ("synthetic", cfg.synthetic)):
+        for d in dirs:
+            df = load_dataset(d, cfg.split if kind == "real" else None, source=kind)
+            df["source"] = kind
+            parts.append(sample_per_class(df, cfg.per_class, cfg.seed, f"embed|{d}"))
+    df = pd.concat(parts, ignore_index=True)
+    if cfg.run:
+        clf, exp = load_trained(cfg.run, cfg.setup)
+        size = cfg.image_size or exp.model.image_size
+    else:
+        clf, size = build_classifier(cfg.model, cfg.weights), cfg.image_size or 260
+    return embed(clf.model, clf.mean, clf.std, size, df, cfg.out, pick(cfg.device), cfg.seed)

@@ -41,41 +41,49 @@ FRAME_ARTIFACTS = ("dark_corner",)
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "tf_efficientnet_lite2"
+    """The classifier network (``experiment.model``)."""
+
+    name: str = "tf_efficientnet_lite2"  # registered model name (timm name or tiny-cnn)
     weights: str | None = "imagenet"  # imagenet | none | path to a state-dict checkpoint
-    image_size: int = 260
+    image_size: int = 260  # input side in pixels (EfficientNet-B2: 260, thesis Table 3.1)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    lr: float = 1e-4
+    """How each setup's classifier is trained (``experiment.train``)."""
+
+    epochs: int = 20  # most epochs (early stopping may end sooner)
+    batch_size: int = 32  # images per training step
+    eval_batch_size: int = 64  # images per evaluation forward pass
+    lr: float = 1e-4  # learning rate (AdamW)
     lr_schedule: str = "constant"  # constant | cosine (per epoch, from lr down to 0 at `epochs`)
-    weight_decay: float = 1e-5
+    weight_decay: float = 1e-5  # AdamW weight decay
     patience: int = 4  # epochs without a better validation AUC before stopping
     samples_per_epoch: int | None = None  # None: the size of the training set
     balance: bool = True  # class-balanced weighted sampling
-    augment: bool = True
+    augment: bool = True  # resized crops, flips, right-angle rotations, colour jitter (training only)
     freeze_backbone: bool = False  # train only the classifier head (a linear probe; CPU-sized runs)
     amp: bool = True  # bfloat16 autocast on CUDA
-    workers: int = 2
+    workers: int = 2  # data-loading worker processes
 
 
 @dataclass(frozen=True)
 class SizesConfig:
-    real_per_class: int = 4000  # thesis Table 3.1
-    synthetic_per_class: int = 10000
-    val_total: int = 1500
-    val_balanced: bool = True
+    """How many images each setup draws (``experiment.sizes``; thesis Table 3.1)."""
+
+    real_per_class: int = 4000  # real training images per class
+    synthetic_per_class: int = 10000  # synthetic training images per class
+    val_total: int = 1500  # validation images (real), for thresholds and early stopping
+    val_balanced: bool = True  # equal classes in the validation set
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    threshold_rule: str = "youden"
-    target_sensitivity: float = 0.95
-    n_bootstrap: int = 2000
+    """How the test predictions are judged (``experiment.eval``)."""
+
+    threshold_rule: str = "youden"  # threshold chosen on validation: youden or a target sensitivity
+    target_sensitivity: float = 0.95  # also report TPR/TNR at this validation sensitivity
+    n_bootstrap: int = 2000  # bootstrap resamples of the AUC confidence interval
     shortcut: bool = True  # frame shortcut test when the test manifest has dark_corner
 
 
@@ -83,29 +91,33 @@ class EvalConfig:
 class SourceSpec:
     """Images drawn from one named data source for a setup."""
 
-    data: str
+    data: str  # name of a source in ``experiment.data``
     per_class: int | None = None  # None: everything available (or by ``fraction``)
     fraction: float | None = None  # share of the setup's per-class total
-    exclude_artifacts: tuple[str, ...] = ()
+    exclude_artifacts: tuple[str, ...] = ()  # leave out images flagged with these artifacts
 
 
 @dataclass(frozen=True)
 class SetupSpec:
-    name: str
-    sources: tuple[SourceSpec, ...]
+    """One training set of the experiment (thesis Table 3.1 row)."""
+
+    name: str  # setup name (a built-in such as real, synthetic, mixed, or your own)
+    sources: tuple[SourceSpec, ...]  # where its training images come from
     per_class: int | None = None  # total per class when sources use ``fraction``
 
 
 @dataclass(frozen=True)
 class Experiment:
-    name: str = "experiment"
-    seed: int = 0
-    data: dict[str, Any] = field(default_factory=dict)
-    sizes: SizesConfig = SizesConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
-    setups: tuple[SetupSpec, ...] = ()
+    """A whole classifier experiment (one YAML file; written to the run's ``config.json``)."""
+
+    name: str = "experiment"  # experiment name
+    seed: int = 0  # seed of sampling, initialisation and training order
+    data: dict[str, Any] = field(default_factory=dict)  # named data sources (``real`` is required)
+    sizes: SizesConfig = SizesConfig()  # images per setup
+    model: ModelConfig = ModelConfig()  # the network
+    train: TrainConfig = TrainConfig()  # training of each setup
+    eval: EvalConfig = EvalConfig()  # judging on the real test set
+    setups: tuple[SetupSpec, ...] = ()  # the training sets compared
     base_dir: str = "."  # relative data paths are resolved against the experiment file's folder
 
     def as_dict(self) -> dict[str, Any]:

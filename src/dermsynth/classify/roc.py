@@ -8,17 +8,15 @@ import pandas as pd
 
 from dermsynth.classify.metrics import auc, roc
 from dermsynth.classify.table import split_val_test
-from dermsynth.core.io import atomic_path
 
 
 def plot_roc(
     preds: dict[str, pd.DataFrame], path: str | os.PathLike, title: str = "ROC on the real test set"
 ) -> None:
     """One ROC curve per setup (test rows), AUC in the legend, chance diagonal."""
-    import matplotlib
+    from dermsynth.core.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 5.0), dpi=120)
     for name, df in preds.items():
@@ -37,6 +35,4 @@ def plot_roc(
     )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dermsynth.cli.common import console, progress, user_errors
+from dermsynth.cli.common import DEVICE_HELP, console, progress, user_errors
 
 app = typer.Typer(
     help="Detect dermoscopy artifacts (frames, hair, rulers, ink, gel), train and evaluate detectors.",
@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth bias audit data --method heuristic")
 def audit(
     directory: Path = typer.Argument(..., help="Dataset directory with manifest.csv."),
     method: str = typer.Option(
@@ -22,7 +22,7 @@ def audit(
     ),
     model: Path = typer.Option(None, help="Model directory from `bias train` (for --method best)."),
     figures: bool = typer.Option(True, help="Write the prevalence figure and example grids."),
-    device: str = typer.Option("cpu", help="Device of the learned model: cpu | cuda | auto."),
+    device: str = typer.Option("auto", help=f"Device of the learned model: {DEVICE_HELP}."),
 ) -> None:
     """Write artifact columns into DIR/manifest.csv, DIR/audit_summary.json and DIR/audit/ figures."""
     from dermsynth.bias.audit import audit_dataset, parse_method
@@ -44,7 +44,7 @@ def audit(
         console.print(f"[yellow]{summary['n_errors']} unreadable image(s); see audit_summary.json[/yellow]")
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth bias train data --out bias-model --truth labels.csv --epochs 8")
 def train(
     directory: Path = typer.Argument(
         ..., help="Images: a dataset directory (manifest) or a folder of images."
@@ -56,13 +56,13 @@ def train(
     weights: str = typer.Option("imagenet", help="imagenet | none | PATH of a local checkpoint."),
     model_name: str = typer.Option("tf_efficientnet_lite0", "--model", help="timm model name."),
     size: int = typer.Option(128, help="Training image size (px)."),
-    epochs: int = typer.Option(8),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(1e-3),
+    epochs: int = typer.Option(8, help="Training epochs."),
+    batch_size: int = typer.Option(32, help="Images per step."),
+    lr: float = typer.Option(1e-3, help="Peak learning rate (AdamW, one-cycle schedule)."),
     holdout: float = typer.Option(0.15, help="Fraction of training images held out to choose thresholds."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the holdout draw and the training order."),
     tta: bool = typer.Option(True, help="Average predictions over flips/rotations (holdout and audit)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Train the multi-label artifact classifier; rerun the same command to resume."""
     from dermsynth.bias.train import TrainConfig, train_classifier
@@ -96,7 +96,7 @@ def train(
     console.print(f"saved {path.parent}")
 
 
-@app.command("eval")
+@app.command("eval", epilog="Example: dermsynth bias eval data --truth labels.csv --split val")
 def evaluate(
     directory: Path = typer.Argument(..., help="Audited dataset directory."),
     truth: Path = typer.Option(

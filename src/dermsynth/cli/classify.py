@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dermsynth.cli.common import console, progress, user_errors
+from dermsynth.cli.common import DEVICE_HELP, console, progress, user_errors
 
 app = typer.Typer(
     help="Melanoma classifiers on real / synthetic / mixed data (thesis Table 4.5, Fig. 4.17).",
@@ -14,11 +14,13 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(
+    epilog="Example: dermsynth classify run experiment.yaml --out runs/clf --setup real --setup mixed"
+)
 def run(
     experiment: Path = typer.Argument(..., help="Experiment YAML file."),
     out: Path = typer.Option(..., "--out", help="Run directory (rerun the same command to resume)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     setup: list[str] = typer.Option(None, "--setup", help="Only these setups (repeatable)."),
     target_sensitivity: float = typer.Option(None, help="Override eval.target_sensitivity (e.g. 0.95)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved experiment and exit."),
@@ -60,17 +62,19 @@ def _print_table(table) -> None:
     console.print(t)
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth classify metrics test.csv --val-predictions val.csv --json row.json")
 def metrics(
     predictions: Path = typer.Argument(..., help="csv with image_id, label, score [, split]."),
     threshold: float = typer.Option(None, help="Fixed threshold (default: chosen on validation)."),
     val_predictions: Path = typer.Option(None, help="Validation predictions csv for choosing thresholds."),
-    rule: str = typer.Option("youden", help="Threshold rule on validation: youden."),
+    rule: str = typer.Option(
+        "youden", help="Threshold rule on validation: youden, or a target sensitivity such as 0.95."
+    ),
     target_sensitivity: float = typer.Option(
         0.95, help="Also report TPR/TNR at this validation sensitivity."
     ),
     n_bootstrap: int = typer.Option(2000, help="Bootstrap resamples for the AUC CI."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
     json_out: Path = typer.Option(None, "--json", help="Write the row as JSON here."),
 ) -> None:
     """The Table 4.5 row with AUC CI for any predictions file (split=val rows choose the threshold)."""
@@ -87,13 +91,13 @@ def metrics(
         atomic_write_json(json_out, row)
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth classify shortcut runs/clf --setup real --json shortcut.json")
 def shortcut(
     run_dir: Path = typer.Argument(..., help="A classify run directory."),
     setup: str = typer.Option("real", help="Which setup's model to test."),
     test: Path = typer.Option(None, help="Dataset dir to test on (default: the run's real test set)."),
     split: str = typer.Option(None, help="Split of --test to use (default: all rows)."),
-    device: str = typer.Option("auto"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: Path = typer.Option(None, "--json", help="Write the result as JSON here."),
 ) -> None:
     """Frame shortcut test: scores with/without frames and with frames added/removed."""
@@ -131,7 +135,7 @@ def shortcut(
         console.print("[yellow]flagged:[/yellow] the model's scores follow the frame (shortcut learning)")
 
 
-@app.command()
+@app.command(epilog="Example: dermsynth classify embed --out emb --real data/ --synthetic gen/ --run clf/")
 def embed(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     real: list[Path] = typer.Option(None, "--real", help="Real dataset dir(s)."),
@@ -143,34 +147,17 @@ def embed(
     image_size: int = typer.Option(None, help="Input size (default: the run's, or 260)."),
     per_class: int = typer.Option(None, help="At most this many images per class and source."),
     split: str = typer.Option(None, help="Only rows of this split of the real dirs."),
-    device: str = typer.Option("auto"),
-    seed: int = typer.Option(0),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    seed: int = typer.Option(0, help="Sampling and PCA seed."),
 ) -> None:
     """Penultimate-layer embeddings: PCA plot, TensorBoard projector files, centroid distances."""
-    import pandas as pd
+    from dermsynth.classify.embed import EmbedConfig, embed_datasets
 
-    from dermsynth.classify.data import load_dataset, sample_per_class
-    from dermsynth.classify.embed import embed as run_embed
-    from dermsynth.classify.models import build_classifier
-    from dermsynth.classify.trained import load_trained
-    from dermsynth.core.distributed import device as pick
-
+    cfg = EmbedConfig(str(out), tuple(map(str, real or ())), tuple(map(str, synthetic or ())),
+                      None if run_dir is None else str(run_dir), setup, model, weights, image_size, per_class,
+                      split, device, seed)  # fmt: skip
     with user_errors():
-        if not real and not synthetic:
-            raise ValueError("give at least one --real or --synthetic dataset dir")
-        parts = []
-        for kind, dirs in (("real", real or []), ("synthetic", synthetic or [])):
-            for d in dirs:
-                df = load_dataset(d, split if kind == "real" else None, source=kind)
-                df["source"] = kind
-                parts.append(sample_per_class(df, per_class, seed, f"embed|{d}"))
-        df = pd.concat(parts, ignore_index=True)
-        if run_dir:
-            clf, exp = load_trained(run_dir, setup)
-            size = image_size or exp.model.image_size
-        else:
-            clf, size = build_classifier(model, weights), image_size or 260
-        table = run_embed(clf.model, clf.mean, clf.std, size, df, out, pick(device), seed)
+        table = embed_datasets(cfg)
     console.print(f"embedded {len(table)} images -> {out}/embeddings.csv, pca.png, projector/")
 
 
@@ -184,7 +171,7 @@ def predict(
     split: str = typer.Option(None, help="Only images of this split (default: all)."),
     tta: bool = typer.Option(True, help="Average over the 8 flips / 90-degree rotations."),
     batch_size: int = typer.Option(32, "--batch-size"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Melanoma scores for every image of DATA, e.g.
     `dermsynth classify predict DIR --out p.csv` then `dermsynth classify metrics p.csv`."""

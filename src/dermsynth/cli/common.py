@@ -22,6 +22,9 @@ from dermsynth.core.ranges import parse_int_ranges  # noqa: E402,F401  (re-expor
 T = TypeVar("T")
 console = Console(stderr=True)
 
+#: The one help text of every ``--device`` option (default ``auto`` everywhere).
+DEVICE_HELP = "auto (cuda:LOCAL_RANK, else mps, else cpu) | cpu | cuda | cuda:N | mps"
+
 
 def progress() -> Progress:
     return Progress(

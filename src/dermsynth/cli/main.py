@@ -21,12 +21,7 @@ _STAGES = ["data", "bias", "clean", "gan", "edit", "metrics", "classify", "surve
 
 def _mount() -> None:
     for name in _STAGES:
-        try:
-            mod = importlib.import_module(f"dermsynth.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"dermsynth.cli.{name}":
-                continue
-            raise
+        mod = importlib.import_module(f"dermsynth.cli.{name}")
         if hasattr(mod, "register"):
             mod.register(app)
         elif hasattr(mod, "app"):

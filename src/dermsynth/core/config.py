@@ -8,8 +8,12 @@ resolved config is written to ``config.json`` in the run directory.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +46,54 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {cls.__name__}")
     return cls(**data)
+
+
+def check_keys(data: Mapping[str, Any], valid: Iterable[str], where: str) -> None:
+    """Raise ``ValueError`` naming each unknown key of ``data``, its nearest valid name and all valid ones."""
+    valid = sorted(valid)
+    unknown = [k for k in data if k not in valid]
+    if not unknown:
+        return
+    hints = []
+    for k in unknown:
+        near = difflib.get_close_matches(str(k), valid, n=1)
+        hints.append(f"{k!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    raise ValueError(f"{where}: unknown key(s) {', '.join(hints)}; valid keys: {', '.join(valid)}")
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """YAML values into a field's type where YAML cannot say it: lists -> tuples, '1,2' -> tuple."""
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return value if value is None else _coerce(value, args[0])
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(value)
+    return value
+
+
+def coerce_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with each value coerced to the type of ``cls``'s field of that name (see :func:`build_config`)."""
+    hints = typing.get_type_hints(cls)
+    return {k: _coerce(v, hints.get(k)) for k, v in data.items()}
+
+
+def build_config(cls: type[T], data: Mapping[str, Any] | None, where: str, **fixed: Any) -> T:
+    """The frozen dataclass ``cls`` from a mapping (e.g. a study.yaml section); ``fixed`` fills the rest.
+
+    Unknown keys are an error naming them and the valid ones (before any work is done); lists become
+    tuples where the field is a tuple.
+    """
+    data = dict(data or {})
+    names = [f.name for f in dataclasses.fields(cls)]
+    check_keys(data, names, where)
+    try:
+        return cls(**{**coerce_fields(cls, data), **fixed})
+    except TypeError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def save_config(cfg: Any, directory: str | os.PathLike, name: str = "config.json") -> Path:

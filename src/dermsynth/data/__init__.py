@@ -1,0 +1,34 @@
+"""Datasets: ingest any supported source, the procedural phantom, splits, statistics, filtering.
+
+Public API (the CLI ``dermsynth data`` and the study pipeline call these; each takes one frozen config):
+
+- :func:`run_ingest` (:class:`IngestConfig`) — any source -> ``images/``, manifest, dataset.json, rejects
+- :func:`make_phantom` (:class:`PhantomConfig`) — procedural dermoscopy with exact ground truth
+- :func:`split_dataset` (:class:`SplitConfig`) — patient-level, class-stratified train/val/test
+- :func:`write_stats`, :func:`filter_dataset`, :func:`detect_format`
+
+Imports are lazy: ``import dermsynth.data`` loads no image library.
+"""
+
+from __future__ import annotations
+
+from dermsynth.core.lazy import lazy_getattr
+
+_PUBLIC = {
+    "IngestConfig": "dermsynth.data.ingest",
+    "IngestResult": "dermsynth.data.ingest",
+    "ingest": "dermsynth.data.ingest",
+    "run_ingest": "dermsynth.data.ingest",
+    "PhantomConfig": "dermsynth.data.phantom",
+    "make_phantom": "dermsynth.data.phantom",
+    "make_phantom_dataset": "dermsynth.data.phantom",
+    "SplitConfig": "dermsynth.data.split",
+    "split_dataset": "dermsynth.data.split",
+    "write_stats": "dermsynth.data.stats",
+    "filter_dataset": "dermsynth.data.filter",
+    "detect_format": "dermsynth.data.sources",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__ = lazy_getattr("dermsynth.data", _PUBLIC)

@@ -49,16 +49,16 @@ _VERSION = 1  # bump when the pixel pipeline changes: journal records of older r
 class IngestConfig:
     """Everything that determines an ingest run (written to ``config.json``)."""
 
-    src: str
-    format: str = "auto"
-    size: int = 256
-    crop: str = "center"
-    resize_filter: str = "lanczos"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    images: str | None = None
-    label_map: dict[str, int] = field(default_factory=dict)
-    workers: int = 1
-    reduced_decode: bool = True
+    src: str  # a folder, a csv or a StyleGAN2-ADA zip
+    format: str = "auto"  # auto | isic2020 | isic-archive | isic-challenge | folder | stylegan
+    size: int = 256  # output side N (N x N PNG); the thesis: 256 (Sec. 3.2)
+    crop: str = "center"  # center (centred square) | pad (mirror-padded square) | stretch
+    resize_filter: str = "lanczos"  # lanczos (OpenCV, as the thesis) | area | box
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are rejected as decompression bombs
+    images: str | None = None  # image folder of csv sources (None: found beside the csv)
+    label_map: dict[str, int] = field(default_factory=dict)  # extra label names, e.g. {mel: 1, nv: 0}
+    workers: int = 1  # worker processes (do not change the output)
+    reduced_decode: bool = True  # JPEG DCT-domain downscaling where it is exact enough (faster)
 
     def pixel_settings(self) -> str:
         """Hash of what changes the output pixels (the journal's settings key)."""
@@ -189,7 +189,7 @@ def _manifest_row(
         "label": item.label,
         "class_name": CLASS_NAMES[item.label],
         "source": source,
-        "split": "",
+        "split": meta.pop("split", ""),  # a source's own split (ISIC challenges), else set by `data split`
         "patient_id": meta.pop("patient_id", ""),
         "parent_id": "",
         "seed": "",
@@ -251,9 +251,16 @@ def ingest(
     """Ingest ``src`` into ``out_dir``; re-running is idempotent and resumes an interrupted run."""
     cfg = IngestConfig(str(src), fmt, size, crop, resize_filter, max_pixels, None if images is None else str(images),
                        dict(label_map or {}), workers, reduced_decode)  # fmt: skip
+    return run_ingest(cfg, out_dir, progress)
+
+
+def run_ingest(
+    cfg: IngestConfig, out_dir: str | os.PathLike, progress: Callable[[int, int], None] | None = None
+) -> IngestResult:
+    """:func:`ingest` from a config: the stage's one entry point (CLI and pipeline)."""
     check_config(cfg)
-    src = Path(src)
-    listing = list_source(src, fmt, Path(images) if images else None, label_map)
+    src = Path(cfg.src)
+    listing = list_source(src, cfg.format, Path(cfg.images) if cfg.images else None, cfg.label_map)
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     items = listing.items

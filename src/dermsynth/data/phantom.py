@@ -99,11 +99,12 @@ def parse_rates(text: str) -> dict[str, tuple[float, float]]:
 class PhantomConfig:
     """Everything that determines a phantom dataset (written to ``config.json``)."""
 
-    n: int = 1000
-    size: int = 256
-    seed: int = 0
-    twins: bool = False
-    melanoma_fraction: float = 0.5
+    n: int = 1000  # number of images
+    size: int = 256  # image side in pixels
+    seed: int = 0  # dataset seed (image i depends only on seed and i)
+    twins: bool = False  # also write artifact-free twins and artifact masks
+    melanoma_fraction: float = 0.5  # share of melanoma-like lesions
+    #: artifact -> (rate among benign, rate among melanoma); defaults mimic SIIM-ISIC (DEFAULT_RATES)
     rates: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_RATES))
 
 
@@ -211,11 +212,23 @@ def make_phantom_dataset(
 
     ``progress(done, total)`` is called after each image. Returns ``out_dir``.
     """
+    cfg = PhantomConfig(n, size, seed, twins, melanoma_fraction, normalise_rates(rates))
+    return make_phantom(cfg, out_dir, workers, progress)
+
+
+def make_phantom(
+    cfg: PhantomConfig,
+    out_dir: str | os.PathLike,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """:func:`make_phantom_dataset` from a config (``workers`` processes; they do not change the images)."""
+    n = cfg.n
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if not 0.0 <= melanoma_fraction <= 1.0:
-        raise ValueError(f"melanoma_fraction must lie in [0, 1], got {melanoma_fraction}")
-    cfg = PhantomConfig(n, size, seed, twins, melanoma_fraction, normalise_rates(rates))
+    if not 0.0 <= cfg.melanoma_fraction <= 1.0:
+        raise ValueError(f"melanoma_fraction must lie in [0, 1], got {cfg.melanoma_fraction}")
+    cfg = dataclasses.replace(cfg, rates=normalise_rates(cfg.rates))
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     work = partial(_write_one, cfg=cfg, out_dir=out)

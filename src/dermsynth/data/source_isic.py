@@ -28,6 +28,7 @@ from dermsynth.data.source_items import (
     require_columns,
     scan_files,
 )
+from dermsynth.data.split import normalise_split
 
 _ISIC_ID = re.compile(r"^isic_\d+", re.IGNORECASE)
 _ONE_HOT = ["mel", "nv", "bcc", "akiec", "ak", "bkl", "df", "vasc", "scc", "unk"]
@@ -194,6 +195,8 @@ def read_isic_challenge(
         elif "seborrheic_keratosis" in row and label == 0:  # 2017: melanoma / seborrheic keratosis / nevus
             diagnosis = "seborrheic_keratosis" if parse_label(row["seborrheic_keratosis"]) == 1 else "nevus"
         meta = {"diagnosis": diagnosis, "age_approx": row.get("age_approx", ""), "sex": row.get("sex", "")}
+        if "split" in row:  # the challenge's own split (kept raw in source_split too)
+            meta["split"] = normalise_split(row["split"])
         if not is_missing(row.get("patient_id")):
             meta["patient_id"] = row["patient_id"]
         consumed = {id_col, lab_col, "age_approx", "sex", "patient_id", "seborrheic_keratosis", *onehot}

@@ -9,7 +9,7 @@ from pathlib import Path
 from dermsynth.data.labels import parse_label
 from dermsynth.data.source_folders import class_dirs, read_folder, read_stylegan
 from dermsynth.data.source_isic import classify_csv, read_isic2020, read_isic_archive, read_isic_challenge
-from dermsynth.data.source_items import SourceListing
+from dermsynth.data.source_items import SourceListing, scan_files
 
 Reader = Callable[[Path, Path | None, dict[str, int] | None], SourceListing]
 
@@ -45,9 +45,29 @@ def detect_candidates(src: Path, label_map: dict[str, int] | None = None) -> lis
     if not hits:
         dirs = class_dirs(src)
         known = [d.name for d in dirs if parse_label(d.name, label_map) is not None]
-        if len(dirs) >= 2 and known:
-            hits.append(("folder", f"class folders {[d.name for d in dirs][:6]}"))
+        if known:  # one class folder is a dataset too (e.g. only benign/)
+            hits.append(("folder", f"class folder(s) {known[:6]}"))
     return hits
+
+
+def describe_folder(src: Path, label_map: dict[str, int] | None = None) -> str:
+    """What a folder holds, for error messages: csv files, image sub-folders (known labels or not)."""
+    csvs = sorted(p.name for p in src.glob("*.csv"))
+    dirs = class_dirs(src)
+    unknown = [d.name for d in dirs if parse_label(d.name, label_map) is None]
+    parts = [f"csv files {csvs[:6]} with no ISIC header" if csvs else "no csv file"]
+    if dirs:
+        parts.append(
+            f"image sub-folders {[d.name for d in dirs][:6]}, none named as a class "
+            f"(unknown: {unknown[:6]}; map them with --label-map NAME=0|1)"
+        )
+    else:
+        others = sorted(p.name for p in src.iterdir() if p.is_dir() and not p.name.startswith("."))
+        parts.append(f"no sub-folder with images (sub-folders: {others[:6]})" if others else "no sub-folders")
+    n_top = len(scan_files(src, recursive=False)[0])
+    if n_top:
+        parts.append(f"{n_top} loose image(s) at the top level (put them in a class folder)")
+    return "; ".join(parts)
 
 
 def detect_format(src: Path, label_map: dict[str, int] | None = None) -> str:
@@ -59,10 +79,10 @@ def detect_format(src: Path, label_map: dict[str, int] | None = None) -> str:
     if len(fmts) == 1:
         return fmts[0]
     if not fmts:
+        found = describe_folder(src, label_map) if src.is_dir() else f"a {src.suffix or 'plain'} file"
         raise ValueError(
-            f"{src}: cannot tell the source format (no dataset.json, no ISIC csv, no class folders named "
-            f"melanoma/benign/...); "
-            f"pass --format one of {list(FORMATS)}"
+            f"{src}: cannot tell the source format: found {found}. Expected dataset.json, an ISIC csv, "
+            f"or class folders named melanoma/benign/nevus/0/1...; or pass --format one of {list(FORMATS)}"
         )
     evidence = "; ".join(f"{f} ({why})" for f, why in hits)
     raise ValueError(f"{src}: ambiguous source format: looks like {evidence}; pass --format")

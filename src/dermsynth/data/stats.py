@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dermsynth.core.io import atomic_path, atomic_write_json
+from dermsynth.core.io import atomic_write_json
 from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_manifest
 
 
@@ -58,10 +58,9 @@ def plot_class_distribution(
     stats: dict[str, Any], path: str | os.PathLike, title: str = "Class distribution"
 ) -> Path:
     """Bar chart of images per class (grouped by split when present), counts and shares on the bars."""
-    import matplotlib
+    from dermsynth.core.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups = stats.get("by_split") or {"all": stats["classes"]}
     classes = list(stats["classes"])
@@ -84,9 +83,7 @@ def plot_class_distribution(
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

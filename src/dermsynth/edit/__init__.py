@@ -1,6 +1,8 @@
 """Latent editing: SeFa / PCA / SVM directions in W, applying them, and measuring what they do.
 
-Public API (the CLI ``dermsynth edit`` calls these):
+Public API. The jobs (``dermsynth edit`` and the study pipeline call these, each with one frozen config):
+:func:`find_directions` (:class:`DirectionsConfig`), :func:`apply_direction` (:class:`ApplyConfig`),
+:func:`evaluate` (:class:`EvaluateConfig`). Their parts:
 
 - :func:`sefa`, :func:`sefa_from_state_dict`, :func:`pca_of_generator`, :func:`pca_directions`,
   :func:`svm_directions`, :func:`boundary_from_scores`, :func:`sample_scored_w`, :func:`class_boundary`,
@@ -15,6 +17,14 @@ from dermsynth.edit.apply import edit_strip, edit_ws, parse_alphas, strip_image,
 from dermsynth.edit.batch import EditJob, clean_to_dataset, edit_to_dataset
 from dermsynth.edit.directions import Directions, load_directions, save_directions
 from dermsynth.edit.evaluate import EvalSettings, choose_best, evaluate_directions
+from dermsynth.edit.jobs import (
+    ApplyConfig,
+    DirectionsConfig,
+    EvaluateConfig,
+    apply_direction,
+    evaluate,
+    find_directions,
+)
 from dermsynth.edit.layers import StyleAffine, parse_layers, style_affines, style_affines_from_state_dict
 from dermsynth.edit.pca import pca_directions, pca_of_generator
 from dermsynth.edit.scores import Scores, get_scorer, register_scorer
@@ -29,6 +39,12 @@ from dermsynth.edit.svm import (
 )
 
 __all__ = [
+    "ApplyConfig",
+    "DirectionsConfig",
+    "EvaluateConfig",
+    "apply_direction",
+    "evaluate",
+    "find_directions",
     "Directions",
     "EditJob",
     "EvalSettings",

@@ -253,12 +253,9 @@ def best_strip(
 
 def plot_table(table: pd.DataFrame, path) -> None:
     """Scatter of removal vs change outside the frame (colour: lesion IoU), best row starred."""
-    import matplotlib
+    from dermsynth.core.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from dermsynth.core.io import atomic_path
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     sc = ax.scatter(
@@ -297,9 +294,7 @@ def plot_table(table: pd.DataFrame, path) -> None:
     fig.colorbar(sc, label="lesion mask IoU before/after")
     ax.legend(loc="lower left")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def lpips_distance(

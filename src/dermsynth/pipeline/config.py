@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from dermsynth.core.config import read_yaml_mapping
+from dermsynth.core.config import check_keys, read_yaml_mapping
 
 PRESETS = ("demo-cpu", "gpu-quick", "thesis-256")
 
@@ -35,10 +35,41 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def load_study_config(path: str | Path | None = None, preset_name: str | None = None) -> dict[str, Any]:
-    """The config of a study: ``preset_name`` (or the file's ``preset:`` key) overlaid by the file."""
+    """The config of a study: ``preset_name`` (or the file's ``preset:`` key) overlaid by the file.
+
+    Every key of every section is checked against the stage configs here, before any work: an unknown
+    or misspelled key is an error naming it, the file and the valid keys.
+    """
     user: dict[str, Any] = read_yaml_mapping(path) if path is not None else {}
     name = preset_name or user.pop("preset", None)
     cfg = deep_merge(preset(name), user) if name else user
+    where = str(path) if path is not None else f"preset {name}"
+    try:
+        check_study(cfg)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    return cfg
+
+
+def check_study(cfg: dict[str, Any], out: str | Path = "study") -> dict[str, Any]:
+    """Check a study config; return every stage's resolved configs (stage folders under ``out``)."""
+    from dermsynth.pipeline.runner import check_stages
+    from dermsynth.pipeline.stages import STAGES, STUDY_KEYS
+
+    check_keys(cfg, STUDY_KEYS, "study config")
     if "data" not in cfg:
         raise ValueError("the config has no 'data' section (name a preset or give data: {source: ...})")
-    return cfg
+    return check_stages(cfg, out, STAGES)
+
+
+def resolved_study(cfg: dict[str, Any], out: str | Path) -> dict[str, Any]:
+    """What ``dermsynth run`` writes to ``OUT/config.json``: the study config and every stage's configs.
+
+    The GAN's preset is resolved by the training stage once the data's resolution is known; its full
+    config is in ``OUT/gan/<run>/config.json``.
+    """
+    import json
+
+    from dermsynth.core.io import to_json
+
+    return {"study": cfg, "stages": json.loads(to_json(check_study(cfg, out)))}

@@ -26,13 +26,18 @@ MARKER = ".stage.json"
 
 @dataclass(frozen=True)
 class Stage:
-    """``fn(cfg_section, out_dir, inputs: dict[name, Path], full_cfg) -> None``."""
+    """``fn(cfg_section, out_dir, inputs: dict[name, Path], full_cfg, log) -> None``.
+
+    ``configs(cfg_section, full_cfg, out_dir, inputs)`` builds the stage's configs without reading any
+    file; :func:`check_stages` runs it for every stage before any work, so a bad key fails at once.
+    """
 
     name: str
-    fn: Callable[[dict, Path, dict[str, Path], dict], None]
+    fn: Callable[[dict, Path, dict[str, Path], dict, Callable[[str], None]], None]
     needs: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()  # read when those stages ran; keyed on them then
     enabled: Callable[[dict], bool] = lambda cfg: True
+    configs: Callable[[dict, dict, Path, dict[str, Path]], Any] | None = None
 
 
 def stage_key(stage: Stage, cfg: dict, upstream: dict[str, str]) -> str:
@@ -45,6 +50,28 @@ def stage_key(stage: Stage, cfg: dict, upstream: dict[str, str]) -> str:
             "version": __version__,
         }
     )
+
+
+def section_of(cfg: dict, name: str) -> dict:
+    sec = cfg.get(name) or {}
+    if not isinstance(sec, dict):
+        raise ValueError(f"study config: section {name!r} must be a mapping, got {type(sec).__name__}")
+    return dict(sec)
+
+
+def check_stages(cfg: dict[str, Any], out: str | Path, stages: list[Stage]) -> dict[str, Any]:
+    """Build every stage's configs (stage folders under ``out``); the first error names the bad key.
+
+    Returns ``{stage: configs}``; sections of disabled stages are checked too (a typo there is a typo).
+    """
+    out = Path(out).resolve()
+    resolved: dict[str, Any] = {}
+    for st in stages:
+        if st.configs is None:
+            continue
+        inputs = {n: out / n for n in st.needs + st.optional}
+        resolved[st.name] = st.configs(section_of(cfg, st.name), cfg, out / st.name, inputs)
+    return resolved
 
 
 def _done_key(d: Path) -> str | None:
@@ -64,6 +91,11 @@ def run_pipeline(
 ) -> dict[str, dict]:
     """Run ``stages`` in order under ``out``; return ``{stage: {status, key, seconds}}``."""
     out = Path(out).resolve()
+    names = [st.name for st in stages]
+    unknown = [n for n in only or () if n not in names]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown} in --only; stages: {', '.join(names)}")
+    check_stages(cfg, out, stages)  # every key of every section, before any work
     out.mkdir(parents=True, exist_ok=True)
     keys: dict[str, str] = {}
     dirs: dict[str, Path] = {}
@@ -97,7 +129,7 @@ def run_pipeline(
             d.mkdir(parents=True, exist_ok=True)
             t0 = time.time()
             log(f"[{st.name}] running")
-            st.fn(dict(cfg.get(st.name, {})), d, inputs, cfg)
+            st.fn(section_of(cfg, st.name), d, inputs, cfg, log)
             secs = time.time() - t0
             atomic_write_json(d / MARKER, {"key": key, "seconds": round(secs, 2), "finished": time.time()})
             log(f"[{st.name}] done in {secs:.1f} s")

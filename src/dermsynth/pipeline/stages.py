@@ -1,120 +1,168 @@
-"""The study's stages for :func:`run_pipeline`, each a call of the ``dermsynth`` command it stands for.
+"""The study's stages for :func:`run_pipeline`: each builds its stage configs from study.yaml and calls
+the same library functions the ``dermsynth`` commands call (no argv, no import of the CLI).
 
-A stage runs the same command a user would type (in this process, through the Typer app), so the
-pipeline and the CLI never drift apart. ``sec`` is the stage's section of the config, ``out`` its
-folder, ``inputs`` the folders of the stages it reads.
+Every stage is two functions: ``configs(sec, study, out, inputs)`` turns its section into frozen
+configs (pure: no file is read, so :func:`check_study` runs them all before any work and an unknown key
+fails at once), and ``run(configs, out, inputs, log)`` does the work. ``sec`` is the stage's section,
+``out`` its folder, ``inputs`` the folders of the stages it reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from dermsynth.core.config import check_keys, coerce_fields
+from dermsynth.pipeline.runner import Stage, section_of
+from dermsynth.pipeline.sections import (
+    AnalyzeConfig,
+    AuditConfig,
+    CleanConfig,
+    GenerateConfig,
+    MetricsConfig,
+    ReportConfig,
+    check_section_keys,
+    sub_config,
+)
 
-from dermsynth.core.io import atomic_write_text
-from dermsynth.pipeline.runner import Stage
-
-
-def cli(*args: Any) -> None:
-    """Run ``dermsynth ARGS`` in this process; raise if it fails. An option whose value is None is left out."""
-    from dermsynth.cli.main import app
-
-    argv: list[str] = []
-    items = list(args)
-    i = 0
-    while i < len(items):
-        a = items[i]
-        if isinstance(a, str) and a.startswith("--") and i + 1 < len(items) and items[i + 1] is None:
-            i += 2
-            continue
-        if a is not None:
-            argv.append(str(a))
-        i += 1
-    try:
-        code = app(argv, standalone_mode=False)
-    except SystemExit as e:
-        code = e.code
-    if code not in (0, None):
-        raise RuntimeError(f"`dermsynth {' '.join(argv)}` failed (exit code {code})")
+Log = Callable[[str], None]
+Configs = dict[str, Any]
 
 
-def _opts(sec: dict, mapping: dict[str, str]) -> list[str]:
-    """``{'kimg': 20}`` with ``{'kimg': '--kimg'}`` -> ``['--kimg', '20']``; booleans as flags."""
-    out: list[str] = []
-    for key, flag in mapping.items():
-        if key not in sec or sec[key] is None:
-            continue
-        v = sec[key]
-        if isinstance(v, bool):
-            if v:
-                out.append(flag)
-        else:
-            out += [flag, ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)]
-    return out
+def _pick(device: str) -> str:
+    from dermsynth.core.distributed import device as pick
+
+    return str(pick(device))
 
 
-def data_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    source = sec.get("source", "phantom")
-    seed = cfg.get("seed", 0)
+# ----------------------------------------------------------------------------------------- data
+
+
+def data_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    """``data: {source, workers, phantom: PhantomConfig, ingest: IngestConfig, split: SplitConfig}``."""
+    from dermsynth.data.ingest import IngestConfig
+    from dermsynth.data.labels import parse_label_map
+    from dermsynth.data.phantom import PhantomConfig, normalise_rates, parse_rates
+    from dermsynth.data.split import SplitConfig
+
+    check_section_keys(sec, "data", {"source", "workers"}, {"phantom": PhantomConfig, "ingest": IngestConfig,
+                                                             "split": SplitConfig})  # fmt: skip
+    seed = study.get("seed", 0)
+    source = str(sec.get("source", "phantom"))  # 'phantom' (procedural, no download) or a path
+    workers = int(sec.get("workers", 1))  # worker processes of phantom / ingest
+    cfgs: Configs = {"source": source, "workers": workers}
     if source == "phantom":
-        cli(
-            "data",
-            "phantom",
-            "--out",
-            out,
-            "--seed",
-            seed,
-            *_opts(
-                sec,
-                {
-                    "n": "--n",
-                    "size": "--size",
-                    "rates": "--rates",
-                    "melanoma_fraction": "--melanoma-fraction",
-                    "workers": "--workers",
-                },
-            ),
-        )
+        if sec.get("ingest"):
+            raise ValueError("data.ingest applies to a real source; data.source is 'phantom'")
+        ph = dict(sec.get("phantom") or {})
+        if isinstance(ph.get("rates"), str):
+            ph["rates"] = parse_rates(ph["rates"])
+        cfg = sub_config(PhantomConfig, {"phantom": ph}, "phantom", "data.phantom", seed=seed)
+        cfgs["phantom"] = dataclasses.replace(cfg, rates=normalise_rates(cfg.rates))
     else:
-        cli(
-            "data",
-            "ingest",
-            source,
-            "--out",
-            out,
-            *_opts(
-                sec,
-                {
-                    "format": "--format",
-                    "size": "--size",
-                    "resize_filter": "--resize-filter",
-                    "crop": "--crop",
-                    "workers": "--workers",
-                },
-            ),
-        )
-    cli("data", "split", out, "--seed", seed, *_opts(sec, {"val": "--val", "test": "--test"}))
-    cli("data", "stats", out)
+        if sec.get("phantom"):
+            raise ValueError(f"data.phantom applies to source 'phantom'; data.source is {source!r}")
+        ing = dict(sec.get("ingest") or {})
+        if isinstance(ing.get("label_map"), str):
+            ing["label_map"] = parse_label_map(ing["label_map"])
+        src = os.path.expanduser(source)
+        cfgs["ingest"] = sub_config(IngestConfig, {"ingest": {"workers": workers, **ing}}, "ingest", "data.ingest",
+                                    src=src)  # fmt: skip
+    cfgs["split"] = sub_config(SplitConfig, sec, "split", "data.split", seed=seed)
+    return cfgs
 
 
-def audit_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    data = inputs["data"]
-    cli("bias", "audit", data, "--method", sec.get("method", "heuristic"))
-    for name in ("audit_summary.json",):
-        if (data / name).exists():
-            shutil.copy2(data / name, out / name)
+def data_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.data.ingest import run_ingest
+    from dermsynth.data.phantom import make_phantom
+    from dermsynth.data.split import split_dataset
+    from dermsynth.data.stats import write_stats
 
-
-def clean_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    cli(
-        "clean",
-        inputs["data"],
-        "--out",
-        out / "dataset",
-        *_opts(sec, {"method": "--method", "also_hair": "--also-hair"}),
+    if c["source"] == "phantom":
+        make_phantom(c["phantom"], out, c["workers"])
+    else:
+        res = run_ingest(c["ingest"], out)
+        log(f"[data] {res.summary()} (format {res.format})")
+    summary = split_dataset(out, c["split"])
+    log(
+        f"[data] {summary['level']}-level split: "
+        + ", ".join(f"{s} {summary[s]['images']}" for s in ("train", "val", "test"))
     )
+    write_stats(out)
+
+
+# ---------------------------------------------------------------------------------- audit, clean
+
+
+def audit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    return {"audit": sub_config(AuditConfig, sec, None, "audit")}
+
+
+def audit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.bias.audit import audit_dataset, parse_method
+
+    a: AuditConfig = c["audit"]
+    data = inputs["data"]
+    audit_dataset(data, parse_method(a.method, a.model), figures=a.figures, device=_pick(a.device))
+    if (data / "audit_summary.json").exists():
+        shutil.copy2(data / "audit_summary.json", out / "audit_summary.json")
+
+
+def clean_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    return {"clean": sub_config(CleanConfig, sec, None, "clean", seed=study.get("seed", 0))}
+
+
+def clean_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.clean.dataset import clean_dataset
+
+    cl: CleanConfig = c["clean"]
+    summary = clean_dataset(inputs["data"], out / "dataset", cl.method, cl.also_hair, cl.seed)
+    log(f"[clean] changed {summary['n_changed']} of {summary['n_images']} images")
+
+
+# ------------------------------------------------------------------------------------------- gan
+
+#: TrainConfig fields the pipeline fills from the dataset it hands to the GAN.
+GAN_FILLED = ("data", "res", "c_dim", "gpus")
+
+
+def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    """``gan:`` holds :class:`~dermsynth.gan.train_config.TrainConfig` fields (official train.py names).
+
+    The preset (``cfg``) is resolved at run time, when the resolution of the data is known.
+    """
+    from dermsynth.gan.train_config import TrainConfig
+
+    user = {k: v for k, v in sec.items() if k != "enabled"}
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    pipeline_set = sorted(set(user) & set(GAN_FILLED))
+    if pipeline_set:
+        raise ValueError(f"gan: {pipeline_set} are set by the pipeline (from the data); leave them out")
+    check_keys(user, names - set(GAN_FILLED), "gan")
+    user.setdefault("seed", study.get("seed", 0))
+    return {"train": coerce_fields(TrainConfig, user)}
+
+
+def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.gan import training_loop as tl
+    from dermsynth.gan.train_config import resolve_train_config
+    from dermsynth.gan.train_data import probe_dataset
+    from dermsynth.gan.training_setup import run_name
+
+    over = dict(c["train"])
+    data = inputs.get("clean", inputs["data"])
+    data = data / "dataset" if (data / "dataset" / "manifest.csv").exists() else data
+    data = train_split_view(data, out / "train-data")
+    res, c_dim, _ = probe_dataset(data, cond=bool(over.get("cond", False)))
+    tc = resolve_train_config(
+        over.pop("cfg", "auto"), res, gpus=1, data=str(data.resolve()), c_dim=c_dim, **over
+    )
+    run_dir = out / run_name(tc)
+    tl.train(tl.setup(tc, run_dir, echo=log))
 
 
 def train_split_view(data: Path, out: Path) -> Path:
@@ -123,8 +171,6 @@ def train_split_view(data: Path, out: Path) -> Path:
     The GAN must never see validation or test images: the classifier experiments test on them and
     the memorisation check uses them as the held-out reference.
     """
-    import os
-
     from dermsynth.core.manifest import read_manifest, write_dataset_json, write_manifest
 
     df = read_manifest(data)
@@ -142,47 +188,6 @@ def train_split_view(data: Path, out: Path) -> Path:
     return out
 
 
-def gan_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    data = inputs.get("clean", inputs["data"])
-    data = data / "dataset" if (data / "dataset" / "manifest.csv").exists() else data
-    data = train_split_view(data, out / "train-data")
-    cli(
-        "gan",
-        "train",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--seed",
-        cfg.get("seed", 0),
-        *_opts(
-            sec,
-            {
-                "cfg": "--cfg",
-                "cond": "--cond",
-                "mirror": "--mirror",
-                "kimg": "--kimg",
-                "tick": "--tick",
-                "snap": "--snap",
-                "batch": "--batch",
-                "gamma": "--gamma",
-                "glr": "--glr",
-                "dlr": "--dlr",
-                "map": "--map",
-                "cbase": "--cbase",
-                "cmax": "--cmax",
-                "aug": "--aug",
-                "augpipe": "--augpipe",
-                "target": "--target",
-                "metrics": "--metrics",
-                "device": "--device",
-                "resume": "--resume",
-                "freezed": "--freezed",
-            },
-        ),
-    )
-
-
 def latest_network(gan_dir: Path) -> Path:
     nets = sorted(p for p in gan_dir.rglob("network-*.safetensors") if "train-data" not in p.parts)
     if not nets:
@@ -190,230 +195,232 @@ def latest_network(gan_dir: Path) -> Path:
     return nets[-1]
 
 
-def generate_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    n = int(sec.get("per_class", 100))
-    cli(
-        "gan",
-        "generate",
-        "--network",
-        latest_network(inputs["gan"]),
-        "--seeds",
-        f"0-{n - 1}",
-        "--class",
-        "all",
-        "--out",
-        out,
-        "--grid",
-        out / "samples.png",
-        *_opts(
-            sec,
-            {
-                "trunc": "--trunc",
-                "noise_mode": "--noise-mode",
-                "batch": "--batch",
-                "device": "--device",
-                "class_aware": "--class-aware",
-            },
-        ),
-    )
+# -------------------------------------------------------------------------------------- generate
 
 
-def metrics_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    cli(
-        "metrics",
-        "--real",
-        inputs["data"],
-        "--fake",
-        inputs["generate"],
-        "--json",
-        out / "metrics.json",
-        "--out",
-        out,
-        "--seed",
-        cfg.get("seed", 0),
-        *_opts(
-            sec,
-            {
-                "metrics": "--metrics",
-                "features": "--features",
-                "num": "--num",
-                "batch": "--batch",
-                "device": "--device",
-                "feature_size": "--feature-size",
-            },
-        ),
-    )
+def generate_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    return {"generate": sub_config(GenerateConfig, sec, None, "generate")}
 
 
-def edit_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
+def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.gan.checkpoint import load_generator
+    from dermsynth.gan.generate import cached_class_w_centers, generate_dataset
+
+    g: GenerateConfig = c["generate"]
+    if g.per_class < 1:
+        raise ValueError(f"generate.per_class must be at least 1, got {g.per_class}")
+    dev = _pick(g.device)
     net = latest_network(inputs["gan"])
-    directions = out / "directions.npz"
-    cli(
-        "edit",
-        "directions",
-        "--network",
-        net,
-        "--method",
-        sec.get("method", "sefa"),
-        "--out",
-        directions,
-        *_opts(sec, {"layers": "--layers", "k": "--k", "num": "--num", "score": "--score"}),
+    G = load_generator(net, ema=g.ema, device=dev)
+    classes = list(range(G.c_dim)) or None
+    centers = (
+        cached_class_w_centers(G, net, num_samples=g.centers_samples, device=dev) if g.class_aware else None
     )
-    cli(
-        "edit",
-        "evaluate",
-        "--network",
-        net,
-        "--directions",
-        directions,
-        "--out",
-        out,
-        *_opts(
-            sec, {"indices": "--indices", "alphas": "--alphas", "eval_num": "--num", "detector": "--detector"}
-        ),
+    generate_dataset(G, out, list(range(g.per_class)), classes, truncation_psi=g.trunc, noise_mode=g.noise_mode,
+                     batch_size=g.batch_size, device=dev, class_aware=g.class_aware, w_centers=centers,
+                     truncation_cutoff=g.trunc_cutoff, save_ws=g.save_ws, grid=out / "samples.png")  # fmt: skip
+    log(f"[generate] {g.per_class} images per class from {net.name}")
+
+
+# --------------------------------------------------------------------------------------- metrics
+
+
+def metrics_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    return {"metrics": sub_config(MetricsConfig, sec, None, "metrics", seed=study.get("seed", 0))}
+
+
+def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    """Image metrics on the generated folder; path-length metrics on the network that made it."""
+    from dermsynth.metrics import compute_metrics, write_results
+
+    m: MetricsConfig = c["metrics"]
+    kw = dict(features=m.features, num=m.num, batch_size=m.batch_size, device=_pick(m.device),
+              cache_dir=m.cache_dir, per_class=m.per_class, inception_weights=m.inception_weights,
+              feature_size=m.feature_size, ppl_features=m.ppl_features, lpips_weights=m.lpips_weights,
+              ppl_num=m.ppl_num, truncation_psi=m.trunc, out_dir=out, seed=m.seed, use_cache=m.use_cache)  # fmt: skip
+    on_images = [x for x in m.metrics if not x.startswith("ppl")]
+    on_network = [x for x in m.metrics if x.startswith("ppl")]
+    res: dict[str, Any] = {}
+    if on_images:
+        res = compute_metrics(inputs["data"], fake_dir=inputs["generate"], metrics=on_images, **kw)
+    if on_network:
+        ppl = compute_metrics(inputs["data"], network=latest_network(inputs["gan"]), metrics=on_network, **kw)
+        res = {**ppl, **res, "results": {**res.get("results", {}), **ppl["results"]}} if res else ppl
+    write_results(out / "metrics.json", res)
+    log("[metrics] " + ", ".join(f"{k} {v:.4g}" for k, v in res["results"].items() if isinstance(v, float)))
+
+
+# ------------------------------------------------------------------------------------------ edit
+
+
+def edit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    """``edit: {directions: DirectionsConfig, evaluate: EvaluateConfig, apply: ApplyConfig,
+    edited_per_class, classes}``; the network is the GAN's latest snapshot."""
+    from dermsynth.edit.jobs import ApplyConfig, DirectionsConfig, EvaluateConfig
+
+    check_section_keys(sec, "edit", {"edited_per_class", "classes"},
+                       {"directions": DirectionsConfig, "evaluate": EvaluateConfig, "apply": ApplyConfig})  # fmt: skip
+    net = str(inputs["gan"] / "network")  # the latest snapshot, found at run time
+    directions = str(out / "directions.npz")
+    apply = dict(sec.get("apply") or {})
+    apply.setdefault("until_clean", "dark_corner")  # the edited set: frames edited away until clean
+    return {
+        "directions": sub_config(DirectionsConfig, sec, "directions", "edit.directions", network=net, out=directions),
+        "evaluate": sub_config(EvaluateConfig, sec, "evaluate", "edit.evaluate", network=net, directions=directions,
+                               out=str(out)),
+        "apply": sub_config(ApplyConfig, {**sec, "apply": apply}, "apply", "edit.apply", network=net,
+                            directions=directions, seeds="0", class_name=None, strip=None, out=str(out / "edited")),
+        "index_given": "index" in apply,
+        "edited_per_class": int(sec.get("edited_per_class", 0)),  # edited images per class (0: none)
+        "classes": tuple(sec.get("classes", ("not_melanoma", "melanoma"))),  # classes of the edited set
+    }  # fmt: skip
+
+
+def edit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.edit.jobs import apply_direction, evaluate, find_directions
+
+    net = str(latest_network(inputs["gan"]))
+    find_directions(dataclasses.replace(c["directions"], network=net), log=log)
+    _, best = evaluate(dataclasses.replace(c["evaluate"], network=net), log=log)
+    n = c["edited_per_class"]
+    apply = dataclasses.replace(c["apply"], network=net)
+    if not c["index_given"]:
+        apply = dataclasses.replace(apply, index=int(best["index"]))
+    for k, cls in enumerate(c["classes"] if n else ()):
+        seeds = f"{k * 100000}-{k * 100000 + n - 1}"  # disjoint seeds per class
+        strip = str(out / f"strip_{cls}.png") if k == 0 else None
+        apply_direction(dataclasses.replace(apply, seeds=seeds, class_name=str(cls), strip=strip), log=log)
+
+
+# -------------------------------------------------------------------------------------- classify
+
+
+def classify_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    """``classify: {device, target_sensitivity, experiment: <experiment file>, embed: EmbedConfig}``.
+
+    The experiment's ``data.real`` defaults to the data stage (train/val/test splits) and
+    ``data.synthetic`` to the generated images; ``data.edited`` is added at run time when the edit
+    stage wrote an edited set (setups named ``edited`` are dropped otherwise).
+    """
+    from dermsynth.classify.embed import EmbedConfig
+    from dermsynth.classify.experiment import experiment_from_dict
+
+    check_section_keys(
+        sec, "classify", {"target_sensitivity", "device"}, {"embed": EmbedConfig, "experiment": dict}
     )
-    if sec.get("edited_per_class"):
-        import json
-
-        best = (
-            json.loads((out / "table.json").read_text()).get("best")
-            if (out / "table.json").exists()
-            else None
-        )
-        index = int(best["index"]) if isinstance(best, dict) and "index" in best else 0
-        n = int(sec["edited_per_class"])
-        for k, cls in enumerate(sec.get("classes", ["not_melanoma", "melanoma"])):
-            cli(
-                "edit",
-                "apply",
-                "--network",
-                net,
-                "--directions",
-                directions,
-                "--index",
-                index,
-                "--seeds",
-                f"{k * 100000}-{k * 100000 + n - 1}",
-                "--class",
-                cls,
-                "--until-clean",
-                "dark_corner",
-                "--out",
-                out / "edited",
-                *(["--strip", out / f"strip_{cls}.png"] if k == 0 else []),
-            )
-
-
-def classify_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    exp = dict(sec.get("experiment", {}))
-    data = dict(exp.get("data", {}))
+    seed = study.get("seed", 0)
+    exp = dict(sec.get("experiment") or {})
+    if not isinstance(exp.get("data", {}), Mapping):
+        raise ValueError("classify.experiment.data must be a mapping")
+    data = dict(exp.get("data") or {})
     data.setdefault("real", {"dir": str(inputs["data"]), "train": "train", "val": "val", "test": "test"})
     data.setdefault("synthetic", str(inputs["generate"]))
+    exp["data"] = data
+    exp.setdefault("seed", seed)
+    if sec.get("target_sensitivity") is not None:
+        exp["eval"] = {**(exp.get("eval") or {}), "target_sensitivity": float(sec["target_sensitivity"])}
+    try:
+        experiment = experiment_from_dict(exp, out)
+    except ValueError as e:
+        raise ValueError(f"classify.{e}") from None
+    embed = sub_config(EmbedConfig, sec, "embed", "classify.embed", seed=seed, out=str(out / "embed"),
+                       real=(str(inputs["data"]),), synthetic=(str(inputs["generate"]),), run=str(out))  # fmt: skip
+    return {
+        "experiment": exp,
+        "checked": experiment,
+        "embed": embed,
+        "device": str(sec.get("device", "auto")),
+    }
+
+
+def classify_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.classify.embed import embed_datasets
+    from dermsynth.classify.experiment import experiment_from_dict
+    from dermsynth.classify.run import run_experiment
+
+    exp = dict(c["experiment"])
     edited = inputs.get("edit")
     if edited is not None and (edited / "edited" / "manifest.csv").exists():
-        data.setdefault("edited", str(edited / "edited"))
+        exp["data"] = {"edited": str(edited / "edited"), **exp["data"]}
     elif "setups" in exp:  # no edited set was made: drop the setup that needs it
         exp["setups"] = [s for s in exp["setups"] if s != "edited"]
-    exp["data"] = data
-    exp.setdefault("seed", cfg.get("seed", 0))
-    path = out / "experiment.yaml"
-    atomic_write_text(path, yaml.safe_dump(exp, sort_keys=False))
-    cli(
-        "classify",
-        "run",
-        path,
-        "--out",
-        out,
-        *_opts(sec, {"device": "--device", "target_sensitivity": "--target-sensitivity"}),
-    )
-    cli(
-        "classify",
-        "embed",
-        "--out",
-        out / "embed",
-        "--real",
-        inputs["data"],
-        "--synthetic",
-        inputs["generate"],
-        "--run",
-        out,
-        "--setup",
-        "real",
-        *_opts(sec, {"embed_per_class": "--per-class"}),
-    )
+    run_experiment(experiment_from_dict(exp, out), out, c["device"], log=log)
+    embed_datasets(c["embed"])
 
 
-def survey_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
+# ---------------------------------------------------------------------------------- survey, report
+
+
+def survey_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    """``survey: {build: BuildOptions, analyze: {responses, n_boot}}``."""
+    from dermsynth.survey.build import BuildOptions
+
+    check_section_keys(sec, "survey", set(), {"build": BuildOptions, "analyze": AnalyzeConfig})
+    seed = study.get("seed", 0)
+    return {
+        "build": sub_config(BuildOptions, sec, "build", "survey.build", seed=seed),
+        "analyze": sub_config(AnalyzeConfig, sec, "analyze", "survey.analyze"),
+        "seed": seed,
+    }
+
+
+def survey_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.survey.analyze import analyze
+    from dermsynth.survey.build import build_study
+
     study = out / "study"
-    if study.exists() and not (study / "stimuli.csv").exists():
+    if study.exists() and not (study / "stimuli.csv").exists():  # interrupted build: start again
         shutil.rmtree(study)
     if not study.exists():
         emb = inputs["classify"] / "embed" / "embeddings.csv"
-        cli(
-            "survey",
-            "build",
-            "--real",
-            inputs["data"],
-            "--synthetic",
-            inputs["generate"],
-            "--out",
-            study,
-            "--seed",
-            cfg.get("seed", 0),
-            "--outliers",
-            emb if emb.exists() else None,
-            *_opts(
-                sec, {"n": "--n", "exclude": "--exclude", "size": "--size", "outlier_frac": "--outlier-frac"}
-            ),
+        res = build_study(
+            inputs["data"], inputs["generate"], study, c["build"], emb if emb.exists() else None
         )
-    responses = sec.get("responses")
-    if responses:
-        cli(
-            "survey",
-            "analyze",
-            "--responses",
-            responses,
-            "--stimuli",
-            study / "stimuli.csv",
-            "--out",
-            out / "analysis",
-        )
+        log(f"[survey] study written to {res.study_dir}: {res.counts}")
+    an: AnalyzeConfig = c["analyze"]
+    if an.responses:
+        analyze(an.responses, study / "stimuli.csv", out / "analysis", None, an.n_boot, c["seed"])
 
 
-def report_stage(sec: dict, out: Path, inputs: dict, cfg: dict) -> None:
-    cli("report", out.parent, "--out", out, "--title", sec.get("title", "dermsynth study"))
+def report_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    return {"report": sub_config(ReportConfig, sec, None, "report")}
 
 
-def _on(name: str):
-    return lambda cfg: bool(cfg.get(name, {}).get("enabled", True))
+def report_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.report import build_report
+
+    build_report(out.parent, out, title=c["report"].title)
+
+
+# ---------------------------------------------------------------------------------------- wiring
+
+
+def _on(name: str, default: bool = True) -> Callable[[dict], bool]:
+    return lambda cfg: bool(section_of(cfg, name).get("enabled", default))
+
+
+def _stage(name: str, configs, run, **kw) -> Stage:
+    def fn(sec: dict, out: Path, inputs: dict, cfg: dict, log: Log) -> None:
+        run(configs(sec, cfg, out, inputs), out, inputs, log)
+
+    return Stage(name, fn, configs=configs, **kw)
 
 
 STAGES = [
-    Stage("data", data_stage),
-    Stage("audit", audit_stage, needs=("data",), enabled=_on("audit")),
-    Stage(
-        "clean",
-        clean_stage,
-        needs=("data", "audit"),
-        enabled=lambda c: bool(c.get("clean", {}).get("enabled", False)),
-    ),
-    Stage("gan", gan_stage, needs=("data",), optional=("audit", "clean"), enabled=_on("gan")),
-    Stage("generate", generate_stage, needs=("gan",), enabled=_on("generate")),
-    Stage("metrics", metrics_stage, needs=("data", "generate"), enabled=_on("metrics")),
-    Stage("edit", edit_stage, needs=("gan",), enabled=_on("edit")),
-    Stage(
-        "classify",
-        classify_stage,
-        needs=("data", "generate"),
-        optional=("audit", "edit"),
-        enabled=_on("classify"),
-    ),
-    Stage("survey", survey_stage, needs=("data", "generate", "classify"), enabled=_on("survey")),
-    Stage(
-        "report",
-        report_stage,
-        needs=("data",),
-        optional=("audit", "clean", "gan", "generate", "metrics", "edit", "classify", "survey"),
-        enabled=_on("report"),
-    ),
-]
+    _stage("data", data_configs, data_run),
+    _stage("audit", audit_configs, audit_run, needs=("data",), enabled=_on("audit")),
+    _stage("clean", clean_configs, clean_run, needs=("data", "audit"), enabled=_on("clean", False)),
+    _stage("gan", gan_configs, gan_run, needs=("data",), optional=("audit", "clean"), enabled=_on("gan")),
+    _stage("generate", generate_configs, generate_run, needs=("gan",), enabled=_on("generate")),
+    _stage("metrics", metrics_configs, metrics_run, needs=("data", "generate", "gan"), enabled=_on("metrics")),
+    _stage("edit", edit_configs, edit_run, needs=("gan",), enabled=_on("edit")),
+    _stage("classify", classify_configs, classify_run, needs=("data", "generate"), optional=("audit", "edit"),
+           enabled=_on("classify")),
+    _stage("survey", survey_configs, survey_run, needs=("data", "generate", "classify"), enabled=_on("survey")),
+    _stage("report", report_configs, report_run, needs=("data",),
+           optional=("audit", "clean", "gan", "generate", "metrics", "edit", "classify", "survey"),
+           enabled=_on("report")),
+]  # fmt: skip
+
+#: Keys of a study config: the stage sections, the study seed and the preset it overlays.
+STUDY_KEYS = ("preset", "seed", *(s.name for s in STAGES))
