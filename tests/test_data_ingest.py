@@ -354,15 +354,19 @@ def test_real_isic_archive(shared_data: Path, tmp_path: Path):
 @pytest.mark.realdata
 def test_real_isic2017_challenge_csv_subset_with_orphans(shared_data: Path, tmp_path: Path):
     labels = pd.read_csv(shared_data / "isic2017-256" / "labels.csv", dtype=str)
+    labels = pd.concat(
+        [labels[labels["split"] == "train"].head(20), labels[labels["split"] == "val"].head(10)]
+    )
     sub = tmp_path / "labels.csv"
-    labels.head(30).to_csv(sub, index=False)
+    labels.to_csv(sub, index=False)
     res = ingest(sub, tmp_path / "o", size=16, images=shared_data / "isic2017-256" / "images")
     assert res.format == "isic-challenge"
     assert (res.inputs, res.ingested, res.rejected) == (2150, 30, 2120)
     assert res.reasons == {"no csv row for this image": 2120}
     df = read_manifest(tmp_path / "o")
-    assert list(df["label"]) == [int(v) for v in labels.head(30)["melanoma"].astype(float)]
+    assert list(df["label"]) == [int(v) for v in labels["melanoma"].astype(float)]
     assert "dark_corner" in df.columns and "source_split" in df.columns
+    assert list(df["split"]) == list(labels["split"])  # the challenge's own split, not left empty
 
 
 @pytest.mark.realdata

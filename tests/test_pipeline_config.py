@@ -148,6 +148,7 @@ def test_gan_options_arrive_in_the_training_run(tmp_path, monkeypatch):
         ({"genrate": {}}, "'genrate'", "did you mean 'generate'"),
         ({"data": {"device": "cpu"}}, "'device'", "data"),  # no data job has a device: it would go nowhere
         ({"classify": {"batch_size": 8}}, "'batch_size'", "classify"),
+        ({"edit": {"apply": {"enabled": False}}}, "'enabled'", "edit.apply"),  # only a whole stage switches
     ],
 )
 def test_unknown_keys_are_refused_with_their_names_before_any_work(tmp_path, patch, name, hint):

@@ -114,7 +114,7 @@ def sub_config(
     data = sec if key is None else sec.get(key) or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: must be a mapping, got {type(data).__name__}")
-    data = {k: v for k, v in data.items() if k != "enabled"}
+    data = {k: v for k, v in data.items() if key is not None or k != "enabled"}  # a flat section's switch
     names = {f.name for f in dataclasses.fields(cls)}
     settable = names - set(filled)
     set_by_pipeline = sorted(set(data) & set(filled))
