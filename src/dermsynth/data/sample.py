@@ -14,7 +14,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """``data.sample`` of a study: which embedded sample, at what size."""
+
+    name: str = "isic2017"  # embedded sample name (data.source 'sample:NAME' sets it)
+    size: int | None = None  # output side in px (None: the stored 128)
+
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 SAMPLES = {"isic2017": SAMPLES_DIR / "isic2017"}

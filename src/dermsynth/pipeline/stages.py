@@ -30,6 +30,7 @@ from dermsynth.pipeline.sections import (
 )
 
 Log = Callable[[str], None]
+DEFAULT_SOURCE = "sample:isic2017"  # the embedded real sample when a study names no data
 Configs = dict[str, Any]
 
 
@@ -47,15 +48,22 @@ def data_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     from dermsynth.data.ingest import IngestConfig
     from dermsynth.data.labels import parse_label_map
     from dermsynth.data.phantom import PhantomConfig, normalise_rates, parse_rates
+    from dermsynth.data.sample import SampleConfig
     from dermsynth.data.split import SplitConfig
 
     check_section_keys(sec, "data", {"source", "workers"}, {"phantom": PhantomConfig, "ingest": IngestConfig,
-                                                             "split": SplitConfig})  # fmt: skip
+                                                             "split": SplitConfig, "sample": SampleConfig})  # fmt: skip
     seed = study.get("seed", 0)
-    source = str(sec.get("source", "phantom"))  # 'phantom' (procedural, no download) or a path
+    # 'sample:isic2017' (the embedded real sample, the default), 'phantom' (procedural) or a path
+    source = str(sec.get("source", DEFAULT_SOURCE))
     workers = int(sec.get("workers", 1))  # worker processes of phantom / ingest
     cfgs: Configs = {"source": source, "workers": workers}
-    if source == "phantom":
+    if source.startswith("sample:"):
+        for other in ("phantom", "ingest"):
+            if sec.get(other):
+                raise ValueError(f"data.{other} does not apply to source {source!r}")
+        cfgs["sample"] = sub_config(SampleConfig, sec, "sample", "data.sample", name=source.partition(":")[2])
+    elif source == "phantom":
         if sec.get("ingest"):
             raise ValueError("data.ingest applies to a real source; data.source is 'phantom'")
         ph = dict(sec.get("phantom") or {})
@@ -82,7 +90,12 @@ def data_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.data.split import split_dataset
     from dermsynth.data.stats import write_stats
 
-    if c["source"] == "phantom":
+    if "sample" in c:
+        from dermsynth.data.sample import write_sample
+
+        res = write_sample(c["sample"].name, out, c["sample"].size)
+        log(f"[data] embedded sample {c['sample'].name}: {res.summary()}")
+    elif c["source"] == "phantom":
         make_phantom(c["phantom"], out, c["workers"])
     else:
         res = run_ingest(c["ingest"], out)
@@ -137,14 +150,17 @@ def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     """
     from dermsynth.gan.train_config import TrainConfig
 
-    user = {k: v for k, v in sec.items() if k != "enabled"}
+    user = {k: v for k, v in sec.items() if k not in ("enabled", "resolution")}
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     pipeline_set = sorted(set(user) & set(GAN_FILLED))
     if pipeline_set:
         raise ValueError(f"gan: {pipeline_set} are set by the pipeline (from the data); leave them out")
     check_keys(user, names - set(GAN_FILLED), "gan")
     user.setdefault("seed", study.get("seed", 0))
-    return {"train": coerce_fields(TrainConfig, user)}
+    resolution = sec.get("resolution")  # train at this side (a resized copy of the train split); None: as is
+    if resolution is not None and (int(resolution) < 4 or int(resolution) & (int(resolution) - 1)):
+        raise ValueError(f"gan.resolution: {resolution} is not a power of two >= 4")
+    return {"train": coerce_fields(TrainConfig, user), "resolution": resolution and int(resolution)}
 
 
 def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
@@ -156,7 +172,7 @@ def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     over = dict(c["train"])
     data = inputs.get("clean", inputs["data"])
     data = data / "dataset" if (data / "dataset" / "manifest.csv").exists() else data
-    data = train_split_view(data, out / "train-data")
+    data = train_split_view(data, out / "train-data", c.get("resolution"))
     res, c_dim, _ = probe_dataset(data, cond=bool(over.get("cond", False)))
     tc = resolve_train_config(
         over.pop("cfg", "auto"), res, gpus=1, data=str(data.resolve()), c_dim=c_dim, **over
@@ -165,8 +181,9 @@ def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     tl.train(tl.setup(tc, run_dir, echo=log))
 
 
-def train_split_view(data: Path, out: Path) -> Path:
-    """A dataset folder holding only the ``train`` split of ``data`` (images linked, not copied).
+def train_split_view(data: Path, out: Path, resolution: int | None = None) -> Path:
+    """A dataset folder holding only the ``train`` split of ``data`` (images linked, not copied; with
+    ``resolution``, PNG copies resized to that side with area averaging, for a smaller GAN).
 
     The GAN must never see validation or test images: the classifier experiments test on them and
     the memorisation check uses them as the held-out reference.
@@ -178,14 +195,33 @@ def train_split_view(data: Path, out: Path) -> Path:
         df = df[df["split"] == "train"].reset_index(drop=True)
     if df.empty:
         raise ValueError(f"{data}: no images in the train split")
-    for f in df["file"]:
+    if resolution is not None:
+        df = df.assign(file=[str(Path(f).with_suffix(".png")) for f in df["file"]])
+    for src, f in zip(
+        read_manifest(data).set_index("image_id").loc[df["image_id"], "file"], df["file"], strict=True
+    ):
         link = out / f
         link.parent.mkdir(parents=True, exist_ok=True)
-        if not link.exists():
-            os.symlink(os.path.relpath((data / f).resolve(), link.parent.resolve()), link)
+        if link.exists():
+            continue
+        if resolution is None:
+            os.symlink(os.path.relpath((data / src).resolve(), link.parent.resolve()), link)
+        else:
+            _resized_png(data / src, link, resolution)
     write_manifest(df, out)
     write_dataset_json(df, out)
     return out
+
+
+def _resized_png(src: Path, dst: Path, side: int) -> None:
+    import cv2
+
+    from dermsynth.core.io import read_rgb, write_png
+
+    rgb = read_rgb(src)
+    if rgb.shape[:2] != (side, side):
+        rgb = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
+    write_png(dst, rgb)
 
 
 def latest_network(gan_dir: Path) -> Path:
