@@ -78,7 +78,7 @@ def test_fid_kid_pr_per_class_and_self_zero(real_dir, fake_dir, tmp_path):
         "pr303_randlite_recall",
     }
     assert set(res["per_class"]) == {"not_melanoma", "melanoma"}
-    assert res["per_class"]["melanoma"]["num_real"] == 30 and res["per_class"]["melanoma"]["num_fake"] == 15
+    assert res["details"]["fid30_randlite"]["per_class"]["melanoma"] == {"num_real": 30, "num_fake": 15}
     # the output says which weights were used, per metric
     assert res["details"]["fid30_randlite"]["features"]["weights"] == "random-init"
     assert res["details"]["fid30_randlite"]["num_fake"] == 30

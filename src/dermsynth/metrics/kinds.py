@@ -62,19 +62,21 @@ def feature_kind(ev: Evaluation, spec: MetricSpec, figures: Figures, need: int =
     out = {
         "results": {spec.name + k: v for k, v in figures(real.features, fake.features, real.stats).items()}
     }
-    out["per_class"] = {}
+    out["per_class"], counts = {}, {}
     if ev.opts.per_class and ev.real_set.has_labels and len(fake.labels) and (fake.labels >= 0).all():
         names = ev.class_names(int(max(real.labels.max(), fake.labels.max())) + 1)
         for c in sorted(set(real.labels.tolist()) & set(fake.labels.tolist())):
             r, f = real.labels == c, fake.labels == c
+            counts[names[c]] = {"num_real": int(r.sum()), "num_fake": int(f.sum())}
             if r.sum() < need or f.sum() < need:
                 note = f"too few images (real {int(r.sum())}, synthetic {int(f.sum())}; need {need})"
                 out["per_class"][names[c]] = {f"{spec.name}_note": note}
                 continue
             vals = figures(real.features[r], fake.features[f], None)
             out["per_class"][names[c]] = {spec.name + k: v for k, v in vals.items()}
-            out["per_class"][names[c]].update(num_real=int(r.sum()), num_fake=int(f.sum()))
     out["info"] = {"features": ev.extractor(spec.space).info, "num_real": len(real), "num_fake": len(fake)}
+    if counts:
+        out["info"]["per_class"] = counts
     if spec.kind == "pr":
         out["info"]["k"] = spec.k
     if spec.kind == "kid":
