@@ -40,7 +40,7 @@ def test_names_resolve_to_what_they_say(name, kind, num, space, k, official):
     [
         ("fid", "Generic names were removed"),
         ("ppl", "Generic names were removed"),
-        ("fid50k", "Generic names were removed"),
+        ("fid50k", "use fid50k_full"),
         ("fid10k_lpips", "unknown feature space 'lpips'"),
         ("fid10k_nosuch", "unknown feature space 'nosuch'"),
         ("fid1_effnetlite", "at least 2"),
@@ -152,3 +152,24 @@ def test_resolve_dermo_checkpoint(tmp_path):
     assert resolve_dermo_checkpoint(str(f)) == f
     with pytest.raises(FileNotFoundError, match="other.pt"):
         resolve_dermo_checkpoint(tmp_path / "other.pt")
+
+
+def test_check_metrics_finds_missing_weights_without_loading(no_local_weights, tmp_path):
+    from dermsynth.metrics import check_metrics
+
+    assert [s.name for s in check_metrics(["fid10k_effnetlite", "fid2_randlite"])] == [
+        "fid10k_effnetlite",
+        "fid2_randlite",
+    ]
+    with pytest.raises(FileNotFoundError, match="pt_inception-2015-12-05-6726825d.pth"):
+        check_metrics("fid50k_full")
+    with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):
+        check_metrics("ppl2_wend")
+    with pytest.raises(ValueError, match="PPL needs a generator"):
+        check_metrics("ppl10k_wend_effnetlite", has_generator=False)
+    f = tmp_path / "vgg16-397923af.pth"
+    f.write_bytes(b"not read: only found")
+    opts = MetricOptions(vgg16_weights=str(f))
+    assert check_metrics("pr50k3_full,ppl2_wend", opts=opts)[0].name == "pr50k3_full"
+    with pytest.raises(ValueError, match="--dermo"):
+        check_metrics("fid1k_dermo")

@@ -6,20 +6,24 @@ from pathlib import Path
 
 import typer
 
-EPILOG = """Metric names say the protocol (docs/metrics.md):
+EPILOG = """Metric names say the protocol (docs/metrics.md).
 
-  official (need the official weights, 50k samples): fid50k_full, kid50k_full, pr50k3_full, ppl2_wend
+Official (official weights, 50k samples): fid50k_full, kid50k_full,
+pr50k3_full, ppl2_wend.
 
-  explicit: fid<count>_<space>, kid<count>_<space>, pr<count><k>_<space>, memo<count>_<space>,
-  ppl<count>_wend_<space>; count like 10k or 500; space: inception, vgg16, effnetlite,
-  effnetlite2, dermo (--dermo), torchscript (--torchscript), lpips (ppl only).
+Explicit: fid<count>_<space>, kid<count>_<space>, pr<count><k>_<space>,
+memo<count>_<space>, ppl<count>_wend_<space>; count like 10k or 500;
+space: inception, vgg16, effnetlite, effnetlite2, dermo (--dermo),
+torchscript (--torchscript), lpips (ppl only).
 
 Examples:
 
-  dermsynth metrics --real data/isic256 --fake out/synthetic --metrics fid10k_effnetlite,kid10k_effnetlite --json m.json
+dermsynth metrics --real data/isic256 --fake out/synthetic
+--metrics fid10k_effnetlite,pr10k3_effnetlite --json metrics.json
 
-  dermsynth metrics --real data/isic256 --network net.safetensors --metrics fid50k_full,ppl2_wend
-  --inception-weights pt_inception-2015-12-05-6726825d.pth --vgg16-weights vgg16-397923af.pth
+dermsynth metrics --real data/isic256 --network net.safetensors
+--metrics fid50k_full,ppl2_wend --inception-weights
+pt_inception-2015-12-05-6726825d.pth --vgg16-weights vgg16-397923af.pth
 """
 
 

@@ -9,6 +9,7 @@ Public API (other stages call these):
 - ``compute_metrics(real_dir, fake_dir=None, network=None, metrics=(...), **options)``
 - ``compute_for_training(G_ema, dataset_dir, metrics, run_dir, kimg=..., snapshot=..., **options)``
 - ``evaluate(metrics, real_dir, opts, G=None, fake_dir=None)``, ``MetricOptions``
+- ``check_metrics(names, has_generator=True, opts=None)``: names valid and weights present, at setup
 - ``resolve_metric(name)``, ``resolve_metrics(names)``, ``list_metrics()``, ``register_space(...)``
 - ``get_extractor(spec, device='cpu', **kw)``, ``register_extractor(name)``
 - ``frechet_distance(mu1, s1, mu2, s2)``, ``feature_stats(features)``
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from dermsynth.metrics.compute import compute_metrics, write_results
 from dermsynth.metrics.dermo import load_feature_model, resolve_dermo_checkpoint
-from dermsynth.metrics.driver import MetricOptions, evaluate
+from dermsynth.metrics.driver import MetricOptions, check_metrics, evaluate
 from dermsynth.metrics.extractors import EXTRACTORS, get_extractor, register_extractor
 from dermsynth.metrics.frechet import feature_stats, fid_from_features, frechet_distance
 from dermsynth.metrics.kid import kernel_inception_distance
@@ -42,6 +43,7 @@ __all__ = [
     "SPACES",
     "MetricOptions",
     "MetricSpec",
+    "check_metrics",
     "compute_for_training",
     "compute_metrics",
     "evaluate",

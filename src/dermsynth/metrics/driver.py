@@ -262,6 +262,22 @@ def check_request(specs: list[MetricSpec], opts: MetricOptions, has_generator: b
                 )
 
 
+def check_metrics(metrics, has_generator: bool = True, opts: MetricOptions | None = None) -> list[MetricSpec]:
+    """Resolve ``metrics`` and find every weights file they need, without loading or computing anything.
+
+    For callers that run metrics much later (a training loop at its first snapshot): call this at
+    setup, so a misspelt name or a missing weights file stops the run at once, naming the file.
+    """
+    opts = opts or MetricOptions()
+    specs = resolve_metrics(metrics)
+    check_request(specs, opts, has_generator)
+    for s in specs:
+        SPACES[s.space].extractor(opts)  # options the space needs (--dermo, --torchscript)
+        if SPACES[s.space].locate is not None:
+            SPACES[s.space].locate(opts)
+    return specs
+
+
 def evaluate(
     metrics,
     real_dir,
@@ -280,12 +296,11 @@ def evaluate(
 
     t_start = time.perf_counter()
     opts = opts or MetricOptions()
-    specs = resolve_metrics(metrics)
     if (G is None) == (fake_dir is None):
         raise ValueError(
             "give exactly one of a synthetic image directory (--fake) or a generator (--network)"
         )
-    check_request(specs, opts, G is not None)
+    specs = check_metrics(metrics, G is not None, opts)
     ev = Evaluation(specs, real_dir, opts, G=G, fake_dir=fake_dir, progress=progress)
     for s in specs:  # load every network first: a missing weights file stops the run before any work
         if s.space == "lpips":

@@ -58,23 +58,28 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class Space:
-    """A feature space a metric name can use: how to build its extractor spec from the options."""
+    """A feature space a metric name can use: its extractor spec, and a cheap check of its weights."""
 
     name: str
     doc: str
     extractor: Callable[[object], str]  # options -> spec for extractors.get_extractor
-    official_weights: str = ""  # file an official metric needs in this space ("" for none)
+    locate: Callable[[object], object] | None = None  # options -> weights file; raises naming it if absent
 
 
 #: space name (as in metric names) -> Space. Extend with ``register_space``.
 SPACES: dict[str, Space] = {}
 
 
-def register_space(name: str, doc: str, extractor: Callable[[object], str], official_weights: str = ""):
+def register_space(
+    name: str,
+    doc: str,
+    extractor: Callable[[object], str],
+    locate: Callable[[object], object] | None = None,
+) -> Space:
     """Add a feature space usable in explicit metric names (``fid1k_<name>`` ...)."""
     if not re.fullmatch(r"[a-z][a-z0-9]*", name):
         raise ValueError(f"space name {name!r}: lower-case letters and digits only, starting with a letter")
-    SPACES[name] = Space(name, doc, extractor, official_weights)
+    SPACES[name] = Space(name, doc, extractor, locate)
     return SPACES[name]
 
 
@@ -86,43 +91,78 @@ def _needs(opts, field: str, space: str) -> str:
     return str(value)
 
 
+def _inception_file(o):
+    from dermsynth.metrics.inception import find_inception_weights
+
+    return find_inception_weights(o.inception_weights)
+
+
+def _vgg16_file(o):
+    from dermsynth.metrics.lpips import find_vgg16_weights
+
+    return find_vgg16_weights(o.vgg16_weights)
+
+
+def _lite_file(model: str):
+    def locate(o):
+        from dermsynth.core.pretrained import lite_weights_path
+
+        return lite_weights_path(model)
+
+    return locate
+
+
+def _dermo_file(o):
+    from dermsynth.metrics.dermo import resolve_dermo_checkpoint
+
+    return resolve_dermo_checkpoint(_needs(o, "dermo", "dermo"))
+
+
+def _torchscript_file(o):
+    from pathlib import Path
+
+    p = Path(_needs(o, "torchscript", "torchscript"))
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: TorchScript feature network not found")
+    return p
+
+
 register_space(
     "inception",
     "Inception-v3 pt_inception-2015-12-05, 2048-d pool features (the FID/KID network)",
     lambda o: "inception",
-    "pt_inception-2015-12-05-6726825d.pth",
+    _inception_file,
 )
 register_space(
     "vgg16",
     "VGG16 (torchvision ImageNet weights) fc2 features after ReLU, 4096-d (the precision/recall network)",
     lambda o: "vgg16",
-    "vgg16-397923af.pth",
+    _vgg16_file,
 )
-register_space(
-    "lpips",
-    "LPIPS-VGG16 distance (PPL only)",
-    lambda o: "lpips",
-    "vgg16-397923af.pth",
-)
+register_space("lpips", "LPIPS-VGG16 distance (PPL only)", lambda o: "lpips", _vgg16_file)
 register_space(
     "effnetlite",
     "offline ImageNet EfficientNet-Lite0, 1280-d pooled features (input size: feature_size or 224)",
     lambda o: "effnet-lite:lite0",
+    _lite_file("tf_efficientnet_lite0"),
 )
 register_space(
     "effnetlite2",
     "offline ImageNet EfficientNet-Lite2, 1408-d pooled features (input size: feature_size or 260)",
     lambda o: "effnet-lite:lite2",
+    _lite_file("tf_efficientnet_lite2"),
 )
 register_space(
     "dermo",
     "a dermsynth classifier / artifact model (option dermo=CHECKPOINT), pooled pre-logit features",
     lambda o: "dermo:" + _needs(o, "dermo", "dermo"),
+    _dermo_file,
 )
 register_space(
     "torchscript",
     "any TorchScript network (option torchscript=PATH): float [0, 1] NCHW -> [N, D]",
     lambda o: "torchscript:" + _needs(o, "torchscript", "torchscript"),
+    _torchscript_file,
 )
 
 #: The official StyleGAN2-ADA names (stylegan2-ada-pytorch metrics/metric_main.py).
@@ -177,7 +217,9 @@ def resolve_metric(name: str) -> MetricSpec:
             raise ValueError(f"metric {name!r}: needs at least 2 synthetic images")
         return MetricSpec(name, kind, num, space, k=int(m["k"]) if kind == "pr" else 3)
     hint = ""
-    if name.lower() in _RENAMED:
+    if name.lower() in ("fid50k", "kid50k", "pr50k3"):
+        hint = f" dermsynth always compares with the full real set: use {name.lower()}_full."
+    elif name.lower() in _RENAMED:
         hint = (
             " Generic names were removed because they did not say the protocol: name the sample count "
             "and the feature space, e.g. fid10k_effnetlite, or use an official name."
