@@ -95,9 +95,10 @@ class Evaluation:
         self.timing: dict[str, float] = {}
         self.info: dict = {"real": {"dir": str(real_dir), "num_files": len(self.real_set)}}
         self._extractors: dict = {}
+        self._distances: dict = {}  # PPL distance functions per space (kinds.ppl_distance)
         self._real: dict[str, FeatureSet] = {}
         self._fake: dict[tuple[int, str], FeatureSet | None] = {}
-        # per sample count: the spaces needed and whether memorisation thumbnails are
+        # per sample count: the spaces needed, and the counts whose images need memorisation thumbnails
         self.plan: dict[int, set[str]] = {}
         self.thumbs: set[int] = set()
         for s in specs:
@@ -323,27 +324,29 @@ def evaluate(
         ev.timing[f"{s.name}_s"] = round(time.perf_counter() - t0, 4)
     if ev.rank != 0:
         return {}
-    real_info = next(iter(ev._real.values())).info if ev._real else {}
-    out["real"] = {**ev.info["real"], **{k: v for k, v in real_info.items() if k != "extract_s"}}
-    if ev._real:
-        out["real"]["num"] = len(next(iter(ev._real.values())))
-    if ev.fake_set is not None:
-        fs = ev.fake_set
-        out["fake"] = {
-            "dir": str(fake_dir),
-            "num_files": len(fs),
-            "skipped": list(fs.skipped),
-            "resized": fs.resized,
-        }
-    else:
-        out["fake"] = {
-            "truncation_psi": opts.truncation_psi,
-            "labels": "drawn from the real label distribution" if int(G.c_dim) > 0 else None,
-            "seeds": "sample i has seed i",
-        }
+    out.update(_provenance(ev, fake_dir))
     ev.timing["total_s"] = round(time.perf_counter() - t_start, 4)
     out["timing"] = ev.timing
     out["settings"] = {**dataclasses.asdict(opts), "device": str(ev.device), "world_size": ev.world}
+    return out
+
+
+def _provenance(ev: Evaluation, fake_dir) -> dict:
+    """``real`` and ``fake`` entries of the output: which images, from where, what was skipped."""
+    real = next(iter(ev._real.values()), None)
+    out = {"real": dict(ev.info["real"])}
+    if real is not None:
+        out["real"].update({k: v for k, v in real.info.items() if k != "extract_s"}, num=len(real))
+    if ev.fake_set is not None:
+        fs = ev.fake_set
+        out["fake"] = {"dir": str(fake_dir), "num_files": len(fs), "skipped": list(fs.skipped)}
+        out["fake"]["resized"] = fs.resized
+    else:
+        out["fake"] = {
+            "truncation_psi": ev.opts.truncation_psi,
+            "labels": "drawn from the real label distribution" if int(ev.G.c_dim) > 0 else None,
+            "seeds": "sample i has seed i",
+        }
     return out
 
 

@@ -144,23 +144,22 @@ def split_holdout(real: FeatureSet, holdout: FeatureSet | None, seed: int, frac:
 
 def ppl_distance(ev: Evaluation, space: str):
     """(distance function on [0, 255] image pairs, info) of a PPL space; loaded once per run."""
-    key = f"ppl-distance:{space}"
-    if key not in ev._extractors:
+    if space not in ev._distances:
         from dermsynth.metrics.ppl import feature_distance, lpips_distance
 
         if space == "lpips":
             from dermsynth.metrics.lpips import load_lpips
 
             net, info = load_lpips(ev.opts.vgg16_weights, ev.opts.lpips_lin_weights)
-            ev._extractors[key] = (lpips_distance(net.to(ev.device)), dict(info))
+            ev._distances[space] = (lpips_distance(net.to(ev.device)), dict(info))
         else:
             ext = ev.extractor(space)
             info = {
                 "distance": f"squared L2 of {ext.name} features (NOT LPIPS: not comparable with published PPL)",
                 **ext.info,
             }
-            ev._extractors[key] = (feature_distance(ext), info)
-    return ev._extractors[key]
+            ev._distances[space] = (feature_distance(ext), info)
+    return ev._distances[space]
 
 
 def ppl_kind(ev: Evaluation, spec: MetricSpec) -> dict | None:
