@@ -11,11 +11,13 @@ import pytest
 
 from dermsynth.core.io import write_png
 from dermsynth.core.manifest import write_manifest
-from dermsynth.metrics import compute_metrics
+from dermsynth.metrics import compute_metrics, register_space
 from dermsynth.metrics.images import open_image_set
 
-FEAT = "effnet-lite:random"  # small random-init network: plumbing, offline
-KW = dict(features=FEAT, feature_size=32, batch_size=16, kid_subsets=10)
+# A test-only feature space: the EfficientNet-Lite0 architecture, random-init (plumbing, offline, fast);
+# metric names in it read e.g. fid30_randlite.
+register_space("randlite", "random-init EfficientNet-Lite0 (tests only)", lambda o: "effnet-lite:random")
+KW = dict(feature_size=32, batch_size=16, kid_subsets=10)
 
 
 def lesion(seed: int, label: int, size: int = 32) -> np.ndarray:
@@ -65,29 +67,48 @@ def fake_dir(tmp_path_factory):
 
 
 def test_fid_kid_pr_per_class_and_self_zero(real_dir, fake_dir, tmp_path):
-    res = compute_metrics(real_dir, fake_dir, metrics="fid,kid,pr", cache_dir=tmp_path, **KW)
+    names = "fid30_randlite,kid30_randlite,pr303_randlite"
+    res = compute_metrics(real_dir, fake_dir, metrics=names, cache_dir=tmp_path, **KW)
     r = res["results"]
-    assert set(r) >= {"fid", "kid", "kid_std", "precision", "recall"}
+    assert set(r) == {
+        "fid30_randlite",
+        "kid30_randlite",
+        "kid30_randlite_std",
+        "pr303_randlite_precision",
+        "pr303_randlite_recall",
+    }
     assert set(res["per_class"]) == {"not_melanoma", "melanoma"}
-    assert res["per_class"]["melanoma"]["num_real"] == 30 and res["per_class"]["melanoma"]["num_fake"] == 15
-    assert res["features"]["weights"] == "random-init"  # the output says which weights were used
-    same = compute_metrics(real_dir, real_dir, metrics="fid,kid,pr", cache_dir=tmp_path, **KW)["results"]
-    assert abs(same["fid"]) < 1e-6 and same["precision"] == 1.0 and same["recall"] == 1.0
-    assert r["fid"] > 100 * abs(same["fid"]) + 1e-6
+    assert res["details"]["fid30_randlite"]["per_class"]["melanoma"] == {"num_real": 30, "num_fake": 15}
+    # the output says which weights were used, per metric
+    assert res["details"]["fid30_randlite"]["features"]["weights"] == "random-init"
+    assert res["details"]["fid30_randlite"]["num_fake"] == 30
+    names = "fid60_randlite,kid60_randlite,pr603_randlite"
+    same = compute_metrics(real_dir, real_dir, metrics=names, cache_dir=tmp_path, **KW)["results"]
+    assert abs(same["fid60_randlite"]) < 1e-6
+    assert same["pr603_randlite_precision"] == 1.0 and same["pr603_randlite_recall"] == 1.0
+    assert r["fid30_randlite"] > 100 * abs(same["fid60_randlite"]) + 1e-6
+
+
+def test_folder_draws_the_named_count_and_refuses_more(real_dir, fake_dir, tmp_path):
+    res = compute_metrics(real_dir, fake_dir, metrics="fid20_randlite", cache_dir=tmp_path, **KW)
+    assert res["details"]["fid20_randlite"]["num_fake"] == 20 and res["fake"]["num_files"] == 30
+    again = compute_metrics(real_dir, fake_dir, metrics="fid20_randlite", cache_dir=tmp_path, **KW)
+    assert again["results"] == res["results"]  # the draw is a function of the seed
+    with pytest.raises(ValueError, match="30 synthetic images, but the metric asks for 31"):
+        compute_metrics(real_dir, fake_dir, metrics="fid31_randlite", cache_dir=tmp_path, **KW)
 
 
 def test_cache_hit_skips_extraction_and_invalidates_on_change(real_dir, fake_dir, tmp_path, monkeypatch):
     import dermsynth.metrics.features as F
 
-    first = compute_metrics(real_dir, fake_dir, metrics="fid", cache_dir=tmp_path, **KW)
+    first = compute_metrics(real_dir, fake_dir, metrics="fid30_randlite", cache_dir=tmp_path, **KW)
     assert first["real"]["cache"] == "miss"
     calls = []
     orig = F.extract_image_set
     monkeypatch.setattr(F, "extract_image_set", lambda *a, **k: calls.append(1) or orig(*a, **k))
-    second = compute_metrics(real_dir, fake_dir, metrics="fid", cache_dir=tmp_path, **KW)
-    assert second["real"]["cache"] == "hit" and not calls
-    assert second["results"]["fid"] == pytest.approx(first["results"]["fid"], rel=1e-9)
-    assert second["timing"]["real_features_s"] < 1.0
+    second = compute_metrics(real_dir, fake_dir, metrics="fid30_randlite", cache_dir=tmp_path, **KW)
+    assert second["real"]["cache"] == "hit" and not calls  # real side from the cache
+    assert second["results"] == pytest.approx(first["results"], rel=1e-9)
     # the cache file holds the real statistics too
     from dermsynth.metrics.features import _load
     from dermsynth.metrics.frechet import feature_stats
@@ -100,7 +121,7 @@ def test_cache_hit_skips_extraction_and_invalidates_on_change(real_dir, fake_dir
     copy = tmp_path / "real_copy"
     shutil.copytree(real_dir, copy)
     write_png(copy / "images/000000.png", lesion(999, 0))
-    other = compute_metrics(copy, fake_dir, metrics="fid", cache_dir=tmp_path, **KW)
+    other = compute_metrics(copy, fake_dir, metrics="fid30_randlite", cache_dir=tmp_path, **KW)
     assert other["real"]["cache"] == "miss" and calls
 
 
@@ -108,8 +129,9 @@ def test_bad_image_is_skipped_not_fatal(real_dir, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(real_dir, bad)
     (bad / "images/000003.png").write_bytes(b"not a png")
-    res = compute_metrics(real_dir, bad, metrics="fid", cache_dir=tmp_path, **KW)
-    assert res["fake"]["num"] == 59 and any("000003.png" in s for s in res["fake"]["skipped"])
+    res = compute_metrics(real_dir, bad, metrics="fid60_randlite", cache_dir=tmp_path, **KW)
+    assert res["details"]["fid60_randlite"]["num_fake"] == 59
+    assert any("000003.png" in s for s in res["fake"]["skipped"])
 
 
 def test_plain_folder_without_manifest(real_dir, tmp_path):
@@ -119,17 +141,19 @@ def test_plain_folder_without_manifest(real_dir, tmp_path):
         write_png(plain / f"x{i}.png", lesion(500 + i, 0))
     s = open_image_set(plain)
     assert len(s) == 12 and not s.has_labels
-    res = compute_metrics(real_dir, plain, metrics="fid,kid", cache_dir=tmp_path, **KW)
-    assert np.isfinite(res["results"]["fid"]) and res["per_class"] == {}
+    res = compute_metrics(real_dir, plain, metrics="fid12_randlite,kid12_randlite", cache_dir=tmp_path, **KW)
+    assert np.isfinite(res["results"]["fid12_randlite"]) and res["per_class"] == {}
 
 
 def test_memorisation_flags_planted_copies(real_dir, tmp_path):
     # 10 exact copies of training images among 10 novel ones
     imgs = [lesion(s, s % 2) for s in range(10)] + [lesion(2000 + s, s % 2) for s in range(10)]
     copies = make_dataset(tmp_path / "copies", range(20), [s % 2 for s in range(20)], images=imgs)
-    res = compute_metrics(real_dir, copies, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m1", **KW)
-    memo = res["memorisation"]
-    assert res["results"]["memo_flag"] is True and memo["flag"]
+    res = compute_metrics(
+        real_dir, copies, metrics="memo20_randlite", cache_dir=tmp_path, out_dir=tmp_path / "m1", **KW
+    )
+    memo = res["details"]["memo20_randlite"]["memorisation"]
+    assert res["results"]["memo20_randlite_flag"] is True and memo["flag"]
     assert (
         memo["pixel"]["frac_below_p1"] >= 0.5
         and memo["pixel"]["tail_p1_pvalue"] < 1e-3
@@ -146,10 +170,11 @@ def test_memorisation_flags_planted_copies(real_dir, tmp_path):
 
 def test_memorisation_quiet_on_novel_images(real_dir, fake_dir, tmp_path):
     res = compute_metrics(
-        real_dir, fake_dir, metrics="memo", cache_dir=tmp_path, out_dir=tmp_path / "m2", **KW
+        real_dir, fake_dir, metrics="memo30_randlite", cache_dir=tmp_path, out_dir=tmp_path / "m2", **KW
     )
-    assert res["memorisation"]["flag"] is False
-    assert res["memorisation"]["pixel"]["min_fake"] > 0
+    memo = res["details"]["memo30_randlite"]["memorisation"]
+    assert memo["flag"] is False and res["results"]["memo30_randlite_flag"] is False
+    assert memo["pixel"]["min_fake"] > 0
 
 
 def test_cli_end_to_end(real_dir, fake_dir, tmp_path):
@@ -167,9 +192,7 @@ def test_cli_end_to_end(real_dir, fake_dir, tmp_path):
             "--fake",
             str(fake_dir),
             "--metrics",
-            "fid,kid,pr",
-            "--features",
-            FEAT,
+            "fid30_randlite,kid30_randlite,pr303_randlite",
             "--feature-size",
             "32",
             "--json",
@@ -182,28 +205,18 @@ def test_cli_end_to_end(real_dir, fake_dir, tmp_path):
     )
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
-    assert res["results"]["fid"] > 0 and "melanoma" in res["per_class"]
+    assert res["results"]["fid30_randlite"] > 0 and "melanoma" in res["per_class"]
+    base = ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--device", "cpu"]
     bad = CliRunner().invoke(
-        app,
-        [
-            "metrics",
-            "--real",
-            str(real_dir),
-            "--fake",
-            str(fake_dir),
-            "--metrics",
-            "fid",
-            "--features",
-            "inception",
-            "--inception-weights",
-            str(tmp_path / "nope.pth"),
-        ],
+        app, [*base, "--metrics", "fid10_inception", "--inception-weights", str(tmp_path / "nope.pth")]
     )
     assert bad.exit_code == 2 and "pt_inception-2015-12-05-6726825d.pth" in bad.output
-    bad = CliRunner().invoke(
-        app, ["metrics", "--real", str(real_dir), "--fake", str(fake_dir), "--metrics", "fid,ppl"]
-    )
-    assert bad.exit_code == 2 and "ppl needs a generator" in bad.output
+    bad = CliRunner().invoke(app, [*base, "--metrics", "fid10_randlite,ppl10_wend_randlite"])
+    assert bad.exit_code == 2 and "PPL needs a generator" in bad.output
+    bad = CliRunner().invoke(app, [*base, "--metrics", "fid"])  # generic names say no protocol
+    assert bad.exit_code == 2 and "fid10k_effnetlite" in bad.output
+    bad = CliRunner().invoke(app, [*base, "--metrics", "fid10_randlite", "--features", "effnet-lite"])
+    assert bad.exit_code == 2 and "removed" in bad.output and "--features" in bad.output
 
 
 def test_memorisation_does_not_flag_blurry_averages(tmp_path):

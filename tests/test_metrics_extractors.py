@@ -166,3 +166,29 @@ def test_lpips_equals_torchmetrics_with_same_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "none"))
     with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):
         load_lpips()
+
+
+@pytest.mark.slow
+def test_vgg16_space_equals_torch_fidelity_vgg16_fc2_relu(tmp_path, monkeypatch):
+    """Our precision/recall VGG16 = torch-fidelity's 'vgg16' extractor (fc2_relu) on the same weights."""
+    tfv = pytest.importorskip("torch_fidelity.feature_extractor_vgg16")
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.vgg16()  # random weights (138M parameters, no download)
+    path = tmp_path / "vgg16-397923af.pth"
+    torch.save(net.state_dict(), path)
+    monkeypatch.setattr(tfv, "torchvision_load_pretrained_vgg16", lambda **k: net)
+    ref = tfv.FeatureExtractorVGG16("vgg16", ["fc2_relu"])
+    ext = get_extractor("vgg16", vgg16_weights=path)
+    x = nchw(blobs(2, 48))
+    with torch.no_grad():
+        want = ref(x)[0]
+    got = ext(x)
+    assert got.shape == (2, 4096) and ext.info["path"] == str(path.resolve())
+    # same arithmetic in the same order: only the float32 rounding of two separate module instances
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    monkeypatch.delenv("DERMSYNTH_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "none"))
+    with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):
+        get_extractor("vgg16")

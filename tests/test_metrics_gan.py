@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from dermsynth.metrics import compute_for_training, compute_metrics
-from dermsynth.metrics.compute import parse_metrics
 from dermsynth.metrics.generator import generate, one_hot
-from test_metrics_compute import make_dataset  # noqa: E402
+from test_metrics_compute import make_dataset  # noqa: E402  (also registers the randlite space)
 
 gan = pytest.importorskip("dermsynth.gan")
 
@@ -48,40 +47,31 @@ def test_network_file_end_to_end(net, real_dir, tmp_path):
     res = compute_metrics(
         real_dir,
         network=path,
-        metrics="fid,pr,ppl,memo",
-        features="effnet-lite:random",
+        metrics="fid16_randlite,pr163_randlite,memo16_randlite,ppl4_wend_randlite",
         feature_size=32,
-        num=16,
-        ppl_num=4,
-        ppl_features="effnet-lite:random",
         batch_size=8,
+        device="cpu",
         cache_dir=tmp_path,
         out_dir=tmp_path / "memo",
     )
-    assert res["fake"]["network"] == str(path) and res["fake"]["num"] == 16
-    assert res["results"]["fid"] > 0 and res["results"]["ppl2_wend[effnet-lite:random]"] > 0
+    assert res["fake"]["network"] == str(path) and res["details"]["fid16_randlite"]["num_fake"] == 16
+    assert res["results"]["fid16_randlite"] > 0 and res["results"]["ppl4_wend_randlite"] > 0
     assert set(res["per_class"]) == {"not_melanoma", "melanoma"}
     assert json.loads((tmp_path / "memo" / "memorisation.json").read_text())["num_fake"] == 16
 
 
-def test_training_hook_with_official_names(net, real_dir, tmp_path):
+def test_training_hook_writes_one_file_per_metric_name(net, real_dir, tmp_path):
     _, G = net
-    assert parse_metrics(["fid50k_full", "kid50k_full", "pr50k3_full", "ppl2_wend"]) == [
-        "fid",
-        "kid",
-        "pr",
-        "ppl",
-    ]
     out = compute_for_training(
         G,
         real_dir,
-        ["fid50k_full"],
+        ["fid8_randlite"],
         tmp_path,
-        num=8,
-        features="effnet-lite:random",
+        num=10_000,
         feature_size=32,
         cache_dir=tmp_path / "c",
         kimg=4.0,
     )
-    line = json.loads((tmp_path / "metric-fid.jsonl").read_text())
-    assert line["results"]["fid"] == pytest.approx(out["fid"]["results"]["fid"]) and line["kimg"] == 4.0
+    line = json.loads((tmp_path / "metric-fid8_randlite.jsonl").read_text())
+    assert line["results"] == out["fid8_randlite"]["results"] and line["kimg"] == 4.0 and line["num"] == 8
+    assert not (tmp_path / "metric-fid.jsonl").exists()

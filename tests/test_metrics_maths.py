@@ -124,9 +124,10 @@ def test_precision_recall_equals_torch_fidelity():
 
 
 def test_cached_real_statistics_give_the_same_fid():
-    from dermsynth.metrics.compute import feature_metrics
+    from dermsynth.metrics.kinds import _fid
 
+    fid = _fid(None, None)  # the figure function of the fid kind: (real, fake, cached real stats)
     a, b = _feats(300, 16, seed=20), _feats(280, 16, shift=0.1, seed=21)
-    plain = feature_metrics(a, b, ["fid"])["fid"]
-    cached = feature_metrics(a, b, ["fid"], real_stats=feature_stats(a))["fid"]
+    plain = fid(a, b, None)[""]
+    cached = fid(a, b, feature_stats(a))[""]
     assert cached == pytest.approx(plain, rel=1e-10)

@@ -1,10 +1,39 @@
-"""``dermsynth metrics``: FID / KID / precision-recall / PPL / memorisation of synthetic images."""
+"""``dermsynth metrics``: named metrics (FID, KID, precision/recall, PPL, memorisation) of synthetic images."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+EPILOG = """Metric names say the protocol (docs/metrics.md).
+
+Official (official weights, 50k samples): fid50k_full, kid50k_full,
+pr50k3_full, ppl2_wend.
+
+Explicit: fid<count>_<space>, kid<count>_<space>, pr<count><k>_<space>,
+memo<count>_<space>, ppl<count>_wend_<space>; count like 10k or 500;
+space: inception, vgg16, effnetlite, effnetlite2, dermo (--dermo),
+torchscript (--torchscript), lpips (ppl only).
+
+Examples:
+
+dermsynth metrics --real data/isic256 --fake out/synthetic
+--metrics fid10k_effnetlite,pr10k3_effnetlite --json metrics.json
+
+dermsynth metrics --real data/isic256 --network net.safetensors
+--metrics fid50k_full,ppl2_wend --inception-weights
+pt_inception-2015-12-05-6726825d.pth --vgg16-weights vgg16-397923af.pth
+"""
+
+
+def _removed(what: str):
+    def check(value):
+        if value is not None:
+            raise typer.BadParameter(f"removed: {what} (see docs/metrics.md)")
+        return value
+
+    return check
 
 
 def metrics(
@@ -15,12 +44,8 @@ def metrics(
     network: Path | None = typer.Option(
         None, "--network", help="Generator checkpoint / export (instead of --fake)."
     ),
-    num: int | None = typer.Option(
-        None, "--num", help="Synthetic images to use/generate (default: all / 50000)."
-    ),
-    metric_list: str = typer.Option("fid", "--metrics", help="Comma list of fid,kid,pr,ppl,memo."),
-    features: str = typer.Option(
-        "effnet-lite", "--features", help="inception | effnet-lite[:lite2] | dermo:PATH | torchscript:PATH."
+    metric_list: str = typer.Option(
+        ..., "--metrics", help="Comma list of metric names, e.g. fid10k_effnetlite,pr10k3_effnetlite."
     ),
     json_out: Path | None = typer.Option(
         None, "--json", help="Write every figure computed to this JSON file."
@@ -33,26 +58,34 @@ def metrics(
         "--inception-weights",
         help="pt_inception-2015-12-05-6726825d.pth (or $DERMSYNTH_INCEPTION_WEIGHTS).",
     ),
+    vgg16_weights: Path | None = typer.Option(
+        None, "--vgg16-weights", help="vgg16-397923af.pth for pr50k3_full / vgg16 and LPIPS (ppl2_wend)."
+    ),
+    dermo: str | None = typer.Option(None, "--dermo", help="Checkpoint of the dermo feature space."),
+    torchscript: Path | None = typer.Option(
+        None, "--torchscript", help="TorchScript file of the torchscript feature space."
+    ),
     feature_size: int | None = typer.Option(
-        None, "--feature-size", help="Input size for effnet-lite / dermo."
+        None, "--feature-size", help="Input size of the effnetlite / dermo spaces (default: the network's)."
     ),
-    ppl_features: str = typer.Option(
-        "lpips",
-        "--ppl-features",
-        help="PPL distance: lpips (LPIPS-VGG16, official) or an extractor spec (offline).",
+    truncation_psi: float = typer.Option(
+        1.0, "--trunc", help="Truncation psi of generated images (official names: 1 only)."
     ),
-    lpips_weights: Path | None = typer.Option(None, "--lpips-weights", help="vgg16-397923af.pth for LPIPS."),
-    ppl_num: int | None = typer.Option(None, "--ppl-num", help="PPL samples (default --num, else 50000)."),
-    truncation_psi: float = typer.Option(1.0, "--trunc", help="Truncation psi for generated images."),
     memo_holdout: Path | None = typer.Option(None, "--memo-holdout", help="Held-out real images for memo."),
-    batch_size: int = typer.Option(64, "--batch", help="Batch size."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1 ..."),
+    batch_size: int = typer.Option(64, "--batch-size", "--batch", help="Images per batch."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Reference statistics cache directory."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute the real features."),
     per_class: bool = typer.Option(True, "--per-class/--no-per-class", help="Also report each class."),
-    seed: int = typer.Option(0, "--seed", help="Seed for labels, subsets, PPL latents."),
+    seed: int = typer.Option(0, "--seed", help="Seed for labels, folder subsets, KID subsets, PPL latents."),
+    features: str | None = typer.Option(
+        None, "--features", hidden=True, callback=_removed("the feature space is part of the metric name")
+    ),
+    num: int | None = typer.Option(
+        None, "--num", hidden=True, callback=_removed("the sample count is part of the metric name")
+    ),
 ) -> None:
-    """Measure synthetic images against real ones (offline weights only)."""
+    """Measure synthetic images against real ones, by metric name (offline weights only)."""
     from dermsynth.cli.common import console, progress, user_errors
     from dermsynth.metrics import compute_metrics, write_results
 
@@ -70,23 +103,21 @@ def metrics(
             fake_dir=fake,
             network=network,
             metrics=metric_list,
-            features=features,
-            num=num,
+            progress=on_progress,
             batch_size=batch_size,
             device=device,
-            cache_dir=cache_dir,
+            seed=seed,
             per_class=per_class,
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
             inception_weights=inception_weights,
+            vgg16_weights=vgg16_weights,
+            dermo=dermo,
+            torchscript=torchscript,
             feature_size=feature_size,
-            ppl_features=ppl_features,
-            lpips_weights=lpips_weights,
-            ppl_num=ppl_num,
             truncation_psi=truncation_psi,
             memo_holdout_dir=memo_holdout,
             out_dir=out_dir,
-            seed=seed,
-            use_cache=not no_cache,
-            progress=on_progress,
         )
     if json_out:
         write_results(json_out, res)
@@ -96,22 +127,18 @@ def metrics(
 def _print(console, res: dict) -> None:
     from rich.table import Table
 
-    feats = res.get("features", {})
-    if feats:
-        console.print(
-            f"features: {feats.get('extractor')} — weights {feats.get('weights')} ({feats.get('path')})"
+    for name, d in res.get("details", {}).items():
+        f = d.get("features") or {}
+        what = (
+            f"{f.get('extractor')} — weights {f.get('weights')} ({f.get('path')})" if f else d.get("distance")
         )
-    if "real" in res and "cache" in res["real"]:
+        console.print(f"{name}: {d['num']} samples; {what}")
+    if "cache" in res.get("real", {}):
         console.print(f"real: {res['real'].get('num')} images, cache {res['real']['cache']}")
-    t = Table("metric", "overall", *res.get("per_class", {}).keys())
-    keys = list(res["results"])
-    for k in keys:
-        row = [k, _fmt(res["results"][k])]
-        row += [_fmt(v.get(k, "")) for v in res.get("per_class", {}).values()]
-        t.add_row(*row)
-    from rich.console import Console
-
-    Console().print(t)
+    t = Table("result", "overall", *res.get("per_class", {}).keys())
+    for k, v in res["results"].items():
+        t.add_row(k, _fmt(v), *[_fmt(c.get(k, "")) for c in res.get("per_class", {}).values()])
+    console.print(t)
 
 
 def _fmt(v) -> str:
@@ -120,4 +147,4 @@ def _fmt(v) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``dermsynth metrics`` as a top-level command."""
-    app.command("metrics")(metrics)
+    app.command("metrics", epilog=EPILOG)(metrics)

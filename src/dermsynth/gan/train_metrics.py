@@ -4,8 +4,10 @@ Features per image: the mean colour of each cell of a 4x4 grid (48 values), each
 deviation, and the energy of horizontal/vertical gradients at full and half resolution (6 + 6 values).
 The Frechet distance between Gaussians fitted to real and generated features (Heusel et al. 2017,
 Eq. 2 -- the FID formula on these features) falls as the generator's colours, layout and texture
-approach the data's. It needs no pretrained network, so it runs anywhere; the metrics stage
-(``dermsynth.metrics.compute_for_training``) supplies FID/KID when it is installed.
+approach the data's. It needs no pretrained network, so it runs anywhere. Every other snapshot metric
+is named by the metrics stage's registry (``fid50k_full``, ``fid10k_effnetlite`` ...; docs/metrics.md)
+and computed by its one driver through ``dermsynth.metrics.compute_for_training``. The Frechet formula
+is repeated here (a few lines) so that the gan stage does not import the metrics stage.
 """
 
 from __future__ import annotations

@@ -59,11 +59,26 @@ def _strip(sd: dict, own: dict) -> dict:
     return sd
 
 
+def resolve_dermo_checkpoint(spec: str | os.PathLike) -> Path:
+    """The checkpoint file a ``dermo`` feature-space spec names (today: a path to the weights or JSON).
+
+    The one place a spec becomes a file, so that named models (a model registry) can be added here.
+    FileNotFoundError names the file when it does not exist.
+    """
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: dermo feature-space checkpoint not found (a timm state dict .safetensors/.pt/.pth "
+            f"with a JSON beside it, or that JSON)"
+        )
+    return path
+
+
 def load_feature_model(path: str | os.PathLike):
     """(timm feature network in eval mode, info) from a dermsynth checkpoint + JSON description."""
     import timm
 
-    weights, meta_path = _pair(Path(path))
+    weights, meta_path = _pair(resolve_dermo_checkpoint(path))
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:

@@ -7,10 +7,11 @@ all weights come from local files (see ``inception.py``, ``dermo.py``, ``core.pr
 
 Registered specs:
 - ``inception``           Inception-v3 pt_inception-2015-12-05 (FID/KID standard), 2048-d pool features
+- ``vgg16``               torchvision VGG16 fc2 after ReLU (precision/recall standard), 4096-d (vgg16.py)
 - ``effnet-lite[:lite2]`` offline ImageNet EfficientNet-Lite0 (or Lite2) pooled features (CI-friendly)
 - ``effnet-lite:random``  the same network, randomly initialised (tests, plumbing only)
 - ``torchscript:PATH``    any TorchScript module: float32 [0, 1] NCHW at stored resolution -> [N, D]
-- ``dermo:PATH``          a dermsynth classifier / artifact model checkpoint (``dermo.load_feature_model``)
+- ``dermo:SPEC``          a dermsynth classifier / artifact model checkpoint (``dermo.resolve_dermo_checkpoint``)
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _torchscript(arg: str | None, **_) -> Extractor:
     from pathlib import Path
 
     if not arg:
-        raise ValueError("torchscript extractor needs a path: --features torchscript:PATH")
+        raise ValueError("torchscript extractor needs a path: --torchscript PATH")
     path = Path(arg)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: TorchScript feature network not found")
@@ -155,11 +156,11 @@ def _torchscript(arg: str | None, **_) -> Extractor:
 @register_extractor("dermo")
 def _dermo(arg: str | None, **_) -> Extractor:
     """A dermsynth classifier / artifact model as feature space (pooled pre-logit features)."""
-    from dermsynth.metrics.dermo import load_feature_model
+    from dermsynth.metrics.dermo import load_feature_model, resolve_dermo_checkpoint
 
     if not arg:
-        raise ValueError("dermo extractor needs a checkpoint: --features dermo:PATH")
-    net, info = load_feature_model(arg)
+        raise ValueError("dermo extractor needs a checkpoint: --dermo PATH")
+    net, info = load_feature_model(resolve_dermo_checkpoint(arg))
     prep = resize_normalise(info["input_size"], info["mean"], info["std"])
     return Extractor(f"dermo:{info['path']}", net, info, prep)
 
@@ -171,3 +172,12 @@ def _inception(arg: str | None, inception_weights: str | None = None, **_) -> Ex
 
     net, info = load_inception(arg or inception_weights)
     return Extractor("inception-v3-compat", net, info)
+
+
+@register_extractor("vgg16")
+def _vgg16(arg: str | None, vgg16_weights: str | None = None, **_) -> Extractor:
+    """torchvision VGG16 fc2 (after ReLU) 4096-d features at 224 px, from vgg16-397923af.pth."""
+    from dermsynth.metrics.vgg16 import load_vgg16_features
+
+    net, info = load_vgg16_features(arg or vgg16_weights)
+    return Extractor("vgg16-fc2-relu", net, info)

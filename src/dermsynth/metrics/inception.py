@@ -55,7 +55,8 @@ def missing_message(why: str) -> str:
         f"Inception-v3 FID weights not found ({why}). Get the file {INCEPTION_FILES[0]} "
         f"(95 MB) from {INCEPTION_URLS[0]} (or {INCEPTION_URLS[1]}) on a machine with internet, and "
         f"either pass --inception-weights PATH, set {ENV_VAR}=PATH, or put it in {hub_checkpoint_dir()}/. "
-        f"For an offline, download-free alternative use --features effnet-lite."
+        f"For an offline, download-free alternative use a metric in another feature space "
+        f"(e.g. fid10k_effnetlite: not comparable with published FIDs)."
     )
 
 

@@ -5,7 +5,7 @@ activations of VGG16, inputs scaled to [-1, 1] then shifted/scaled by LPIPS' Sca
 the distance StyleGAN2-ADA's PPL uses (its ``vgg16.pkl`` with ``return_lpips=True``).
 
 Weights come from local files only:
-- VGG16 ImageNet backbone: torchvision's ``vgg16-397923af.pth`` (``--lpips-weights`` /
+- VGG16 ImageNet backbone: torchvision's ``vgg16-397923af.pth`` (``--vgg16-weights`` /
   $DERMSYNTH_VGG16_WEIGHTS / the torch.hub checkpoint cache);
 - the linear layers ``lin0..lin4`` (LPIPS v0.1 ``vgg.pth``, BSD-2): shipped inside torchmetrics, or a path.
 """
@@ -34,10 +34,10 @@ def find_vgg16_weights(path: str | os.PathLike | None = None) -> Path:
         if p.is_file():
             return p
     raise FileNotFoundError(
-        f"LPIPS-VGG16 backbone weights not found ({cands[0]}). Get {VGG16_FILE} (528 MB) from {VGG16_URL} "
-        f"on a machine with internet and pass --lpips-weights PATH, set {ENV_VAR}=PATH, or put it in "
-        f"{hub_checkpoint_dir()}/. For an offline alternative distance use --ppl-features effnet-lite "
-        f"(labelled, not comparable with published PPL)."
+        f"VGG16 weights not found ({cands[0]}). Get {VGG16_FILE} (528 MB) from {VGG16_URL} "
+        f"on a machine with internet and pass --vgg16-weights PATH (option vgg16_weights), set "
+        f"{ENV_VAR}=PATH, or put it in {hub_checkpoint_dir()}/. Without it, use a metric in another "
+        f"feature space (e.g. ppl10k_wend_effnetlite, pr10k3_effnetlite: not comparable with published values)."
     )
 
 

@@ -64,23 +64,11 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """``dermsynth metrics`` in the pipeline: the generated images against the real dataset."""
+    """``dermsynth metrics`` in the pipeline: which metrics (names of docs/metrics.md, e.g.
+    ``fid1k_effnetlite``, ``fid1k_dermo``, ``ppl1k_wend_lpips``) of the generated images against the real
+    dataset. Every other key of the section is a field of ``metrics.driver.MetricOptions``."""
 
-    metrics: tuple[str, ...] = ("fid",)  # metric names (see docs/metrics.md)
-    features: str = "effnet-lite"  # feature extractor: inception | effnet-lite[:lite2] | dermo:PATH | ...
-    num: int | None = None  # synthetic images used (None: all)
-    feature_size: int | None = None  # input size of effnet-lite / dermo
-    inception_weights: str | None = None  # pt_inception-2015-12-05-6726825d.pth
-    ppl_features: str = "lpips"  # PPL distance: lpips (official) or an extractor spec
-    lpips_weights: str | None = None  # vgg16-397923af.pth for LPIPS
-    ppl_num: int | None = None  # PPL samples
-    trunc: float = 1.0  # truncation psi of generated images
-    per_class: bool = True  # also report each class
-    use_cache: bool = True  # reuse cached real-feature statistics
-    cache_dir: str | None = None  # reference statistics cache directory
-    seed: int = 0  # seed of labels, subsets and PPL latents (default: the study seed)
-    batch_size: int = 64  # images per forward pass
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    metrics: tuple[str, ...] = ("fid10k_effnetlite",)  # metric names (docs/metrics.md)
 
 
 @dataclass(frozen=True)

@@ -262,25 +262,33 @@ def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
 
 
 def metrics_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
-    return {"metrics": sub_config(MetricsConfig, sec, None, "metrics", seed=study.get("seed", 0))}
+    """``metrics: {metrics: [names], <MetricOptions fields>}``; names and options checked before any work."""
+    from dermsynth.metrics.driver import MetricOptions, check_metrics
+
+    user = {k: v for k, v in sec.items() if k != "enabled"}
+    check_keys(user, {"metrics"} | {f.name for f in dataclasses.fields(MetricOptions)}, "metrics")
+    names = user.pop("metrics", MetricsConfig.metrics)
+    names = tuple([names] if isinstance(names, str) else names)
+    user.setdefault("seed", study.get("seed", 0))
+    opts = MetricOptions(**coerce_fields(MetricOptions, {**user, "out_dir": str(out)}))
+    check_metrics(list(names), has_generator=True, opts=opts)
+    return {"metrics": MetricsConfig(names), "options": opts}
 
 
 def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     """Image metrics on the generated folder; path-length metrics on the network that made it."""
     from dermsynth.metrics import compute_metrics, write_results
 
-    m: MetricsConfig = c["metrics"]
-    kw = dict(features=m.features, num=m.num, batch_size=m.batch_size, device=_pick(m.device),
-              cache_dir=m.cache_dir, per_class=m.per_class, inception_weights=m.inception_weights,
-              feature_size=m.feature_size, ppl_features=m.ppl_features, lpips_weights=m.lpips_weights,
-              ppl_num=m.ppl_num, truncation_psi=m.trunc, out_dir=out, seed=m.seed, use_cache=m.use_cache)  # fmt: skip
-    on_images = [x for x in m.metrics if not x.startswith("ppl")]
-    on_network = [x for x in m.metrics if x.startswith("ppl")]
+    opts = dataclasses.replace(c["options"], device=_pick(c["options"].device))
+    names = c["metrics"].metrics
+    on_images = [x for x in names if not x.startswith("ppl")]
+    on_network = [x for x in names if x.startswith("ppl")]
     res: dict[str, Any] = {}
     if on_images:
-        res = compute_metrics(inputs["data"], fake_dir=inputs["generate"], metrics=on_images, **kw)
+        res = compute_metrics(inputs["data"], fake_dir=inputs["generate"], metrics=on_images, options=opts)
     if on_network:
-        ppl = compute_metrics(inputs["data"], network=latest_network(inputs["gan"]), metrics=on_network, **kw)
+        net = latest_network(inputs["gan"])
+        ppl = compute_metrics(inputs["data"], network=net, metrics=on_network, options=opts)
         res = {**ppl, **res, "results": {**res.get("results", {}), **ppl["results"]}} if res else ppl
     write_results(out / "metrics.json", res)
     log("[metrics] " + ", ".join(f"{k} {v:.4g}" for k, v in res["results"].items() if isinstance(v, float)))
