@@ -50,10 +50,11 @@ class TrainConfig:
     aug: str = "ada"  # ada | noaug | fixed
     p: float = 0.0
     target: float = 0.6
-    p_max: float = 0.8
+    p_max: float | None = None  # ours: ceiling of the ADA p (None = none, as the official)
     ada_kimg: float = 500
     ada_interval: int = 4
     augpipe: str = "bgc"
+    augment_impl: str = "faithful"  # faithful (official resampling) | fast (one bicubic grid_sample, ours)
     resume: str | None = None
     freezed: int = 0
     metrics: tuple[str, ...] = ()
@@ -139,8 +140,15 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"--batch-gpu {batch_gpu} must divide the per-process batch {per_gpu}")
     if cfg.aug == "fixed" and cfg.p <= 0:
         raise ValueError("--aug fixed needs --p > 0")
-    if not 0 <= cfg.p <= 1 or not 0 < cfg.p_max <= 1:
-        raise ValueError("--p and --p-max must lie in [0, 1]")
+    if not 0 <= cfg.p <= 1 or (cfg.p_max is not None and not 0 < cfg.p_max <= 1):
+        raise ValueError("--p must lie in [0, 1] and --p-max in (0, 1]")
+    from dermsynth.gan.augment import AUGPIPE_SPECS
+    from dermsynth.gan.augment_fast import AUGMENT_IMPLS
+
+    if cfg.augpipe not in AUGPIPE_SPECS:
+        raise ValueError(f"--augpipe must be one of {sorted(AUGPIPE_SPECS)}, got {cfg.augpipe!r}")
+    if cfg.augment_impl not in AUGMENT_IMPLS:
+        raise ValueError(f"--augment-impl must be one of {sorted(AUGMENT_IMPLS)}, got {cfg.augment_impl!r}")
     if cfg.freezed < 0 or cfg.kimg <= 0 or cfg.tick <= 0 or cfg.snap < 1:
         raise ValueError("--freezed must be >= 0; --kimg and --tick > 0; --snap >= 1")
     if cfg.cond and cfg.c_dim < 1:

@@ -35,7 +35,9 @@ from dermsynth.core.config import save_config
 from dermsynth.core.seeding import derive_seed
 from dermsynth.core.stats import StatsWriter
 from dermsynth.gan import training_setup as ts
-from dermsynth.gan.augment import AdaController, AugmentPipe
+from dermsynth.gan.augment import AugmentPipe
+from dermsynth.gan.augment_ada import AdaController
+from dermsynth.gan.augment_fast import make_augment_pipe
 from dermsynth.gan.loss import LossConfig, StyleGAN2Loss
 from dermsynth.gan.sampler import InfiniteSampler
 from dermsynth.gan.train_config import TrainConfig, config_dict
@@ -152,7 +154,9 @@ def setup(
 
     augment_pipe, ada = None, None
     if cfg.aug != "noaug":
-        augment_pipe = AugmentPipe(cfg.augpipe, p=cfg.p).to(device).train().requires_grad_(False)
+        augment_pipe = (
+            make_augment_pipe(cfg.augpipe, cfg.augment_impl, p=cfg.p).to(device).train().requires_grad_(False)
+        )
         if cfg.aug == "ada":
             ada = AdaController(cfg.target, cfg.ada_kimg, cfg.ada_interval, cfg.p_max)
     stats = TickStats(device)
