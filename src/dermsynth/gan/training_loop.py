@@ -171,11 +171,8 @@ def setup(
     if cfg.compile:
         loss.synthesis_main = torch.compile(G.synthesis)
         loss.D_main = torch.compile(D)
-    g_int, d_int = ts.reg_intervals(cfg)
-    opts = {
-        "G": ts.make_optimizer(G, cfg.glr, cfg.betas, g_int),
-        "D": ts.make_optimizer(D, cfg.dlr, cfg.betas, d_int),
-    }
+    adam = ts.adam_settings(cfg)
+    opts = {"G": ts.make_optimizer(G, adam["G"]), "D": ts.make_optimizer(D, adam["D"])}
     run = Run(
         cfg=cfg,
         run_dir=run_dir,
@@ -369,7 +366,11 @@ def sync_gradients(module: torch.nn.Module, frozen: set[str] = frozenset()) -> N
 
 
 def run_phase(run: Run, phase: ts.Phase, real: torch.Tensor, real_c: torch.Tensor) -> None:
-    """One phase: zero grads, accumulate over micro-batches (mean over the batch), all-reduce, Adam step."""
+    """One phase: zero grads, accumulate over micro-batches, average over ranks, Adam step.
+
+    As in the official loop each micro-batch's loss is its mean times the phase interval, and the
+    gradients of the rounds are summed (not averaged); processes average (DDP).
+    """
     cfg = run.cfg
     module = run.G if phase.module == "G" else run.D
     frozen = run.frozen_d if phase.module == "D" else set()
@@ -383,7 +384,7 @@ def run_phase(run: Run, phase: ts.Phase, real: torch.Tensor, real_c: torch.Tenso
     for r in range(rounds):
         sl = slice(r * cfg.batch_gpu, (r + 1) * cfg.batch_gpu)
         run.loss.accumulate_gradients(
-            phase.name, real[sl], real_c[sl], gen_z[sl], gen_c[sl], gain=phase.interval / rounds
+            phase.name, real[sl], real_c[sl], gen_z[sl], gen_c[sl], gain=phase.interval
         )
     ts.set_trainable(module, False)
     sync_gradients(module, frozen)
