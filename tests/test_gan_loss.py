@@ -112,6 +112,24 @@ def test_path_length_and_running_mean():
     assert G.synthesis.B.grad is not None
 
 
+def test_path_length_gradient_flows_through_the_running_mean_like_the_official():
+    """Official Greg: pl_mean = lerp(pl_mean_old, mean(L), decay) is not detached inside the step, so
+    d penalty / dB includes the -decay * d mean(L) / dB term."""
+    G, D, loss, stats, z, c, real = _setup(pl_batch_shrink=2, pl_decay=0.01, pl_weight=2.0)
+    D.requires_grad_(False)
+    loss.pl_mean = torch.tensor(0.3)
+    torch.manual_seed(5)
+    loss.accumulate_gradients("Greg", real, c, z, c, gain=4.0)
+    torch.manual_seed(5)
+    y = torch.randn(3, 3, 4, 4) / 4.0
+    B = G.synthesis.B.detach().clone().requires_grad_(True)
+    lengths = (y.flatten(1) @ B.T).norm(dim=1)
+    for detach, should_match in ((False, True), (True, False)):
+        m = torch.tensor(0.3).lerp(lengths.mean().detach() if detach else lengths.mean(), 0.01)
+        (ref,) = torch.autograd.grad(((lengths - m).square() * 2.0).mean() * 4.0, B, retain_graph=True)
+        assert torch.allclose(G.synthesis.B.grad, ref, rtol=1e-5, atol=1e-7) == should_match
+
+
 def test_style_mixing_splits_ws_at_a_cutoff():
     G, D, loss, stats, z, c, real = _setup(style_mixing_prob=1.0)
     torch.manual_seed(0)

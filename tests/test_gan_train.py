@@ -57,32 +57,76 @@ def dataset(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------------------
-def test_auto_config_matches_the_official_formulas():
-    cfg = resolve_train_config("auto", 256, data="x")
-    assert (cfg.batch, cfg.mbstd, cfg.map, cfg.cbase) == (16, 4, 2, 16384)
-    assert cfg.gamma == pytest.approx(0.0002 * 256**2 / 16)
-    assert cfg.ema_kimg == pytest.approx(16 * 10 / 32)
-    assert (cfg.glr, cfg.ema_rampup, cfg.augpipe, cfg.target, cfg.tick, cfg.snap) == (
-        0.0025,
-        0.05,
+# Resolved options against values written down from the official train.py / training_loop.py formulas:
+#   auto: batch = max(min(gpus * min(4096 // res, 32), 64), gpus), mbstd = min(batch // gpus, 4),
+#         cbase = 32768 * (1 if res >= 512 else 0.5), lr = 0.002 if res >= 1024 else 0.0025,
+#         gamma = 0.0002 res^2 / batch, ema = batch * 10 / 32, ramp 0.05, map 2, ref_gpus = gpus
+#   fixed presets: cfg_specs; batch_gpu = batch // ref_gpus (--batch: batch // gpus), at most batch // gpus
+#   Adam (lazy regularisation, always, also with pl_weight = 0 or gamma = 0): G lr * 4/5, betas ** (4/5);
+#   D lr * 16/17, betas ** (16/17); base betas (0, 0.99). 0.99 ** 0.8 = 0.991992, 0.99 ** (16/17) = 0.990585.
+G_B2, D_B2 = 0.9919919678, 0.9905854573
+PRESET_FIELDS = "batch batch_gpu mbstd cbase map gamma ema ramp kimg pl_weight style_mixing".split()
+# cfg, res, gpus, overrides: batch, batch_gpu, mbstd, cbase, map, gamma, ema, ramp, kimg, pl_weight,
+#                            style_mixing, G lr, D lr
+PRESET_TABLE = [
+    ("auto", 256, 1, {}, 16, 16, 4, 16384, 2, 0.8192, 5.0, 0.05, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("auto", 256, 2, {}, 32, 16, 4, 16384, 2, 0.4096, 10.0, 0.05, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("auto", 256, 8, {}, 64, 8, 4, 16384, 2, 0.2048, 20.0, 0.05, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("auto", 32, 8, {}, 64, 8, 4, 16384, 2, 0.0032, 20.0, 0.05, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("auto", 1024, 1, {}, 4, 4, 4, 32768, 2, 52.4288, 1.25, 0.05, 25000, 2, 0.9, 0.0016, 0.0018823529),
+    ("auto", 512, 2, {}, 16, 8, 4, 32768, 2, 3.2768, 5.0, 0.05, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("stylegan2", 256, 1, {}, 32, 4, 4, 32768, 8, 10, 10, None, 25000, 2, 0.9, 0.0016, 0.0018823529),
+    ("stylegan2", 256, 2, {}, 32, 4, 4, 32768, 8, 10, 10, None, 25000, 2, 0.9, 0.0016, 0.0018823529),
+    ("stylegan2", 256, 8, {}, 32, 4, 4, 32768, 8, 10, 10, None, 25000, 2, 0.9, 0.0016, 0.0018823529),
+    ("paper256", 256, 1, {}, 64, 8, 8, 16384, 8, 1, 20, None, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("paper256", 256, 2, {}, 64, 8, 8, 16384, 8, 1, 20, None, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("paper256", 256, 8, {}, 64, 8, 8, 16384, 8, 1, 20, None, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("paper256", 256, 2, {"batch": 32, "gamma": 2.0}, 32, 16, 8, 16384, 8, 2, 20, None, 25000, 2, 0.9, 0.002,
+     0.0023529412),
+    ("paper512", 512, 1, {}, 64, 8, 8, 32768, 8, 0.5, 20, None, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("paper512", 512, 8, {}, 64, 8, 8, 32768, 8, 0.5, 20, None, 25000, 2, 0.9, 0.002, 0.0023529412),
+    ("paper1024", 1024, 1, {}, 32, 4, 4, 32768, 8, 2, 10, None, 25000, 2, 0.9, 0.0016, 0.0018823529),
+    ("paper1024", 1024, 8, {}, 32, 4, 4, 32768, 8, 2, 10, None, 25000, 2, 0.9, 0.0016, 0.0018823529),
+    ("cifar", 32, 1, {}, 64, 32, 32, 32768, 2, 0.01, 500, 0.05, 100000, 0, 0, 0.002, 0.0023529412),
+    ("cifar", 32, 2, {}, 64, 32, 32, 32768, 2, 0.01, 500, 0.05, 100000, 0, 0, 0.002, 0.0023529412),
+    ("cifar", 32, 8, {}, 64, 8, 32, 32768, 2, 0.01, 500, 0.05, 100000, 0, 0, 0.002, 0.0023529412),
+    ("auto", 256, 1, {"gamma": 0.0}, 16, 16, 4, 16384, 2, 0, 5.0, 0.05, 25000, 2, 0.9, 0.002, 0.0023529412),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", PRESET_TABLE, ids=lambda r: f"{r[0]}-res{r[1]}-gpus{r[2]}-{len(r[3])}")
+def test_presets_resolve_to_the_official_values(row):
+    from dermsynth.gan.training_setup import adam_settings
+
+    cfg_name, res, gpus, over, *want = row
+    cfg = resolve_train_config(cfg_name, res, gpus=gpus, data="x", **over)
+    got = [
+        cfg.batch, cfg.batch_gpu, cfg.mbstd, cfg.cbase, cfg.map, cfg.gamma, cfg.ema_kimg, cfg.ema_rampup,
+        cfg.kimg, cfg.pl_weight, cfg.style_mixing,
+    ]  # fmt: skip
+    for name, g, w in zip(PRESET_FIELDS, got, want[:11], strict=True):
+        assert g == (None if w is None else pytest.approx(w, rel=1e-9)), name
+    adam = adam_settings(cfg)
+    assert adam["G"]["lr"] == pytest.approx(want[11], rel=1e-7)
+    assert adam["D"]["lr"] == pytest.approx(want[12], rel=1e-7)
+    assert adam["G"]["betas"] == pytest.approx((0.0, G_B2), rel=1e-9)
+    assert adam["D"]["betas"] == pytest.approx((0.0, D_B2), rel=1e-9)
+    assert adam["G"]["eps"] == adam["D"]["eps"] == 1e-8
+    assert (cfg.g_reg_interval, cfg.d_reg_interval, cfg.p_max, cfg.augpipe, cfg.target) == (
+        4,
+        16,
+        None,
         "bgc",
         0.6,
-        4,
-        50,
     )
-    assert (
-        cfg.g_reg_interval == 4
-        and cfg.d_reg_interval == 16
-        and cfg.pl_weight == 2
-        and cfg.style_mixing == 0.9
-    )
-    two = resolve_train_config("auto", 256, gpus=2, data="x")
-    assert two.batch == 32 and two.batch_gpu == 16
-    p256 = resolve_train_config("paper256", 256, data="x", batch=32, gamma=2.0)
-    assert (p256.batch, p256.gamma, p256.map, p256.ema_kimg, p256.ema_rampup) == (32, 2.0, 8, 20, None)
-    cifar = resolve_train_config("cifar", 32, data="x")
-    assert cifar.pl_weight == 0 and cifar.style_mixing == 0
-    assert resolve_train_config("auto", 256, data="x", resume="net.safetensors").ema_rampup is None
+    assert (cfg.precision, cfg.ada_kimg, cfg.augment_impl) == ("fp16", 500, "faithful")
+
+
+def test_resume_and_cli_defaults_follow_the_official():
+    cfg = resolve_train_config("auto", 256, data="x")
+    assert (cfg.tick, cfg.snap, cfg.aug, cfg.p) == (4, 50, "ada", 0.0)
+    fine = resolve_train_config("auto", 256, data="x", resume="net.safetensors")
+    assert fine.ema_rampup is None and fine.ada_kimg == 100
 
 
 @pytest.mark.parametrize(
@@ -275,7 +319,7 @@ def test_transfer_from_an_official_network_in_the_fixture_layout(sg2_fixtures, t
             assert torch.equal(got[k], v), k
 
 
-def test_gradient_accumulation_matches_the_full_batch(dataset, tmp_path):
+def test_gradient_accumulation_sums_micro_batches_like_the_official(dataset, tmp_path):
     # minibatch-std groups of 1: D's output on a sample does not depend on its micro-batch
     a = tl.setup(tiny_cfg(dataset, kimg=0.004, aug="noaug", mbstd=1), tmp_path / "a", echo=None)
     b = tl.setup(tiny_cfg(dataset, kimg=0.004, aug="noaug", mbstd=1, batch_gpu=2), tmp_path / "b", echo=None)
@@ -284,8 +328,9 @@ def test_gradient_accumulation_matches_the_full_batch(dataset, tmp_path):
         run.phases = [p for p in run.phases if p.name == "Dreg"]
         run.opts["D"].step = lambda: None  # keep the gradients to compare them
         tl.training_step(run)
+    # official: each round adds mean-over-its-micro-batch * interval, so 2 rounds give twice 1 round
     for (k, x), y in zip(a.D.named_parameters(), b.D.parameters(), strict=True):
-        assert x.grad is not None and torch.allclose(x.grad, y.grad, rtol=1e-4, atol=1e-6), k
+        assert x.grad is not None and torch.allclose(2 * x.grad, y.grad, rtol=1e-4, atol=1e-6), k
 
 
 def test_train_command_dry_run_and_run(dataset, tmp_path):

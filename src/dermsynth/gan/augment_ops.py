@@ -1,4 +1,4 @@
-"""Building blocks of the ADA augmentation pipe: batched 2-D/3-D transform matrices and a filter bank.
+"""Building blocks of the ADA augmentation pipe: batched 2-D/3-D homogeneous transform matrices.
 
 Reference: Karras et al., "Training Generative Adversarial Networks with Limited Data" (NeurIPS 2020),
 Appendix B (the 18 transformations and how they are composed). Everything here is written from the
@@ -47,6 +47,21 @@ def rotate2d(theta: torch.Tensor) -> torch.Tensor:
     return m
 
 
+def translate2d_const(tx: float, ty: float, device) -> torch.Tensor:
+    """[3, 3] translation by constant (tx, ty) pixels."""
+    return torch.tensor([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]], device=device)
+
+
+def scale2d_const(sx: float, sy: float, device) -> torch.Tensor:
+    """[3, 3] constant axis-aligned scaling."""
+    return torch.tensor([[sx, 0.0, 0.0], [0.0, sy, 0.0], [0.0, 0.0, 1.0]], device=device)
+
+
+def embed3(m: torch.Tensor) -> torch.Tensor:
+    """[..., 3, 3] -> [..., 4, 4]: a linear colour map as a homogeneous matrix with a zero last row/column."""
+    return torch.nn.functional.pad(m, (0, 1, 0, 1))
+
+
 def translate3d(t: torch.Tensor) -> torch.Tensor:
     """[N, 4, 4] colour offset ``t`` ([N, 3]) added to r, g, b."""
     m = _eye(4, t.shape[0], t.device, t.dtype)
@@ -92,50 +107,3 @@ def pixel_to_normalized(m_pix: torch.Tensor, width: int, height: int) -> torch.T
     """
     s = torch.tensor([width / 2, height / 2, 1.0], device=m_pix.device, dtype=m_pix.dtype)
     return m_pix * s.view(1, 1, 3) / s.view(1, 3, 1)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Image-space filter bank (paper App. B.3: 4 frequency bands, gains drawn per band).
-# Our own construction: octave bands from an "a trous" cascade of the half-band binomial low-pass
-# [1, 2, 1] / 4 convolved with itself ([1, 4, 6, 4, 1] / 16). band_0 = L_3 (0 .. pi/8),
-# band_1 = L_2 - L_3, band_2 = L_1 - L_2, band_3 = delta - L_1 (pi/2 .. pi); the bands sum to a delta,
-# so unit gains leave the image unchanged.
-# ---------------------------------------------------------------------------------------------------
-
-
-def _dilate(h: torch.Tensor, factor: int) -> torch.Tensor:
-    out = torch.zeros((h.numel() - 1) * factor + 1, dtype=h.dtype)
-    out[::factor] = h
-    return out
-
-
-def _conv1d_full(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    n = a.numel() + b.numel() - 1
-    out = torch.zeros(n, dtype=a.dtype)
-    for i, v in enumerate(b.tolist()):
-        out[i : i + a.numel()] += a * v
-    return out
-
-
-def _center_pad(h: torch.Tensor, length: int) -> torch.Tensor:
-    pad = (length - h.numel()) // 2
-    return torch.nn.functional.pad(h, (pad, pad))
-
-
-def octave_filter_bank(num_bands: int = 4) -> torch.Tensor:
-    """[num_bands, taps] 1-D band-pass filters, lowest band first, summing to a centred delta."""
-    base = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64) / 16
-    lows = []  # L_1 (cutoff ~pi/2), L_2 (~pi/4), ...
-    h = torch.ones(1, dtype=torch.float64)
-    for k in range(num_bands - 1):
-        h = _conv1d_full(h, _dilate(base, 2**k))
-        lows.append(h)
-    taps = lows[-1].numel()
-    lows = [_center_pad(x, taps) for x in lows]
-    delta = torch.zeros(taps, dtype=torch.float64)
-    delta[taps // 2] = 1
-    bands = [lows[-1]]
-    for i in range(len(lows) - 1, 0, -1):
-        bands.append(lows[i - 1] - lows[i])
-    bands.append(delta - lows[0])
-    return torch.stack(bands).to(torch.float32)

@@ -137,7 +137,9 @@ class StyleGAN2Loss:
         (grads,) = torch.autograd.grad(outputs=[(img * noise).sum()], inputs=[ws], create_graph=True)
         lengths = grads.square().sum(2).mean(1).sqrt()  # [n]
         self.pl_mean = self.pl_mean.to(lengths.device)
-        pl_mean = self.pl_mean.lerp(lengths.mean().detach(), self.cfg.pl_decay)
+        # The running mean is updated with this batch's mean, and, as in the official code, the
+        # penalty differentiates through that update (pl_mean is not detached within the step).
+        pl_mean = self.pl_mean.lerp(lengths.mean(), self.cfg.pl_decay)
         self.pl_mean = pl_mean.detach()
         penalty = (lengths - pl_mean).square()
         self.report("Loss/pl_penalty", penalty)

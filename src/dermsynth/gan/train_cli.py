@@ -58,10 +58,15 @@ def train_command(
         None, "--target", help="ADA target for the mean sign of D(real) (default 0.6)."
     ),
     p_max: float | None = typer.Option(
-        None, "--p-max", help="Ceiling of the ADA probability (default 0.8; 1 = official)."
+        None, "--p-max", help="Ceiling of the ADA probability (ours; default none, as the official)."
     ),
     augpipe: str | None = typer.Option(
         None, "--augpipe", help="blit|geom|color|filter|noise|cutout|bg|bgc|bgcf|bgcfn|bgcfnc (default bgc)."
+    ),
+    augment_impl: str | None = typer.Option(
+        None,
+        "--augment-impl",
+        help="faithful (official wavelet resampling, default) | fast (bicubic, leaks).",
     ),
     resume: str | None = typer.Option(
         None, "--resume", help="Start from an exported network (transfer learning)."
@@ -101,7 +106,7 @@ def train_command(
             cfg, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
             mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
             glr=glr, dlr=dlr, map=map_layers, cbase=cbase, cmax=cmax, aug=aug, p=p, target=target, p_max=p_max,
-            augpipe=augpipe, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
+            augpipe=augpipe, augment_impl=augment_impl, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
             precision="fp32" if fp32 else precision, channels_last=channels_last or None, tf32=tf32 or None,
             compile=compile_ or None, device=device,

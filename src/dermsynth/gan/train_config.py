@@ -5,7 +5,8 @@ Reference: Karras et al. 2020 (ADA), ``train.py`` option semantics. The per-pres
 depth, path-length weight, style mixing) come from the networks stage's presets
 (``dermsynth.gan.presets.get_preset``: ``auto`` is computed from the resolution and process count,
 batch = max(min(gpus * min(4096 // res, 32), 64), gpus), gamma = 0.0002 res^2 / batch,
-ema = batch * 10 / 32 kimg); user options override them. The resolved config is the run's identity:
+ema = batch * 10 / 32 kimg); user options override them. The micro-batch per process is the official
+``batch_gpu = batch // ref_gpus`` (``batch // gpus`` with ``--batch``), capped at the process's share. The resolved config is the run's identity:
 it is written to ``config.json`` and hashed into the run directory name.
 """
 
@@ -31,7 +32,7 @@ class TrainConfig:
     tick: float = 4  # kimg per tick
     snap: int = 50  # ticks per snapshot (images, network, training state)
     batch: int = 0
-    batch_gpu: int = 0  # per-process micro-batch (gradient accumulation when < batch / gpus)
+    batch_gpu: int = 0  # micro-batch per process; gradients summed over its rounds
     gpus: int = 1
     gamma: float = 0.0
     glr: float = 0.002
@@ -50,10 +51,11 @@ class TrainConfig:
     aug: str = "ada"  # ada | noaug | fixed
     p: float = 0.0
     target: float = 0.6
-    p_max: float = 0.8
+    p_max: float | None = None  # ours: ceiling of the ADA p (None = none, as the official)
     ada_kimg: float = 500
     ada_interval: int = 4
     augpipe: str = "bgc"
+    augment_impl: str = "faithful"  # faithful (official resampling) | fast (one bicubic grid_sample, ours)
     resume: str | None = None
     freezed: int = 0
     metrics: tuple[str, ...] = ()
@@ -117,6 +119,10 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
         style_mixing=pr.style_mixing_prob,
         precision="fp16" if pr.num_fp16_res > 0 else "fp32",
     )
+    # Official micro-batch: the preset's batch over the GPUs it was tuned for (``auto``: this run's
+    # GPUs), or --batch over this run's GPUs; never more than a process's share of the batch.
+    batch_gpu = user["batch"] // gpus if user.get("batch") else pr.batch // pr.ref_gpus
+    spec.update(batch_gpu=max(min(batch_gpu, spec["batch"] // gpus), 1))
     if cfg == "tiny":
         spec.update(tick=0.25, snap=4)
     if user.get("resume"):  # official: react faster and skip EMA ramp-up when fine-tuning
@@ -139,8 +145,15 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"--batch-gpu {batch_gpu} must divide the per-process batch {per_gpu}")
     if cfg.aug == "fixed" and cfg.p <= 0:
         raise ValueError("--aug fixed needs --p > 0")
-    if not 0 <= cfg.p <= 1 or not 0 < cfg.p_max <= 1:
-        raise ValueError("--p and --p-max must lie in [0, 1]")
+    if not 0 <= cfg.p <= 1 or (cfg.p_max is not None and not 0 < cfg.p_max <= 1):
+        raise ValueError("--p must lie in [0, 1] and --p-max in (0, 1]")
+    from dermsynth.gan.augment import AUGPIPE_SPECS
+    from dermsynth.gan.augment_fast import AUGMENT_IMPLS
+
+    if cfg.augpipe not in AUGPIPE_SPECS:
+        raise ValueError(f"--augpipe must be one of {sorted(AUGPIPE_SPECS)}, got {cfg.augpipe!r}")
+    if cfg.augment_impl not in AUGMENT_IMPLS:
+        raise ValueError(f"--augment-impl must be one of {sorted(AUGMENT_IMPLS)}, got {cfg.augment_impl!r}")
     if cfg.freezed < 0 or cfg.kimg <= 0 or cfg.tick <= 0 or cfg.snap < 1:
         raise ValueError("--freezed must be >= 0; --kimg and --tick > 0; --snap >= 1")
     if cfg.cond and cfg.c_dim < 1:

@@ -35,7 +35,9 @@ from dermsynth.core.config import save_config
 from dermsynth.core.seeding import derive_seed
 from dermsynth.core.stats import StatsWriter
 from dermsynth.gan import training_setup as ts
-from dermsynth.gan.augment import AdaController, AugmentPipe
+from dermsynth.gan.augment import AugmentPipe
+from dermsynth.gan.augment_ada import AdaController
+from dermsynth.gan.augment_fast import make_augment_pipe
 from dermsynth.gan.loss import LossConfig, StyleGAN2Loss
 from dermsynth.gan.sampler import InfiniteSampler
 from dermsynth.gan.train_config import TrainConfig, config_dict
@@ -152,7 +154,9 @@ def setup(
 
     augment_pipe, ada = None, None
     if cfg.aug != "noaug":
-        augment_pipe = AugmentPipe(cfg.augpipe, p=cfg.p).to(device).train().requires_grad_(False)
+        augment_pipe = (
+            make_augment_pipe(cfg.augpipe, cfg.augment_impl, p=cfg.p).to(device).train().requires_grad_(False)
+        )
         if cfg.aug == "ada":
             ada = AdaController(cfg.target, cfg.ada_kimg, cfg.ada_interval, cfg.p_max)
     stats = TickStats(device)
@@ -167,11 +171,8 @@ def setup(
     if cfg.compile:
         loss.synthesis_main = torch.compile(G.synthesis)
         loss.D_main = torch.compile(D)
-    g_int, d_int = ts.reg_intervals(cfg)
-    opts = {
-        "G": ts.make_optimizer(G, cfg.glr, cfg.betas, g_int),
-        "D": ts.make_optimizer(D, cfg.dlr, cfg.betas, d_int),
-    }
+    adam = ts.adam_settings(cfg)
+    opts = {"G": ts.make_optimizer(G, adam["G"]), "D": ts.make_optimizer(D, adam["D"])}
     run = Run(
         cfg=cfg,
         run_dir=run_dir,
@@ -365,7 +366,11 @@ def sync_gradients(module: torch.nn.Module, frozen: set[str] = frozenset()) -> N
 
 
 def run_phase(run: Run, phase: ts.Phase, real: torch.Tensor, real_c: torch.Tensor) -> None:
-    """One phase: zero grads, accumulate over micro-batches (mean over the batch), all-reduce, Adam step."""
+    """One phase: zero grads, accumulate over micro-batches, average over ranks, Adam step.
+
+    As in the official loop each micro-batch's loss is its mean times the phase interval, and the
+    gradients of the rounds are summed (not averaged); processes average (DDP).
+    """
     cfg = run.cfg
     module = run.G if phase.module == "G" else run.D
     frozen = run.frozen_d if phase.module == "D" else set()
@@ -379,7 +384,7 @@ def run_phase(run: Run, phase: ts.Phase, real: torch.Tensor, real_c: torch.Tenso
     for r in range(rounds):
         sl = slice(r * cfg.batch_gpu, (r + 1) * cfg.batch_gpu)
         run.loss.accumulate_gradients(
-            phase.name, real[sl], real_c[sl], gen_z[sl], gen_c[sl], gain=phase.interval / rounds
+            phase.name, real[sl], real_c[sl], gen_z[sl], gen_c[sl], gain=phase.interval
         )
     ts.set_trainable(module, False)
     sync_gradients(module, frozen)

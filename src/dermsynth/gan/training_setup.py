@@ -30,15 +30,15 @@ class Phase:
 def build_training_networks(cfg: TrainConfig, c_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     """G and D for ``cfg`` from the networks stage (``dermsynth.gan.build_networks``).
 
-    ``precision``: ``fp16``/``bf16`` keep the preset's mixed-precision blocks (used on CUDA only, with
-    conv clamping); ``fp32`` turns them off.
+    ``precision``: ``fp16``/``bf16`` keep the preset's mixed-precision blocks (used on CUDA only) and
+    conv clamping; ``fp32`` turns both off, as the official ``--fp32``.
     """
     from dermsynth.gan import build_networks
     from dermsynth.gan.networks import set_half_dtype
 
     overrides = dict(map_layers=cfg.map, mbstd_group=cfg.mbstd, channel_base=cfg.cbase, channel_max=cfg.cmax)
-    if cfg.precision == "fp32":
-        overrides["num_fp16_res"] = 0
+    if cfg.precision == "fp32":  # official --fp32: no fp16 blocks and no activation clamping
+        overrides.update(num_fp16_res=0, conv_clamp=None)
     G, D = build_networks(cfg.cfg, cfg.res, c_dim, gpus=cfg.gpus, **overrides)
     if cfg.precision == "bf16":
         set_half_dtype(G, "bf16")
@@ -46,11 +46,20 @@ def build_training_networks(cfg: TrainConfig, c_dim: int) -> tuple[torch.nn.Modu
     return G, D
 
 
-def make_optimizer(module: torch.nn.Module, lr: float, betas: tuple[float, float], reg_interval: int | None):
-    """Adam with the lazy-regularisation correction (mb_ratio = k / (k + 1))."""
-    ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    params = [p for p in module.parameters()]
-    return torch.optim.Adam(params, lr=lr * ratio, betas=tuple(b**ratio for b in betas), eps=1e-8)
+def adam_settings(cfg: TrainConfig) -> dict[str, dict]:
+    """Effective Adam hyper-parameters of G and D: the lazy-regularisation correction of the official
+    training loop, lr * k/(k+1) and beta ** (k/(k+1)) with k = 4 (G) and 16 (D), applies always,
+    also when a regulariser's weight is 0 (``cifar``: pl_weight 0; ``--gamma 0``)."""
+    out = {}
+    for name, lr, k in (("G", cfg.glr, cfg.g_reg_interval), ("D", cfg.dlr, cfg.d_reg_interval)):
+        ratio = k / (k + 1) if k else 1.0
+        out[name] = dict(lr=lr * ratio, betas=tuple(b**ratio for b in cfg.betas), eps=1e-8)
+    return out
+
+
+def make_optimizer(module: torch.nn.Module, settings: dict) -> torch.optim.Adam:
+    """Adam over all of ``module``'s parameters with ``settings`` from :func:`adam_settings`."""
+    return torch.optim.Adam(list(module.parameters()), **settings)
 
 
 def make_phases(cfg: TrainConfig) -> list[Phase]:
@@ -62,10 +71,6 @@ def make_phases(cfg: TrainConfig) -> list[Phase]:
     if cfg.gamma != 0:
         phases.append(Phase("Dreg", "D", cfg.d_reg_interval))
     return phases
-
-
-def reg_intervals(cfg: TrainConfig) -> tuple[int | None, int | None]:
-    return (cfg.g_reg_interval if cfg.pl_weight else None, cfg.d_reg_interval if cfg.gamma else None)
 
 
 # ---------------------------------------------------------------------------------------------------
