@@ -88,9 +88,7 @@ class EvaluateConfig:
     layers: str | None = None  # ws indices to move (None: the file's layers)
     trunc: float = 1.0  # truncation psi
     detector: str = "dark_corner"  # artifact scorer whose removal is measured
-    class_scorer: str = (
-        "auto"  # auto (D projection of a conditional D) | none | d_projection | classifier:PATH
-    )
+    class_scorer: str = "auto"  # auto (the shipped melanoma classifier, else D projection) | none | d_projection | classifier:PATH
     min_lesion_iou: float = 0.5  # eligibility: lesion mask IoU before/after at least this
     min_class_kept: float = 0.9  # eligibility: share of samples whose class score keeps its side
     lpips: str = "auto"  # auto (LPIPS-VGG16 if its weights are local) | off | PATH to vgg16-397923af.pth
@@ -245,8 +243,13 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
     if not idx:
         raise ValueError(f"indices {cfg.indices}: none below the file's {dirs.k} directions")
     lay = parse_layers(cfg.layers, G.num_ws) if cfg.layers else (dirs.layers.tolist() or None)
+    from dermsynth.models import default_model
+
     cscorer, cname = None, "none"
-    if cfg.class_scorer == "auto":
+    if cfg.class_scorer == "auto" and G.c_dim >= 2 and default_model("edit-class-judge"):
+        judge = default_model("edit-class-judge")  # the shipped melanoma classifier knows real skin
+        cscorer, cname = get_scorer(f"classifier:{judge}", device=dev), f"classifier:{judge}"
+    elif cfg.class_scorer == "auto":
         D = net.load_discriminator(cfg.network, dev)
         if D is not None and int(getattr(D, "c_dim", 0)) >= 2:
             cscorer, cname = get_scorer("d_projection", D=D, device=dev), "d_projection"
