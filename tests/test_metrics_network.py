@@ -146,6 +146,26 @@ def test_network_path_per_class_ppl_and_memo(G, real_dir, tmp_path, monkeypatch)
     json.dumps(res)  # JSON-able
 
 
+def test_ppl_in_the_lpips_space_uses_the_local_vgg16_file(G, real_dir, tmp_path, monkeypatch):
+    """ppl<count>_wend_lpips: LPIPS-VGG16 from --vgg16-weights (random VGG16 conv weights here, 59 MB)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    import dermsynth.metrics.generator as gen
+
+    with torch.device("meta"):  # shapes only: a real random init of VGG16 takes minutes on a loaded CPU
+        shapes = {k: v.shape for k, v in make_layers(cfgs["D"]).state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    path = tmp_path / "vgg16-397923af.pth"
+    torch.save({f"features.{k}": torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, path)
+    monkeypatch.setattr(gen, "load_network", lambda p: G)
+    res = compute_metrics(
+        real_dir, network="tiny.pt", metrics="ppl4_wend_lpips", vgg16_weights=path, per_class=False, **OPTS
+    )
+    d = res["details"]["ppl4_wend_lpips"]
+    assert d["distance"] == "lpips-vgg16" and d["vgg16_weights"] == str(path) and d["crop"] is False
+    assert res["results"]["ppl4_wend_lpips"] > 0 and res["per_class"] == {}
+
+
 def test_command_and_training_give_identical_numbers(G, real_dir, tmp_path, monkeypatch):
     """One driver: `dermsynth metrics --network` and a training snapshot agree exactly, file per metric."""
     from typer.testing import CliRunner

@@ -177,6 +177,10 @@ class Evaluation:
         """Generate samples 0..num-1 (this rank's share), take features, gather in sample order."""
         from dermsynth.metrics.generator import generate
 
+        if num < self.world:
+            raise ValueError(
+                f"{num} synthetic images cannot be shared by {self.world} ranks; name a larger count"
+            )
         labels = self.sample_labels(num)
         mine = np.arange(self.rank, num, self.world)
         lab = labels[mine] if labels is not None else None

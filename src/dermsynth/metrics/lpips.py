@@ -66,12 +66,15 @@ class LPIPSVGG16(torch.nn.Module):
         super().__init__()
         from torchvision.models.vgg import cfgs, make_layers
 
-        feats = make_layers(cfgs["D"], batch_norm=False)  # VGG16 .features only (no 100M-param classifier)
-        if vgg_state is not None:
+        if vgg_state is None:
+            feats = make_layers(cfgs["D"], batch_norm=False)  # VGG16 .features only (no classifier)
+        else:
             sd = {
                 k.removeprefix("features."): v for k, v in vgg_state.items() if not k.startswith("classifier")
             }
-            feats.load_state_dict(sd)
+            with torch.device("meta"):  # no random init to overwrite (minutes on a loaded CPU)
+                feats = make_layers(cfgs["D"], batch_norm=False)
+            feats.load_state_dict(sd, assign=True)
         bounds = (0, *_SLICES)
         self.slices = torch.nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
         self.lins = torch.nn.ParameterList(torch.nn.Parameter(torch.ones(c)) for c in _CHANNELS)

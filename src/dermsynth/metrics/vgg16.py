@@ -27,9 +27,12 @@ class VGG16Features(torch.nn.Module):
         super().__init__()
         import torchvision
 
-        net = torchvision.models.vgg16()
-        if state_dict is not None:
-            net.load_state_dict(state_dict)
+        if state_dict is None:
+            net = torchvision.models.vgg16()
+        else:
+            with torch.device("meta"):  # no random init of 138M parameters to overwrite
+                net = torchvision.models.vgg16()
+            net.load_state_dict(state_dict, assign=True)
         self.features, self.avgpool = net.features, net.avgpool
         self.fc = net.classifier[:4]  # fc1, ReLU, Dropout (identity in eval), fc2
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1) * 255)
