@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from dermsynth.metrics import compute_for_training, compute_metrics, get_extractor
-from dermsynth.metrics.driver import _rank_major_to_index
+from dermsynth.metrics.gather import rank_major_to_index as _rank_major_to_index
 from dermsynth.metrics.generator import generate
 from dermsynth.metrics.ppl import aggregate, crop_and_scale, feature_distance, path_lengths
 from test_metrics_compute import make_dataset  # noqa: E402  (tests dir is on sys.path under pytest; registers randlite)

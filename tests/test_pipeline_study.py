@@ -18,7 +18,10 @@ MINI = {
     "data": {"phantom": {"n": 120, "size": 32}},
     "gan": {"kimg": 0.05, "tick": 0.025, "snap": 1, "batch": 8},
     "generate": {"per_class": 24},
-    "metrics": {"metrics": ["fid", "kid", "pr", "memo"], "feature_size": 32},
+    "metrics": {
+        "metrics": ["fid48_effnetlite", "kid48_effnetlite", "pr483_effnetlite", "memo48_effnetlite"],
+        "feature_size": 32,
+    },
     "edit": {"evaluate": {"indices": "0-1", "num": 8}, "edited_per_class": 6},
     "classify": {
         "experiment": {
@@ -52,7 +55,7 @@ def test_study_end_to_end_and_rerun(tmp_path):
     for sec in ("data", "gan", "metrics", "edit", "classify", "survey", "datacards"):
         assert f"<section id='{sec}'>" in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 8
-    assert json.loads((out / "metrics" / "metrics.json").read_text())["results"]["fid"] > 0
+    assert json.loads((out / "metrics" / "metrics.json").read_text())["results"]["fid48_effnetlite"] > 0
     # unchanged: everything skipped
     res = run_pipeline(cfg, out, STAGES, log=logs.append)
     assert {v["status"] for v in res.values()} <= {"skipped", "disabled"}

@@ -60,13 +60,17 @@ def _strip(sd: dict, own: dict) -> dict:
 
 
 def resolve_dermo_checkpoint(spec: str | os.PathLike) -> Path:
-    """The checkpoint file a ``dermo`` feature-space spec names (today: a path to the weights or JSON).
+    """The checkpoint file a ``dermo`` feature-space spec names: a path to the weights or JSON, or a
+    shipped model's name (``isic2017-melanoma``, ``isic2017-artifacts``; ``dermsynth models list``).
 
-    The one place a spec becomes a file, so that named models (a model registry) can be added here.
     FileNotFoundError names the file when it does not exist.
     """
     path = Path(spec).expanduser()
     if not path.exists():
+        from dermsynth.models import list_models, resolve_spec
+
+        if str(spec) in list_models():  # a shipped classifier, e.g. isic2017-melanoma (sha256 checked)
+            return resolve_spec(str(spec)) / "model.safetensors"
         raise FileNotFoundError(
             f"{path}: dermo feature-space checkpoint not found (a timm state dict .safetensors/.pt/.pth "
             f"with a JSON beside it, or that JSON)"

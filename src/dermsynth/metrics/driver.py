@@ -20,13 +20,14 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from dermsynth.core import distributed as dist
 from dermsynth.metrics.features import FeatureSet, extract_image_set, reference_features
+from dermsynth.metrics.gather import gather_rows as _gather_rows
+from dermsynth.metrics.gather import rank_major_to_index as _rank_major_to_index
 from dermsynth.metrics.images import ImageSet, open_image_set, thumbnails
 from dermsynth.metrics.registry import SPACES, MetricSpec, resolve_metrics
 
@@ -240,19 +241,6 @@ class Evaluation:
         return out
 
 
-def _gather_rows(arr: np.ndarray, n_pad: int, device) -> np.ndarray:
-    """Pad this rank's rows to ``n_pad`` and concatenate every rank's (rank-major order)."""
-    t = torch.zeros((n_pad, *arr.shape[1:]), dtype=torch.from_numpy(arr[:0]).dtype, device=device)
-    t[: len(arr)] = torch.from_numpy(arr).to(device)
-    return dist.all_gather_cat(t).cpu().numpy()
-
-
-def _rank_major_to_index(num: int, world: int, n_pad: int) -> np.ndarray:
-    """Row in the gathered array of every sample index 0..num-1 (sample i lives on rank i % world)."""
-    i = np.arange(num)
-    return (i % world) * n_pad + i // world
-
-
 def check_request(specs: list[MetricSpec], opts: MetricOptions, has_generator: bool) -> None:
     """Refuse before any work: PPL on a folder, official names with non-official settings or weights."""
     for s in specs:
@@ -352,8 +340,3 @@ def _provenance(ev: Evaluation, fake_dir) -> dict:
             "seeds": "sample i has seed i",
         }
     return out
-
-
-def output_dir(opts: MetricOptions) -> Path:
-    """Where memorisation files go."""
-    return Path(opts.out_dir or "dermsynth-metrics")

@@ -7,12 +7,15 @@ and returns ``None`` on ranks other than 0. Result keys start with the metric's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from dermsynth.metrics.driver import Evaluation, _gather_rows, _rank_major_to_index, output_dir
 from dermsynth.metrics.features import FeatureSet
 from dermsynth.metrics.frechet import feature_stats, fid_from_features, frechet_distance
+from dermsynth.metrics.gather import gather_rows as _gather_rows
+from dermsynth.metrics.gather import output_dir
+from dermsynth.metrics.gather import rank_major_to_index as _rank_major_to_index
 from dermsynth.metrics.kid import kernel_inception_distance
 from dermsynth.metrics.precision_recall import precision_recall
 from dermsynth.metrics.registry import MetricSpec
@@ -23,7 +26,7 @@ PR_MAX_REAL = 200_000
 Figures = Callable[[np.ndarray, np.ndarray, tuple | None], dict[str, float]]
 
 
-def _fid(ev: Evaluation, spec: MetricSpec) -> Figures:
+def _fid(ev, spec: MetricSpec) -> Figures:
     def f(real, fake, real_stats):
         # the cached (mu, sigma) route needs full-rank covariances; else the exact small-set route
         if real_stats is not None and min(len(real), len(fake)) > real.shape[1]:
@@ -33,7 +36,7 @@ def _fid(ev: Evaluation, spec: MetricSpec) -> Figures:
     return f
 
 
-def _kid(ev: Evaluation, spec: MetricSpec) -> Figures:
+def _kid(ev, spec: MetricSpec) -> Figures:
     o = ev.opts
 
     def f(real, fake, _):
@@ -43,7 +46,7 @@ def _kid(ev: Evaluation, spec: MetricSpec) -> Figures:
     return f
 
 
-def _pr(ev: Evaluation, spec: MetricSpec) -> Figures:
+def _pr(ev, spec: MetricSpec) -> Figures:
     def f(real, fake, _):
         if spec.official:
             real = real[:PR_MAX_REAL]
@@ -53,7 +56,7 @@ def _pr(ev: Evaluation, spec: MetricSpec) -> Figures:
     return f
 
 
-def feature_kind(ev: Evaluation, spec: MetricSpec, figures: Figures, need: int = 2) -> dict | None:
+def feature_kind(ev, spec: MetricSpec, figures: Figures, need: int = 2) -> dict | None:
     """Overall and per-class figures of a metric on (real, synthetic) features in ``spec.space``."""
     fake = ev.fake(spec.num, spec.space)  # collective: every rank generates its share
     if ev.rank != 0:
@@ -84,7 +87,7 @@ def feature_kind(ev: Evaluation, spec: MetricSpec, figures: Figures, need: int =
     return out
 
 
-def memo_kind(ev: Evaluation, spec: MetricSpec) -> dict | None:
+def memo_kind(ev, spec: MetricSpec) -> dict | None:
     """Memorisation (memorisation.py) of ``spec.num`` synthetic images in ``spec.space`` + pixel space."""
     from dermsynth.core.io import read_rgb
     from dermsynth.metrics.features import reference_features
@@ -142,7 +145,7 @@ def split_holdout(real: FeatureSet, holdout: FeatureSet | None, seed: int, frac:
     return real.subset(np.sort(perm[n_h:])), real.subset(np.sort(perm[:n_h])), f"random {frac:.0%} of real"
 
 
-def ppl_distance(ev: Evaluation, space: str):
+def ppl_distance(ev, space: str):
     """(distance function on [0, 255] image pairs, info) of a PPL space; loaded once per run."""
     if space not in ev._distances:
         from dermsynth.metrics.ppl import feature_distance, lpips_distance
@@ -162,7 +165,7 @@ def ppl_distance(ev: Evaluation, space: str):
     return ev._distances[space]
 
 
-def ppl_kind(ev: Evaluation, spec: MetricSpec) -> dict | None:
+def ppl_kind(ev, spec: MetricSpec) -> dict | None:
     """PPL in W, end points, no crop (ppl2_wend's protocol), overall and per class; samples over ranks."""
     from dermsynth.metrics.ppl import aggregate, path_lengths
 
@@ -201,7 +204,7 @@ def ppl_kind(ev: Evaluation, spec: MetricSpec) -> dict | None:
     return out
 
 
-KIND_FUNCTIONS: dict[str, Callable[[Evaluation, MetricSpec], dict | None]] = {
+KIND_FUNCTIONS: dict[str, Callable[[Any, MetricSpec], dict | None]] = {  # (driver.Evaluation, spec)
     "fid": lambda ev, s: feature_kind(ev, s, _fid(ev, s)),
     "kid": lambda ev, s: feature_kind(ev, s, _kid(ev, s)),
     "pr": lambda ev, s: feature_kind(ev, s, _pr(ev, s), need=s.k + 1),
