@@ -35,7 +35,7 @@ LAYOUT = {
 
 
 def _demo() -> dict:
-    return load_study_config(preset_name="demo-cpu")
+    return load_study_config(preset_name="demo-phantom")
 
 
 def _config_of(resolved: dict, stage: str, key: str | None):
@@ -153,7 +153,7 @@ def test_gan_options_arrive_in_the_training_run(tmp_path, monkeypatch):
 )
 def test_unknown_keys_are_refused_with_their_names_before_any_work(tmp_path, patch, name, hint):
     path = tmp_path / "study.yaml"
-    path.write_text(yaml.safe_dump({"preset": "demo-cpu", **patch}))
+    path.write_text(yaml.safe_dump({"preset": "demo-phantom", **patch}))
     with pytest.raises(ValueError) as e:
         load_study_config(path)
     assert name in str(e.value) and hint in str(e.value) and "study.yaml" in str(e.value)

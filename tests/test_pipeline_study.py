@@ -14,7 +14,7 @@ from dermsynth.pipeline.runner import run_pipeline
 from dermsynth.pipeline.stages import STAGES
 
 MINI = {
-    "preset": "demo-cpu",
+    "preset": "demo-phantom",
     "data": {"phantom": {"n": 120, "size": 32}},
     "gan": {"kimg": 0.05, "tick": 0.025, "snap": 1, "batch": 8},
     "generate": {"per_class": 24},
@@ -66,10 +66,10 @@ def test_study_end_to_end_and_rerun(tmp_path):
 
 
 def test_presets_resolve_and_unknown_preset(tmp_path):
-    for name in ("demo-cpu", "gpu-quick", "thesis-256"):
+    for name in ("demo-cpu", "demo-phantom", "gpu-quick", "thesis-256"):
         cfg = load_study_config(preset_name=name)
         assert {"data", "gan", "classify"} <= set(cfg)
-    assert load_study_config(preset_name="demo-cpu")["gan"]["cfg"] == "tiny"
+    assert load_study_config(preset_name="demo-phantom")["gan"]["cfg"] == "tiny"
     assert load_study_config(preset_name="thesis-256")["gan"]["cfg"] == "auto"
     with pytest.raises(ValueError, match="unknown preset"):
         load_study_config(preset_name="nope")

@@ -12,6 +12,7 @@ from dermsynth.cli.common import console, user_errors
 
 class Preset(StrEnum):
     demo_cpu = "demo-cpu"
+    demo_phantom = "demo-phantom"
     gpu_quick = "gpu-quick"
     thesis_256 = "thesis-256"
 
@@ -45,7 +46,7 @@ def run(
 
     with user_errors():
         if config is None and preset is None:
-            raise ValueError("give a CONFIG.yaml or --preset (demo-cpu, gpu-quick, thesis-256)")
+            raise ValueError("give a CONFIG.yaml or --preset (demo-cpu, demo-phantom, gpu-quick, thesis-256)")
         cfg = load_study_config(config, preset.value if preset else None)
         resolved = resolved_study(cfg, out)
     if dry_run:

@@ -11,7 +11,7 @@ import yaml
 
 from dermsynth.core.config import check_keys, read_yaml_mapping
 
-PRESETS = ("demo-cpu", "gpu-quick", "thesis-256")
+PRESETS = ("demo-cpu", "demo-phantom", "gpu-quick", "thesis-256")
 
 
 def preset(name: str) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     """
     from dermsynth.gan.train_config import TrainConfig
 
-    user = {k: v for k, v in sec.items() if k not in ("enabled", "resolution")}
+    user = {k: v for k, v in sec.items() if k not in ("enabled", "resolution", "train_on")}
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     pipeline_set = sorted(set(user) & set(GAN_FILLED))
     if pipeline_set:
@@ -160,7 +160,13 @@ def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     resolution = sec.get("resolution")  # train at this side (a resized copy of the train split); None: as is
     if resolution is not None and (int(resolution) < 4 or int(resolution) & (int(resolution) - 1)):
         raise ValueError(f"gan.resolution: {resolution} is not a power of two >= 4")
-    return {"train": coerce_fields(TrainConfig, user), "resolution": resolution and int(resolution)}
+    train_on = sec.get(
+        "train_on", "clean"
+    )  # clean: the cleaned images when the clean stage ran; data: the audited ones
+    if train_on not in ("clean", "data"):
+        raise ValueError(f"gan.train_on: {train_on!r} is not one of clean, data")
+    return {"train": coerce_fields(TrainConfig, user), "resolution": resolution and int(resolution),
+            "train_on": train_on}  # fmt: skip
 
 
 def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
@@ -170,7 +176,7 @@ def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.gan.training_setup import run_name
 
     over = dict(c["train"])
-    data = inputs.get("clean", inputs["data"])
+    data = inputs.get("clean", inputs["data"]) if c.get("train_on", "clean") == "clean" else inputs["data"]
     data = data / "dataset" if (data / "dataset" / "manifest.csv").exists() else data
     data = train_split_view(data, out / "train-data", c.get("resolution"))
     res, c_dim, _ = probe_dataset(data, cond=bool(over.get("cond", False)))
