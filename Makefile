@@ -27,8 +27,8 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
