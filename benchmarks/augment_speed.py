@@ -69,11 +69,10 @@ def aliasing(impl_resample, scales=(0.5, 0.6, 0.75, 0.9), size: int = 64, nfreq:
 
 
 def main() -> None:
-    from gan_step import build, make_step
-
     from dermsynth.gan.augment import AugmentPipe, wavelet_resample
     from dermsynth.gan.augment_fast import FastAugmentPipe
     from dermsynth.gan.augment_filters import geom_lowpass
+    from gan_step import build, make_step
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--res", type=int, default=256)

@@ -69,23 +69,19 @@ def _class_contrast(img: torch.Tensor, labels: torch.Tensor) -> float:
     return float(centre[labels == 1].mean() - centre[labels == 0].mean())
 
 
-def _dataset(tmp_path: Path) -> Path:
-    """Phantom dermoscopy when the data stage provides it, else lesion disks (class 1 darker)."""
-    try:
-        from dermsynth.data.phantom import make_phantom_dataset
-    except ImportError:
-        return make_disk_dataset(tmp_path / "data", n=64, size=32)
-    out = tmp_path / "phantom"
-    make_phantom_dataset(out, 64, 32, 0)
-    return out
-
-
 @pytest.mark.slow
 def test_tiny_gan_learns_the_data_and_its_classes(tmp_path):
+    """A strong, known class signal: lesion disks, class 1 dark brown, class 0 light brown (centre
+    brightness differs by ~0.3 in [-1, 1]). After 0.75 kimg the FD must have fallen five-fold and the
+    generator's class contrast (256 samples per evaluation) must have the data's sign and at least a
+    third of its size. The contrast is read from the EMA generator of the last two snapshots and
+    averaged, so one unlucky snapshot does not decide (the old check, on the phantom's weak contrast
+    after one snapshot, flipped sign on AMD; issue 17)."""
     from dermsynth.gan import training_loop as tl
+    from dermsynth.gan.checkpoint import load_generator
     from dermsynth.gan.train_config import resolve_train_config
 
-    data = _dataset(tmp_path)
+    data = make_disk_dataset(tmp_path / "data", n=64, size=32)
     cfg = resolve_train_config("tiny", 32, data=str(data), cond=True, c_dim=2, kimg=0.75, tick=0.25, snap=1,
                                device="cpu", metrics=("fd_simple",))  # fmt: skip
     run = tl.train(tl.setup(cfg, tmp_path / "run", echo=None))
@@ -94,12 +90,15 @@ def test_tiny_gan_learns_the_data_and_its_classes(tmp_path):
 
     real, c = run.data.batch(np.arange(len(run.data.files)), "cpu")
     want = _class_contrast(real, c.argmax(1))
-    G = run.G_ema
+    assert want < -0.2  # class 1 is darker, clearly
     labels = torch.arange(256) % 2
-    with torch.no_grad():
-        z = torch.randn(256, G.z_dim, generator=torch.Generator().manual_seed(7))
-        img = G(z, torch.nn.functional.one_hot(labels, 2).float(), noise_mode="const")
-    got = _class_contrast(img, labels)
-    assert abs(want) > 0.05
-    assert np.sign(got) == np.sign(want) and abs(got) > 0.3 * abs(want), (got, want)
-    print(json.dumps({"data": data.name, "fd_simple": fd, "class_contrast": {"samples": got, "data": want}}))
+    onehot = torch.nn.functional.one_hot(labels, 2).float()
+    z = torch.randn(256, run.G_ema.z_dim, generator=torch.Generator().manual_seed(7))
+    got = []
+    for net in sorted(run.run_dir.glob("network-*.safetensors"))[-2:]:
+        G = load_generator(net)
+        with torch.no_grad():
+            got.append(_class_contrast(G(z, onehot, noise_mode="const"), labels))
+    mean = float(np.mean(got))
+    print(json.dumps({"fd_simple": fd, "class_contrast": {"samples": got, "data": want}}))
+    assert mean < 0.33 * want, (got, want)  # same sign as the data and at least a third of it
