@@ -9,22 +9,36 @@ import pandas as pd
 from PIL import Image, PngImagePlugin
 
 
-def make_dataset(root: Path, source: str, per_class: int, seed: int = 0) -> Path:
-    """A dataset dir whose files differ by source in every file-level way (format, size, metadata)."""
+def make_dataset(
+    root: Path,
+    source: str,
+    per_class: int,
+    seed: int = 0,
+    side: int = 64,
+    odd_sizes: bool = True,
+    quality: tuple[int, int] = (70, 95),
+) -> Path:
+    """A dataset dir of phantom lesions whose files differ by source in every file-level way: real ones
+    are JPEGs of odd sizes (>= ``side`` px) with EXIF, synthetic ones ``side`` px PNGs with a text chunk
+    naming the generator. The pixels come from one distribution, as a good generator's would."""
+    from dermsynth.data.phantom import render_phantom
+
     g = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for label in (0, 1):
         for k in range(per_class):
             iid = f"{source[:3]}_{label}_{k:03d}"
-            if source == "real":  # JPEG, odd sizes, EXIF-like info
-                h, w = int(g.integers(40, 60)), int(g.integers(50, 70))
-                arr = g.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            if source == "real":  # JPEG, odd sizes, EXIF
+                h, w = (int(g.integers(side, side + side // 4)) for _ in "hw") if odd_sizes else (side, side)
+                big = render_phantom(k + 1000 * label, seed, max(h, w), label=label).image
+                arr = big[:h, :w]
                 f = f"images/{iid}.jpg"
-                Image.fromarray(arr).save(root / f, quality=int(g.integers(70, 95)))
-            else:  # smooth PNG with a text chunk naming the generator
-                yy, xx = np.mgrid[0:32, 0:32]
-                arr = np.stack([(xx * 8 + label * 40) % 256, yy * 8, (xx + yy) * 4], -1).astype(np.uint8)
+                exif = Image.Exif()
+                exif[0x0110] = "DermLite camera"
+                Image.fromarray(arr).save(root / f, quality=int(g.integers(*quality)), exif=exif)
+            else:  # PNG with a text chunk naming the generator
+                arr = render_phantom(k + 1000 * label, seed, side, label=label).image
                 meta = PngImagePlugin.PngInfo()
                 meta.add_text("Software", "stylegan2-ada")
                 f = f"images/{iid}.png"
@@ -46,9 +60,10 @@ def make_dataset(root: Path, source: str, per_class: int, seed: int = 0) -> Path
 def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
     from dermsynth.survey.build import BuildOptions, build_study
 
-    real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1)
-    syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2)
-    opts = BuildOptions(n=n, seed=seed, size=kw.pop("size", 32), **kw)
+    size = kw.pop("size", 32)
+    real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1, side=2 * size)
+    syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2, side=2 * size)
+    opts = BuildOptions(n=n, seed=seed, size=size, **kw)
     return build_study(real, syn, tmp / "study", opts).study_dir
 
 

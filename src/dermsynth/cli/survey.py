@@ -30,8 +30,17 @@ def build(
         None, help="Embeddings csv of `classify embed` for synthetic outliers."
     ),
     outlier_frac: float = typer.Option(0.0, help="Share of synthetic stimuli per class taken as outliers."),
-    seed: int = typer.Option(0, help="Selection and id seed."),
+    unknown: str = typer.Option(
+        "drop", help="Images whose excluded artifact is not annotated (blank): drop or keep."
+    ),
+    seed: int = typer.Option(0, help="Selection seed (ids are secret and random at every build)."),
     size: int = typer.Option(256, help="Side of the square stimuli in pixels."),
+    min_source_scale: float = typer.Option(
+        2.0, help="Sources must be at least this many times --size (smaller ones are refused)."
+    ),
+    pixel_leaks: str = typer.Option(
+        "fail", help="If pixel statistics tell the sources apart: fail, or warn and keep the study."
+    ),
     examples_per_class: int = typer.Option(3, help="Real example images per class (not in the questions)."),
     study_id: str | None = typer.Option(None, help="Study id (default: random)."),
 ) -> None:
@@ -46,15 +55,43 @@ def build(
         outlier_frac=outlier_frac,
         examples_per_class=examples_per_class,
         study_id=study_id,
+        min_source_scale=min_source_scale,
+        unknown=unknown,
+        pixel_leaks=pixel_leaks,
     )
+    if min_source_scale < 2.0:
+        console.print(
+            f"[bold red]WARNING:[/bold red] --min-source-scale {min_source_scale:g} is below 2: sources "
+            "barely reduced (or upscaled, below 1) keep their processing history; the pixel leak check "
+            "decides whether the study is kept"
+        )
     with user_errors(), progress() as bar:
         task = bar.add_task("encoding stimuli", total=n, info="")
         res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
     leak = res.leak or {}
+    for source, cols in res.exclusions.items():
+        for col, c in cols.items():
+            console.print(
+                f"--exclude {col} ({source}): {c['present']} with it, {c['unknown']} unknown, "
+                f"{c['absent']} without; {c['removed']} dropped (unknown: {unknown})"
+            )
     console.print(f"study written to [bold]{res.study_dir}[/bold]: {res.counts}")
+    pix = leak.get("pixel", {}).get("classifier", {})
     console.print(
-        f"leak check passed: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} (p={leak.get('p_value', float('nan')):.3g})"
+        f"leak check: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} "
+        f"(p={leak.get('p_value', float('nan')):.3g}), pixel-level {pix.get('accuracy', float('nan')):.3f} "
+        f"(p={pix.get('p_value', float('nan')):.3g})"
     )
+    if leak.get("pixel_failures"):
+        console.print(
+            f"[bold red]WARNING: PIXEL LEAK, study kept because --pixel-leaks warn:[/bold red] "
+            f"{leak['pixel_failures']}"
+        )
+    if res.too_small:
+        console.print(
+            f"[bold yellow]WARNING: {len(res.too_small)} sources smaller than {min_source_scale:g} x "
+            f"--size {size} were refused[/bold yellow] (listed in study.json)"
+        )
     if res.skipped:
         console.print(f"[yellow]{len(res.skipped)} unreadable images skipped[/yellow] (listed in study.json)")
 
