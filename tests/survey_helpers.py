@@ -93,20 +93,34 @@ def invite_tokens(client, count: int, note: str = "") -> list[str]:
     return re.findall(r"/r/([A-Za-z0-9_\-]+)</code>", r.text)
 
 
+READER_COOKIE = "dermsynth_reader"
+
+
+def as_reader(client, token: str):
+    """Open the invitation link in ``client`` unless its cookie already is this reader's."""
+    if client.cookies.get(READER_COOKIE) != token:
+        r = client.get(f"/r/{token}", follow_redirects=False)
+        assert r.status_code == 303, r.text
+        assert "/r/" not in r.headers["location"]  # token-free from here on
+    return client
+
+
 def consent(client, token: str, background: str = "dermatologist"):
-    page = client.get(f"/r/{token}/consent").text
+    as_reader(client, token)
+    page = client.get("/s/consent").text
     return client.post(
-        f"/r/{token}/consent",
+        "/s/consent",
         data={"consent": "yes", "background": background, "nonce": hidden(page)["nonce"]},
     )
 
 
 def answer(client, token: str, pos: int, diagnosis="melanoma", synthetic="yes", certainty="3"):
     """GET question ``pos`` then submit it; returns (response, image_id, nonce)."""
-    page = client.get(f"/r/{token}/q/{pos}")
+    as_reader(client, token)
+    page = client.get(f"/s/q/{pos}")
     h = hidden(page.text)
     r = client.post(
-        f"/r/{token}/q/{pos}",
+        f"/s/q/{pos}",
         data={
             "image_id": h["image_id"],
             "nonce": h["nonce"],
@@ -164,7 +178,7 @@ class Server:
         import tempfile
 
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         t0 = time.time()
         while time.time() - t0 < timeout:
             if self.proc.poll() is not None:
@@ -177,6 +191,11 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not start")
+
+    def output(self) -> str:
+        """Everything the server printed so far (console and access log)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, like a crash."""

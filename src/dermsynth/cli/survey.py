@@ -123,13 +123,21 @@ def serve(
         None, envvar=PASSWORD_ENV, help=f"Admin password (or ${PASSWORD_ENV})."
     ),
     secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (behind HTTPS)."),
-    public_url: str | None = typer.Option(None, help="Base URL used in invitation links."),
+    public_url: str | None = typer.Option(
+        None,
+        help="Base URL of invitation links, e.g. https://survey.example.org (required beyond localhost).",
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1", help="Proxies trusted for X-Forwarded-For/-Proto (the client address rate limits use)."
+    ),
 ) -> None:
-    """Serve the study (FastAPI + uvicorn)."""
+    """Serve the study (FastAPI + uvicorn); reader tokens never reach the access log."""
     import uvicorn
 
-    from dermsynth.survey.app import Settings, create_app
+    from dermsynth.survey.app import Settings, check_public_url, create_app
 
+    with user_errors():
+        check_public_url(public_url, host)
     if not admin_password:
         admin_password = secrets.token_urlsafe(12)
         console.print(
@@ -137,8 +145,72 @@ def serve(
         )
     with user_errors():
         application = create_app(Settings(study, admin_password, db, None, secure_cookies, public_url))
-    console.print(f"admin pages: http://{host}:{port}/admin")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    leak = application.state.study.root / "leakcheck.json"
+    if not leak.exists() or not json.loads(leak.read_text()).get("passed"):
+        console.print(f"[bold red]WARNING: the leak check of this study did not pass ({leak})[/bold red]")
+    console.print(f"admin pages: {(public_url or f'http://{host}:{port}').rstrip('/')}/admin")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=redacted_log_config(),
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
+
+
+def redacted_log_config() -> dict:
+    """uvicorn's logging config with :class:`~dermsynth.survey.app.RedactTokens` on every handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg = copy.deepcopy(LOGGING_CONFIG)
+    cfg.setdefault("filters", {})["redact"] = {"()": "dermsynth.survey.app.RedactTokens"}
+    for handler in cfg["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "redact"]
+    return cfg
+
+
+@app.command()
+def close(
+    study: Path = typer.Argument(..., help="Study directory."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Close the study: no reader can answer and no invitation can be made until it is reopened."""
+    from dermsynth.survey.service import set_closed
+
+    with user_errors():
+        set_closed(study, True, db)
+    console.print(f"{study}: closed")
+
+
+@app.command()
+def reopen(
+    study: Path = typer.Argument(..., help="Study directory."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Reopen a closed study."""
+    from dermsynth.survey.service import set_closed
+
+    with user_errors():
+        set_closed(study, False, db)
+    console.print(f"{study}: open")
+
+
+@app.command()
+def revoke(
+    study: Path = typer.Argument(..., help="Study directory."),
+    reader_ids: list[str] = typer.Argument(..., help="Reader ids as in the exports, e.g. r0003."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Revoke invitations: their links (and browsers that opened them) open nothing any more."""
+    from dermsynth.survey.service import revoke as run
+
+    with user_errors():
+        run(study, reader_ids, db)
+    console.print(f"revoked: {', '.join(reader_ids)}")
 
 
 @app.command()
@@ -163,7 +235,7 @@ def export(
     out: Path = typer.Option(..., help="Directory for responses.csv and stimuli.csv."),
     db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
 ) -> None:
-    """Export responses.csv and stimuli.csv."""
+    """Export responses.csv (latest answers), revisions.csv (every revision) and stimuli.csv."""
     from dermsynth.survey.service import export as run
 
     with user_errors():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dermsynth.survey.models import Base
@@ -33,9 +33,27 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+#: Columns added after the first release: (table, column, SQL type); added to older databases.
+ADDED_COLUMNS = [("readers", "revoked_at", "TIMESTAMP")]
+_APPEND_ONLY_SQLITE = [
+    "CREATE TRIGGER IF NOT EXISTS answer_log_no_update BEFORE UPDATE ON answer_log "
+    "BEGIN SELECT RAISE(ABORT, 'answer_log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS answer_log_no_delete BEFORE DELETE ON answer_log "
+    "BEGIN SELECT RAISE(ABORT, 'answer_log is append-only'); END",
+]
+
+
 def init_db(engine: Engine) -> None:
-    """Create missing tables (idempotent)."""
+    """Create missing tables and columns (idempotent); on SQLite make ``answer_log`` append-only."""
     Base.metadata.create_all(engine)
+    insp = inspect(engine)
+    with engine.begin() as conn:
+        for table, column, sql_type in ADDED_COLUMNS:
+            if column not in {c["name"] for c in insp.get_columns(table)}:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+        if engine.dialect.name == "sqlite":
+            for stmt in _APPEND_ONLY_SQLITE:
+                conn.execute(text(stmt))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
