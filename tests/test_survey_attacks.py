@@ -64,6 +64,14 @@ def test_backoff_charges_before_checking_and_doubles():
     b.success("k")
     assert b.begin("k") == 0 and b.charged("k") == 1
     assert b.begin("other") == 0  # keys are independent
+    # failures-only mode (reader links): checks charge nothing, failures do; history decays
+    f = Backoff(free=2, base=1.0, clock=clock, forget_after=60)
+    assert all(f.check("ip") == 0 for _ in range(10))
+    for _ in range(3):
+        f.failure("ip")
+    assert f.check("ip") == pytest.approx(1.0)
+    clock.t += 61
+    assert f.check("ip") == 0 and f.charged("ip") == 0
 
 
 def test_parallel_password_guessing_is_throttled(app):

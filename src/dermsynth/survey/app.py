@@ -126,10 +126,16 @@ def _client(request: Request) -> str:
 
 
 def _gate(request: Request, kind: str) -> tuple[str, str]:
-    """Charge one authentication attempt of ``kind`` (admin | reader); 429 while backing off."""
+    """One authentication attempt of ``kind``; 429 while backing off. Admin attempts are charged
+    before the secret is checked (refunded by :func:`_auth_ok`); reader attempts only on failure
+    (:func:`_auth_failed`), as many honest readers may share one address."""
     limits = request.app.state.limits[kind]
     keys = (f"{kind}:{_client(request)}", f"{kind}:*")
-    wait = max(limits[0].begin(keys[0]), limits[1].begin(keys[1]))
+    if kind == "admin":
+        wait = limits[0].begin(keys[0])
+        wait = wait or limits[1].begin(keys[1])
+    else:
+        wait = max(limits[0].check(keys[0]), limits[1].check(keys[1]))
     if wait > 0:
         secs = int(wait) + 1
         raise HTTPException(
@@ -139,9 +145,17 @@ def _gate(request: Request, kind: str) -> tuple[str, str]:
 
 
 def _auth_ok(request: Request, kind: str, keys: tuple[str, str]) -> None:
-    limits = request.app.state.limits[kind]
-    limits[0].success(keys[0])
-    limits[1].success(keys[1])
+    if kind == "admin":
+        limits = request.app.state.limits[kind]
+        limits[0].success(keys[0])
+        limits[1].success(keys[1])
+
+
+def _auth_failed(request: Request, kind: str, keys: tuple[str, str]) -> None:
+    if kind == "reader":
+        limits = request.app.state.limits[kind]
+        limits[0].failure(keys[0])
+        limits[1].failure(keys[1])
 
 
 def current_reader(
@@ -154,6 +168,7 @@ def current_reader(
     keys = _gate(request, "reader")
     reader = crud.reader_by_token(db, study.study_id, token)
     if reader is None:
+        _auth_failed(request, "reader", keys)
         raise HTTPException(
             403,
             "This invitation is not valid (any more). Please open the link you were sent, or ask the organiser.",
@@ -332,8 +347,8 @@ def _reader_routes(app: FastAPI) -> None:
         if token:
             keys = _gate(request, "reader")
             reader = crud.reader_by_token(db, study.study_id, token)
-            if reader is not None:
-                _auth_ok(request, "reader", keys)
+            if reader is None:
+                _auth_failed(request, "reader", keys)
         if reader is None:
             return render(request, "landing.html", {})
         ctx = {
@@ -351,6 +366,7 @@ def _reader_routes(app: FastAPI) -> None:
         keys = _gate(request, "reader")
         reader = crud.reader_by_token(db, study.study_id, token)
         if reader is None:
+            _auth_failed(request, "reader", keys)
             raise HTTPException(
                 404, "This invitation link is not valid. Please check the link you were sent."
             )
