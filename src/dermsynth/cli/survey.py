@@ -251,15 +251,30 @@ def analyze(
     images: Path | None = typer.Option(None, help="Study dir (or its images/) for image grids."),
     n_boot: int = typer.Option(2000, help="Cluster-bootstrap resamples."),
     seed: int = typer.Option(0),
+    min_complete: float = typer.Option(
+        1.0, help="Share of the stimuli a reader must have answered to count as complete."
+    ),
+    keep_incomplete: bool = typer.Option(
+        False, help="Keep incomplete readers in the tables (kappa always uses complete readers)."
+    ),
 ) -> None:
     """Tables 4.3/4.4 (readers.csv), Figs. 4.11-4.16, chance tests, pooled CI, Fleiss' kappa."""
     from dermsynth.survey.analyze import analyze as run
 
     with user_errors():
-        summary = run(responses, stimuli, out, images, n_boot, seed)
+        summary = run(responses, stimuli, out, images, n_boot, seed, min_complete, keep_incomplete)
+    comp = summary["completeness"]
+    if comp["incomplete_readers"]:
+        listed = ", ".join(
+            f"{r['reader_id']} ({r['answered']}/{r['of']})" for r in comp["incomplete_readers"]
+        )
+        verb = "kept in the tables" if keep_incomplete else "left out"
+        console.print(f"[yellow]incomplete readers, {verb}:[/yellow] {listed}")
     pooled = summary["pooled_accuracy"]["mean_of_readers_t"]
     console.print(
         f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {pooled['mean']:.3f} "
         f"[{pooled['ci_low']:.3f}, {pooled['ci_high']:.3f}]; Fleiss kappa (synthetic) "
-        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f}; written to {out}"
+        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f} "
+        f"({summary['fleiss_kappa']['synthetic']['readers']} complete readers, "
+        f"{summary['fleiss_kappa']['synthetic']['images']} images); written to {out}"
     )
