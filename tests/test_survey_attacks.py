@@ -346,3 +346,26 @@ def test_shared_computer_not_you(app):
     as_reader(pc, token)
     assert "Not you? Sign out" in pc.get("/s/q/2").text
     assert pc.post("/s/forget", data={"nonce": "forged"}).status_code == 403
+
+
+def test_database_of_the_previous_version_is_upgraded(study, tmp_path):
+    """A study.db made before revocation and the answer log gets the new column and tables on start."""
+    db = tmp_path / "old.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(
+        "CREATE TABLE readers (id INTEGER PRIMARY KEY, study_id VARCHAR(64), token_hash VARCHAR(64) UNIQUE, "
+        "note VARCHAR(200), order_seed BIGINT, background VARCHAR(32), consented_at DATETIME, "
+        "created_at DATETIME);"
+    )
+    con.close()
+    app = create_app(
+        Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{db}", public_url="https://x.org")
+    )
+    (token,) = invite_tokens(TestClient(app), 1)
+    c = TestClient(app)
+    consent(c, token)
+    assert answer(c, token, 1)[0].status_code == 303
+    con = sqlite3.connect(db)
+    cols = {r[1] for r in con.execute("PRAGMA table_info(readers)")}
+    assert "revoked_at" in cols and con.execute("SELECT COUNT(*) FROM answer_log").fetchone() == (1,)
+    con.close()
