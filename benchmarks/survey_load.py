@@ -29,13 +29,14 @@ _HIDDEN = r'<input type="hidden" name="(\w+)" value="([^"]*)">'
 
 
 def make_dataset(root: Path, source: str, per_class: int, seed: int) -> Path:
-    g = np.random.default_rng(seed)
+    from dermsynth.data.phantom import render_phantom
+
     (root / "images").mkdir(parents=True)
     rows = []
     for label in (0, 1):
         for k in range(per_class):
             f = f"images/{source}_{label}_{k}.png"
-            Image.fromarray(g.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(root / f)
+            Image.fromarray(render_phantom(1000 * label + k, seed, 512, label=label).image).save(root / f)
             rows.append({"image_id": f"{source}_{label}_{k}", "file": f, "label": label, "source": source})
     pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
     return root
@@ -50,11 +51,11 @@ def free_port() -> int:
 def reader(url: str, token: str, n: int, barrier: threading.Barrier, lat: list[float], acked: list) -> None:
     import re
 
-    with httpx.Client(base_url=url, timeout=60) as c:
+    with httpx.Client(base_url=url, timeout=60, follow_redirects=True) as c:
         barrier.wait()
-        page = c.get(f"/r/{token}/consent")
+        page = c.get(f"/r/{token}")  # swaps the link's token for the reader cookie
         c.post(
-            f"/r/{token}/consent",
+            "/s/consent",
             data={
                 "consent": "yes",
                 "background": "lay_person",
@@ -63,10 +64,11 @@ def reader(url: str, token: str, n: int, barrier: threading.Barrier, lat: list[f
         )
         for pos in range(1, n + 1):
             t0 = time.perf_counter()
-            h = dict(re.findall(_HIDDEN, c.get(f"/r/{token}/q/{pos}").text))
+            h = dict(re.findall(_HIDDEN, c.get(f"/s/q/{pos}").text))
             r = c.post(
-                f"/r/{token}/q/{pos}",
+                f"/s/q/{pos}",
                 data={**h, "diagnosis": "melanoma", "synthetic": "yes", "certainty": "3"},
+                follow_redirects=False,
             )
             lat.append(time.perf_counter() - t0)
             if r.status_code == 303:

@@ -9,22 +9,36 @@ import pandas as pd
 from PIL import Image, PngImagePlugin
 
 
-def make_dataset(root: Path, source: str, per_class: int, seed: int = 0) -> Path:
-    """A dataset dir whose files differ by source in every file-level way (format, size, metadata)."""
+def make_dataset(
+    root: Path,
+    source: str,
+    per_class: int,
+    seed: int = 0,
+    side: int = 64,
+    odd_sizes: bool = True,
+    quality: tuple[int, int] = (70, 95),
+) -> Path:
+    """A dataset dir of phantom lesions whose files differ by source in every file-level way: real ones
+    are JPEGs of odd sizes (>= ``side`` px) with EXIF, synthetic ones ``side`` px PNGs with a text chunk
+    naming the generator. The pixels come from one distribution, as a good generator's would."""
+    from dermsynth.data.phantom import render_phantom
+
     g = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for label in (0, 1):
         for k in range(per_class):
             iid = f"{source[:3]}_{label}_{k:03d}"
-            if source == "real":  # JPEG, odd sizes, EXIF-like info
-                h, w = int(g.integers(40, 60)), int(g.integers(50, 70))
-                arr = g.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            if source == "real":  # JPEG, odd sizes, EXIF
+                h, w = (int(g.integers(side, side + side // 4)) for _ in "hw") if odd_sizes else (side, side)
+                big = render_phantom(k + 1000 * label, seed, max(h, w), label=label).image
+                arr = big[:h, :w]
                 f = f"images/{iid}.jpg"
-                Image.fromarray(arr).save(root / f, quality=int(g.integers(70, 95)))
-            else:  # smooth PNG with a text chunk naming the generator
-                yy, xx = np.mgrid[0:32, 0:32]
-                arr = np.stack([(xx * 8 + label * 40) % 256, yy * 8, (xx + yy) * 4], -1).astype(np.uint8)
+                exif = Image.Exif()
+                exif[0x0110] = "DermLite camera"
+                Image.fromarray(arr).save(root / f, quality=int(g.integers(*quality)), exif=exif)
+            else:  # PNG with a text chunk naming the generator
+                arr = render_phantom(k + 1000 * label, seed, side, label=label).image
                 meta = PngImagePlugin.PngInfo()
                 meta.add_text("Software", "stylegan2-ada")
                 f = f"images/{iid}.png"
@@ -46,9 +60,10 @@ def make_dataset(root: Path, source: str, per_class: int, seed: int = 0) -> Path
 def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
     from dermsynth.survey.build import BuildOptions, build_study
 
-    real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1)
-    syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2)
-    opts = BuildOptions(n=n, seed=seed, size=kw.pop("size", 32), **kw)
+    size = kw.pop("size", 32)
+    real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1, side=2 * size)
+    syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2, side=2 * size)
+    opts = BuildOptions(n=n, seed=seed, size=size, **kw)
     return build_study(real, syn, tmp / "study", opts).study_dir
 
 
@@ -78,20 +93,34 @@ def invite_tokens(client, count: int, note: str = "") -> list[str]:
     return re.findall(r"/r/([A-Za-z0-9_\-]+)</code>", r.text)
 
 
+READER_COOKIE = "dermsynth_reader"
+
+
+def as_reader(client, token: str):
+    """Open the invitation link in ``client`` unless its cookie already is this reader's."""
+    if client.cookies.get(READER_COOKIE) != token:
+        r = client.get(f"/r/{token}", follow_redirects=False)
+        assert r.status_code == 303, r.text
+        assert "/r/" not in r.headers["location"]  # token-free from here on
+    return client
+
+
 def consent(client, token: str, background: str = "dermatologist"):
-    page = client.get(f"/r/{token}/consent").text
+    as_reader(client, token)
+    page = client.get("/s/consent").text
     return client.post(
-        f"/r/{token}/consent",
+        "/s/consent",
         data={"consent": "yes", "background": background, "nonce": hidden(page)["nonce"]},
     )
 
 
 def answer(client, token: str, pos: int, diagnosis="melanoma", synthetic="yes", certainty="3"):
     """GET question ``pos`` then submit it; returns (response, image_id, nonce)."""
-    page = client.get(f"/r/{token}/q/{pos}")
+    as_reader(client, token)
+    page = client.get(f"/s/q/{pos}")
     h = hidden(page.text)
     r = client.post(
-        f"/r/{token}/q/{pos}",
+        f"/s/q/{pos}",
         data={
             "image_id": h["image_id"],
             "nonce": h["nonce"],
@@ -149,7 +178,7 @@ class Server:
         import tempfile
 
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         t0 = time.time()
         while time.time() - t0 < timeout:
             if self.proc.poll() is not None:
@@ -162,6 +191,11 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not start")
+
+    def output(self) -> str:
+        """Everything the server printed so far (console and access log)."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, like a crash."""

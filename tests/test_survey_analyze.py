@@ -104,7 +104,8 @@ def test_reader_tests_equal_scipy_and_pooled_interval(tmp_path):
     accs = [(tp + tn) / (tp + fp + fn + tn) for tp, fp, fn, tn in counts.values()]
     lo, hi = stats.t.interval(0.95, len(accs) - 1, loc=np.mean(accs), scale=stats.sem(accs))
     p = summary["pooled_accuracy"]["mean_of_readers_t"]
-    assert (p["mean"], p["ci_low"], p["ci_high"]) == pytest.approx((np.mean(accs), lo, hi))
+    assert hi > 1  # three readers, wide t interval: clipped to a proportion's range
+    assert (p["mean"], p["ci_low"], p["ci_high"]) == pytest.approx((np.mean(accs), max(0, lo), min(1, hi)))
     boot = summary["pooled_accuracy"]["cluster_bootstrap"]
     assert boot["ci_low"] <= boot["estimate"] <= boot["ci_high"]
     readers = pd.read_csv(tmp_path / "o" / "readers.csv")
@@ -234,3 +235,63 @@ def test_unanimous_images_and_grids(tmp_path):
     assert set(u.loc[u.group == "synthetic_fooled_all", "image_id"]) == {f"{4:016x}"}
     assert "grid_synthetic_caught_by_all.png" in summary["figures"]
     assert (tmp_path / "o" / "grid_synthetic_fooled_all.png").exists()
+
+
+def test_pooled_interval_clipped_to_unit_range():
+    accs = np.array([1.0, 0.97, 1.0, 0.99])
+    lo, hi = stats.t.interval(0.95, len(accs) - 1, loc=accs.mean(), scale=stats.sem(accs))
+    assert hi > 1.0  # the unclipped interval the issue found
+    p = pooled_t(accs)
+    assert (
+        p["ci_high"] == 1.0 and p["ci_low"] == pytest.approx(lo) and p["mean"] == pytest.approx(accs.mean())
+    )
+    assert pooled_t(np.array([0.0, 0.02, 0.0]))["ci_low"] == 0.0
+
+
+def test_incomplete_readers_listed_excluded_and_kappa_on_complete_readers(tmp_path):
+    """The issue's case: a reader with 5 of 40 answers counted as complete and Fleiss' kappa silently
+    shrank to 5 images. Now that reader is listed and left out, and kappa uses all 40 images."""
+    from dermsynth.cli.survey import app
+
+    counts = {"a": (15, 5, 5, 15), "b": (12, 8, 8, 12), "c": (18, 2, 2, 18)}
+    resp, stim = thesis_like(tmp_path, counts, {k: "dermatologist" for k in counts})
+    df = pd.read_csv(resp, dtype=str)
+    partial = df[df.reader_id == "a"].iloc[:5].assign(reader_id="short", background="lay_person")
+    pd.concat([df, partial]).to_csv(resp, index=False)
+    summary = analyze(resp, stim, tmp_path / "o", n_boot=20)
+    comp = summary["completeness"]
+    assert comp["incomplete_readers"] == [{"reader_id": "short", "answered": 5, "of": 40}]
+    assert (
+        summary["readers"] == 3
+        and "short" not in pd.read_csv(tmp_path / "o" / "readers.csv").reader_id.tolist()
+    )
+    assert pd.read_csv(tmp_path / "o" / "incomplete_readers.csv").reader_id.tolist() == ["short"]
+    kappa = summary["fleiss_kappa"]["synthetic"]
+    assert (kappa["readers"], kappa["images"]) == (3, 40)
+    full = join(read_responses(resp), read_stimuli_table(stim))
+    full = full[full.reader_id != "short"]
+    wide = full.pivot(index="image_id", columns="reader_id", values="said_synthetic")
+    assert kappa["kappa"] == pytest.approx(fleiss_kappa(count_table(wide.to_numpy(), [True, False])))
+    # kept on request in the tables; kappa still on the complete readers only
+    kept = analyze(resp, stim, tmp_path / "k", n_boot=20, keep_incomplete=True)
+    assert kept["readers"] == 4 and kept["fleiss_kappa"]["synthetic"]["images"] == 40
+    # a lower threshold admits the short reader into the tables and kappa (on the 5 shared images)
+    low = analyze(resp, stim, tmp_path / "l", n_boot=20, min_complete=0.1)
+    assert low["completeness"]["incomplete_readers"] == [] and low["fleiss_kappa"]["synthetic"]["images"] == 5
+    res = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            "--responses",
+            str(resp),
+            "--stimuli",
+            str(stim),
+            "--out",
+            str(tmp_path / "c"),
+            "--n-boot",
+            "20",
+        ],
+    )
+    assert res.exit_code == 0 and "short (5/40)" in res.output and "left out" in res.output
+    with pytest.raises(ValueError, match="min-complete"):
+        analyze(resp, stim, tmp_path / "x", n_boot=20, min_complete=0)

@@ -1,5 +1,7 @@
 """The reader-study app through its HTTP interface (FastAPI TestClient, temp SQLite file):
-reader flow and resume, per-reader order, blinding, token isolation, admin auth, injection, replay."""
+reader flow and resume, per-reader order, blinding, token isolation, admin auth, injection, replay,
+and each attack of issue 16 (password guessing, answers after closing, revoked links, rewritten
+history, token in logs and URLs, Host-header links, bad values) reproduced and now refused."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dermsynth.survey.db import init_db, make_engine, session_factory
 from dermsynth.survey.encode import png_chunks
 from dermsynth.survey.models import Answer
 from dermsynth.survey.security import sign, unsign
-from survey_helpers import admin_login, answer, consent, hidden, invite_tokens, make_study
+from survey_helpers import admin_login, answer, as_reader, consent, hidden, invite_tokens, make_study
 
 N = 8
 
@@ -31,7 +33,12 @@ def study(tmp_path_factory):
 @pytest.fixture
 def app(study, tmp_path):
     return create_app(
-        Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+        Settings(
+            study_dir=study,
+            admin_password="pw",
+            db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            public_url="https://survey.example.org",
+        )
     )
 
 
@@ -53,19 +60,22 @@ def test_full_flow_resume_and_export(app, admin, study, tmp_path):
     (token,) = invite_tokens(admin, 1)
     c = reader_client(app)
     r = c.get(f"/r/{token}")
-    assert r.url.path.endswith("/consent") and "Your background" in r.text
+    assert r.url.path == "/s/consent" and "Your background" in r.text and token not in r.text
     r = consent(c, token)
-    assert r.url.path.endswith("/examples")
-    assert len(re.findall(r'src="/r/[^"]+/example/[0-9a-f]+"', r.text)) == 2
+    assert r.url.path == "/s/examples"
+    assert len(re.findall(r'src="/s/example/[0-9a-f]+"', r.text)) == 2
     for pos in range(1, 4):
         r, *_ = answer(c, token, pos, certainty=str(pos))
-        assert r.status_code == 303 and r.headers["location"].endswith(f"/q/{pos + 1}")
-    # the browser is closed: a fresh client resumes from the link, and the cookie alone resumes at /
+        assert r.status_code == 303 and r.headers["location"] == f"/s/q/{pos + 1}"
+    # the browser is closed: a fresh client resumes from the link, and the cookie alone offers to
+    # continue at / (with "not you?": a shared computer must not continue as the last reader)
     c2 = reader_client(app)
     r = c2.get(f"/r/{token}")
-    assert r.url.path == f"/r/{token}/q/4"
-    assert c2.get("/").url.path == f"/r/{token}/q/4"
-    page = c2.get(f"/r/{token}/q/2").text  # back: the saved answer is shown
+    assert r.url.path == "/s/q/4"
+    home = c2.get("/")
+    assert home.url.path == "/" and 'href="/s/q/4"' in home.text and "Not you?" in home.text
+    assert "3 of 8 images answered" in home.text
+    page = c2.get("/s/q/2").text  # back: the saved answer is shown
     assert 'value="2" required checked' in page and "3 answered" in page
     for pos in range(4, N + 1):
         r, *_ = answer(c2, token, pos, diagnosis="not_melanoma", synthetic="no", certainty="5")
@@ -76,6 +86,7 @@ def test_full_flow_resume_and_export(app, admin, study, tmp_path):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.splitlines()
     assert lines[0] == ",".join(crud.RESPONSE_COLUMNS) and len(lines) == N + 1
+    assert len(admin.get("/admin/export/revisions.csv").text.splitlines()) == N + 1
     stim = admin.get("/admin/export/stimuli.csv").text
     assert stim == (study / "stimuli.csv").read_text()
     assert "r0001" in admin.get("/admin").text and f"{N}/{N}" in admin.get("/admin").text
@@ -96,14 +107,14 @@ def test_order_random_per_reader_and_stable_across_restart(app, admin, study, tm
     for t in tokens:
         c = reader_client(app)
         consent(c, t)
-        orders.append([hidden(c.get(f"/r/{t}/q/{p}").text)["image_id"] for p in range(1, N + 1)])
+        orders.append([hidden(c.get(f"/s/q/{p}").text)["image_id"] for p in range(1, N + 1)])
     assert all(sorted(o) == sorted(orders[0]) for o in orders)
     assert len({tuple(o) for o in orders}) > 1
     again = create_app(
         Settings(study_dir=study, admin_password="pw", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
     )
-    c = TestClient(again)
-    assert [hidden(c.get(f"/r/{tokens[0]}/q/{p}").text)["image_id"] for p in range(1, N + 1)] == orders[0]
+    c = as_reader(TestClient(again), tokens[0])
+    assert [hidden(c.get(f"/s/q/{p}").text)["image_id"] for p in range(1, N + 1)] == orders[0]
 
 
 def _normalise(html: str, token: str) -> str:
@@ -120,14 +131,15 @@ def test_no_page_or_image_reveals_source_or_label(app, admin, study):
     stim = pd.read_csv(study / "stimuli.csv", dtype=str).set_index("image_id")
     pages, heads, bodies = {}, [], []
     for pos in range(1, N + 1):
-        r = c.get(f"/r/{token}/q/{pos}")
+        r = c.get(f"/s/q/{pos}")
+        assert token not in r.text
         image_id = hidden(r.text)["image_id"]
         pages[stim.loc[image_id, "source"] + stim.loc[image_id, "label"] + str(pos)] = _normalise(
             r.text, token
         )
         for origin in stim["origin"]:
             assert origin not in r.text
-        img = c.get(f"/r/{token}/image/{image_id}")
+        img = c.get(f"/s/image/{image_id}")
         assert img.status_code == 200
         heads.append({k: v for k, v in img.headers.items() if k != "date"})
         bodies.append(img.content)
@@ -141,9 +153,9 @@ def test_no_page_or_image_reveals_source_or_label(app, admin, study):
     for path in (
         "/stimuli.csv",
         "/static/../stimuli.csv",
-        f"/r/{token}/image/..%2Fstimuli.csv",
+        "/s/image/..%2Fstimuli.csv",
         "/study.json",
-        f"/r/{token}/image/{'0' * 16}",
+        f"/s/image/{'0' * 16}",
         "/admin/export/stimuli.csv",
         "/docs",
         "/openapi.json",
@@ -155,12 +167,12 @@ def test_no_page_or_image_reveals_source_or_label(app, admin, study):
 
 def test_security_headers_and_self_hosted(app, admin):
     (token,) = invite_tokens(admin, 1)
-    c = reader_client(app)
-    r = c.get(f"/r/{token}/consent")
+    c = as_reader(reader_client(app), token)
+    r = c.get("/s/consent")
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
     assert not re.search(r'(src|href)="(https?:)?//', r.text)
-    assert c.get("/static/survey.css").status_code == 200
+    assert c.get("/static/survey.css").status_code == 200 and c.get("/static/survey.js").status_code == 200
     assert (
         'name="viewport"' in r.text and "<fieldset>" in r.text and '<label for="bg-dermatologist">' in r.text
     )
@@ -173,21 +185,24 @@ def test_token_gives_access_to_own_answers_only(app, admin):
     consent(b, tb)
     _, img_a, nonce_a = answer(a, ta, 1, certainty="1")
     # B's pages never show A's answers; B cannot write A's answer with A's nonce or image
-    page_b = b.get(f"/r/{tb}/q/1").text
+    page_b = b.get("/s/q/1").text
     img_b = hidden(page_b)["image_id"]
     assert "checked" not in page_b
     data = {"diagnosis": "melanoma", "synthetic": "no", "certainty": "5"}
-    r = b.post(f"/r/{tb}/q/1", data={**data, "image_id": img_b, "nonce": nonce_a}, follow_redirects=False)
+    r = b.post("/s/q/1", data={**data, "image_id": img_b, "nonce": nonce_a}, follow_redirects=False)
     assert r.status_code == 409
-    pos_a_in_b = next(p for p in range(1, N + 1) if hidden(b.get(f"/r/{tb}/q/{p}").text)["image_id"] == img_a)
+    pos_a_in_b = next(p for p in range(1, N + 1) if hidden(b.get(f"/s/q/{p}").text)["image_id"] == img_a)
     r = b.post(
-        f"/r/{tb}/q/{pos_a_in_b}", data={**data, "image_id": img_a, "nonce": nonce_a}, follow_redirects=False
+        f"/s/q/{pos_a_in_b}", data={**data, "image_id": img_a, "nonce": nonce_a}, follow_redirects=False
     )
     assert r.status_code == 409
-    # a guessed or malformed token opens nothing
+    # a guessed or malformed token opens nothing, as a link or as a cookie
     for bad in ("x" * 32, ta[:-1] + ("A" if ta[-1] != "A" else "B"), "' OR '1'='1"):
-        assert a.get(f"/r/{bad}/q/1").status_code == 404
-        assert a.post(f"/r/{bad}/q/1", data={**data, "image_id": img_a, "nonce": nonce_a}).status_code == 404
+        assert a.get(f"/r/{bad}").status_code == 404
+        c = TestClient(app, cookies={"dermsynth_reader": bad})
+        assert c.get("/s/q/1").status_code == 403
+        assert c.post("/s/q/1", data={**data, "image_id": img_a, "nonce": nonce_a}).status_code == 403
+    assert TestClient(app).get("/s/q/1").status_code == 403
     rows = db_answers(app)
     assert len(rows) == 1 and rows[0].certainty == 1
 
@@ -201,9 +216,13 @@ def test_admin_needs_password(app, admin):
     assert c.post("/admin/login", data={"password": "wrong"}).status_code == 401
     basic = {"Authorization": "Basic " + base64.b64encode(b"admin:pw").decode()}
     wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:pwx").decode()}
+    other_user = {"Authorization": "Basic " + base64.b64encode(b"root:pw").decode()}
     assert c.get("/admin/export/responses.csv", headers=basic).status_code == 200
+    assert c.get("/admin/export/revisions.csv", headers=basic).status_code == 200
     assert c.get("/admin/export/responses.csv", headers=wrong).status_code == 401
-    # Basic auth does not authorise state changes (CSRF); a forged cookie is refused
+    assert c.get("/admin/export/responses.csv", headers=other_user).status_code == 401  # user must be admin
+    # Basic is for exports only: not for pages, nor for state changes (CSRF); a forged cookie is refused
+    assert c.get("/admin", headers=basic, follow_redirects=False).status_code == 303
     assert (
         c.post("/admin/invite", data={"count": "1"}, headers=basic, follow_redirects=False).status_code == 303
     )
@@ -237,13 +256,13 @@ def test_injection_in_every_field_is_harmless(app, admin):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
     assert "&#34; onmouseover=&#34;" in page or "&quot; onmouseover" in page
     token = invite_tokens(admin, 1)[0]
-    c = reader_client(app)
-    p = hidden(c.get(f"/r/{token}/consent").text)
+    c = as_reader(reader_client(app), token)
+    p = hidden(c.get("/s/consent").text)
     for evil in INJECTIONS:
-        r = c.post(f"/r/{token}/consent", data={"consent": "yes", "background": evil, "nonce": p["nonce"]})
+        r = c.post("/s/consent", data={"consent": "yes", "background": evil, "nonce": p["nonce"]})
         assert r.status_code == 400 and "<script>alert" not in r.text
     consent(c, token)
-    h = hidden(c.get(f"/r/{token}/q/1").text)
+    h = hidden(c.get("/s/q/1").text)
     good = {
         "image_id": h["image_id"],
         "nonce": h["nonce"],
@@ -253,19 +272,19 @@ def test_injection_in_every_field_is_harmless(app, admin):
     }
     for field in good:
         for evil in INJECTIONS:
-            r = c.post(f"/r/{token}/q/1", data={**good, field: evil}, follow_redirects=False)
+            r = c.post("/s/q/1", data={**good, field: evil}, follow_redirects=False)
             assert r.status_code in (400, 409) and "<script>alert" not in r.text, (field, evil)
     assert db_answers(app) == []
     with app.state.sessions() as s:
         assert {"answers", "readers"} <= set(inspect(s.get_bind()).get_table_names())
-    assert c.post(f"/r/{token}/q/1", data=good, follow_redirects=False).status_code == 303
+    assert c.post("/s/q/1", data=good, follow_redirects=False).status_code == 303
 
 
 def test_replay_and_forgery_rejected(app, admin):
     (token,) = invite_tokens(admin, 1)
     c = reader_client(app)
     consent(c, token)
-    h = hidden(c.get(f"/r/{token}/q/1").text)
+    h = hidden(c.get("/s/q/1").text)
     form = {
         "image_id": h["image_id"],
         "nonce": h["nonce"],
@@ -273,44 +292,49 @@ def test_replay_and_forgery_rejected(app, admin):
         "synthetic": "yes",
         "certainty": "4",
     }
-    assert c.post(f"/r/{token}/q/1", data=form, follow_redirects=False).status_code == 303
+    assert c.post("/s/q/1", data=form, follow_redirects=False).status_code == 303
     # identical resubmission (double click / retry): accepted, nothing duplicated
-    assert c.post(f"/r/{token}/q/1", data=form, follow_redirects=False).status_code == 303
+    assert c.post("/s/q/1", data=form, follow_redirects=False).status_code == 303
     assert len(db_answers(app)) == 1
     # the reader changes the answer through a fresh form; then the old form is replayed with other values
     r, _, _ = answer(c, token, 1, synthetic="no", certainty="1")
     assert r.status_code == 303
-    assert (
-        c.post(f"/r/{token}/q/1", data={**form, "certainty": "5"}, follow_redirects=False).status_code == 409
-    )
+    assert c.post("/s/q/1", data={**form, "certainty": "5"}, follow_redirects=False).status_code == 409
     # forged nonce, unknown / misplaced image ids, out-of-range values
     bad = [
         {"nonce": "forged"},
         {"nonce": ""},
         {"image_id": "0" * 16},
-        {"image_id": hidden(c.get(f"/r/{token}/q/2").text)["image_id"]},
+        {"image_id": hidden(c.get("/s/q/2").text)["image_id"]},
         {"certainty": "6"},
         {"certainty": "0"},
         {"certainty": "3.5"},
+        {"certainty": "\u00b3"},  # superscript three: isdigit() but not int() (was a 500)
+        {"certainty": "\u0663"},  # Arabic-Indic three
         {"certainty": ""},
         {"diagnosis": "nevus"},
         {"synthetic": "maybe"},
     ]
-    fresh = hidden(c.get(f"/r/{token}/q/1").text)
+    fresh = hidden(c.get("/s/q/1").text)
     for change in bad:
         data = {**form, "nonce": fresh["nonce"], **change}
-        assert c.post(f"/r/{token}/q/1", data=data, follow_redirects=False).status_code in (400, 409), change
-    assert c.post(f"/r/{token}/q/{N + 1}", data=form).status_code == 400
+        r = c.post("/s/q/1", data=data, follow_redirects=False)
+        assert r.status_code in (400, 409) and r.headers["content-type"].startswith("text/html"), change
+    for pos in (str(N + 1), "0", "1.5", "abc", "\u00b9"):
+        r = c.post(f"/s/q/{pos}", data=form)
+        assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), pos
+        r = c.get(f"/s/q/{pos}")  # was a JSON 422 for non-integers
+        assert r.status_code == 404 and "<h1>Sorry</h1>" in r.text, pos
     rows = db_answers(app)
     assert len(rows) == 1 and (rows[0].synthetic, rows[0].certainty, rows[0].revision) == ("no", 1, 2)
 
 
 def test_answers_need_consent(app, admin):
     (token,) = invite_tokens(admin, 1)
-    c = reader_client(app)
-    assert c.get(f"/r/{token}/q/1").url.path.endswith("/consent")
+    c = as_reader(reader_client(app), token)
+    assert c.get("/s/q/1").url.path == "/s/consent"
     r = c.post(
-        f"/r/{token}/q/1",
+        "/s/q/1",
         data={
             "image_id": "0" * 16,
             "nonce": "x",
@@ -321,11 +345,11 @@ def test_answers_need_consent(app, admin):
     )
     assert r.status_code == 403
     r = c.post(
-        f"/r/{token}/consent",
+        "/s/consent",
         data={
             "consent": "",
             "background": "dermatologist",
-            "nonce": hidden(c.get(f"/r/{token}/consent").text)["nonce"],
+            "nonce": hidden(c.get("/s/consent").text)["nonce"],
         },
     )
     assert r.status_code == 400 and "consent" in r.text
@@ -346,7 +370,7 @@ def test_db_session_dependency_override(app, tmp_path):
     assert c.get(f"/r/{token}").status_code == 404  # not in the app's own database
     app.dependency_overrides[get_db] = other_db
     try:
-        assert c.get(f"/r/{token}").url.path.endswith("/consent")
+        assert c.get(f"/r/{token}").url.path == "/s/consent"
     finally:
         app.dependency_overrides.clear()
 

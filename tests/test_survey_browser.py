@@ -1,6 +1,7 @@
 """A real browser (Playwright driving Debian's chromium; nothing downloaded) takes a reader through
-the whole study on a tablet-sized screen, partly by keyboard only, closes the browser and resumes,
-and an admin creates the invitation and exports the answers. CI needs: apt-get install -y chromium"""
+the whole study on a tablet-sized screen, partly by keyboard only and by single keys, enlarges an
+image, closes the browser and resumes, and an admin creates the invitation and exports the answers.
+CI needs: apt-get install -y chromium"""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def test_reader_and_admin_in_a_real_browser(browser, tmp_path):
         rp = reader.new_page()
         rp.on("request", lambda r: r.url.startswith(server.url) or off_site.append(r.url))
         rp.goto(link)
+        assert rp.url == server.url + "/s/consent"  # the token left the address bar at once
         rp.get_by_label("Dermatologist", exact=True).check()
         rp.get_by_label("I have read the above and agree to take part.").check()
         rp.get_by_role("button", name="Continue").click()
@@ -76,7 +78,20 @@ def test_reader_and_admin_in_a_real_browser(browser, tmp_path):
         rp.keyboard.press("Tab")
         rp.keyboard.press("Enter")  # Save and next
         rp.wait_for_url(re.compile(r"/q/2$"))
-        answer_page(rp, "Not melanoma", "No, real", 4)
+        # the image: 512 CSS px here (up to the screen width on a phone); click enlarges, Esc closes
+        img = rp.locator(".stimulus img")
+        assert 500 <= img.bounding_box()["width"] <= 512
+        img.click()
+        assert rp.locator("figure.stimulus.zoomed").count() == 1 and img.bounding_box()["width"] >= 700
+        rp.keyboard.press("Escape")
+        assert rp.locator("figure.stimulus.zoomed").count() == 0
+        rp.get_by_role("button", name="Enlarge (Z)").click()
+        assert img.bounding_box()["width"] >= 700
+        rp.keyboard.press("z")
+        assert 500 <= img.bounding_box()["width"] <= 512
+        # single-key answers: N(ot melanoma), R(eal), 4, Enter saves
+        for key in ("n", "r", "4", "Enter"):
+            rp.keyboard.press(key)
         rp.wait_for_url(re.compile(r"/q/3$"))
         assert rp.evaluate("document.querySelector('.stimulus img').naturalWidth") > 0
         assert rp.locator("progress#progress").get_attribute("value") == "2"
@@ -87,20 +102,30 @@ def test_reader_and_admin_in_a_real_browser(browser, tmp_path):
         state = reader.storage_state()
         reader.close()  # the browser is closed mid-study
 
-        # --- later: the cookie alone brings the reader back to where they stopped; answers persisted
+        # --- later: the cookie alone offers to continue (or "not you?"); answers persisted
         reader = browser.new_context(storage_state=state, **tablet)
         rp = reader.new_page()
         rp.goto(server.url + "/")
+        assert rp.get_by_role("button", name="Not you? Sign out", exact=True).is_visible()
+        rp.get_by_role("link", name="Continue where you left off").click()
         assert rp.url.endswith("/q/3")
         rp.get_by_role("link", name="Back").click()
         assert rp.url.endswith("/q/2") and rp.get_by_label("Not melanoma", exact=True).is_checked()
         assert rp.get_by_label("No, real", exact=True).is_checked()
         rp.goto(link)  # the invitation link resumes too
-        assert rp.url.endswith("/q/3")
+        assert rp.url == server.url + "/s/q/3"
         for _ in range(3, N + 1):
             answer_page(rp, "Melanoma", "Yes, synthetic", 5)
         assert rp.get_by_role("heading", name="Thank you").is_visible()
         reader.close()
+        # on a phone the image takes the screen's width
+        phone = browser.new_context(
+            storage_state=state, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True
+        )
+        pp = phone.new_page()
+        pp.goto(server.url + "/s/q/1")
+        assert 300 <= pp.locator(".stimulus img").bounding_box()["width"] <= 360
+        phone.close()
 
         # --- admin: progress and export
         ap.goto(server.url + "/admin")
@@ -117,3 +142,5 @@ def test_reader_and_admin_in_a_real_browser(browser, tmp_path):
         assert open(dl.value.path()).read() == (study / "stimuli.csv").read_text()
         admin.close()
         assert off_site == []
+        token = link.rsplit("/", 1)[1]
+        assert token not in server.output()  # nor in the server's access log

@@ -3,11 +3,15 @@ and a leak check that passes clean studies and catches leaky ones."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from dermsynth.survey.build import BuildOptions, build_study
@@ -39,19 +43,49 @@ def test_balanced_identical_and_clean(tmp_path):
     assert report["passed"] and all(report["checks"].values()) and report["p_value"] >= 0.001
 
 
-def test_seeded(tmp_path):
-    real = make_dataset(tmp_path / "real", "real", 8, seed=1)
-    syn = make_dataset(tmp_path / "syn", "synthetic", 8, seed=2)
+def _old_seeded_ids(seed: int, count: int) -> list[str]:
+    """The ids the old build derived from the public seed (the issue's attack reproduces these)."""
+    from dermsynth.core.seeding import rng
+
+    g, ids = rng(seed, "opaque-ids"), []
+    while len(ids) < count:
+        i = g.bytes(8).hex()
+        if i not in ids:
+            ids.append(i)
+    return ids
+
+
+def test_ids_cannot_be_derived_from_the_seed_but_selection_is_reproducible(tmp_path):
+    real = make_dataset(tmp_path / "real", "real", 8, seed=1, side=32)
+    syn = make_dataset(tmp_path / "syn", "synthetic", 8, seed=2, side=32)
     a = build_study(real, syn, tmp_path / "a", BuildOptions(n=12, seed=3, size=16)).study_dir
     b = build_study(real, syn, tmp_path / "b", BuildOptions(n=12, seed=3, size=16)).study_dir
     c = build_study(real, syn, tmp_path / "c", BuildOptions(n=12, seed=4, size=16)).study_dir
-    sa, sb, sc = (pd.read_csv(d / "stimuli.csv") for d in (a, b, c))
-    pd.testing.assert_frame_equal(sa, sb)
-    assert [
-        (a / "images" / f"{i}.png").read_bytes() == (b / "images" / f"{i}.png").read_bytes()
-        for i in sa.image_id
-    ] == [True] * 12
-    assert set(sa.image_id) != set(sc.image_id)
+    sa, sb, sc = (pd.read_csv(d / "stimuli.csv", dtype=str) for d in (a, b, c))
+    # the selection (which images, and their pixels) is a function of the seed ...
+    key = ["origin", "source", "label", "outlier"]
+    pd.testing.assert_frame_equal(
+        sa.sort_values("origin")[key].reset_index(drop=True),
+        sb.sort_values("origin")[key].reset_index(drop=True),
+    )
+    pix_a = {r.origin: (a / "images" / f"{r.image_id}.png").read_bytes() for r in sa.itertuples()}
+    pix_b = {r.origin: (b / "images" / f"{r.image_id}.png").read_bytes() for r in sb.itertuples()}
+    assert pix_a == pix_b
+    assert set(sa.origin) != set(sc.origin)
+    # ... the ids are not: attack 1, rebuild with the public inputs and seed, gives other ids
+    assert set(sa.image_id).isdisjoint(sb.image_id) and set(sa.image_id).isdisjoint(sc.image_id)
+    ex_a = {e["id"] for e in json.loads((a / "study.json").read_text())["examples"]}
+    ex_b = {e["id"] for e in json.loads((b / "study.json").read_text())["examples"]}
+    assert (
+        ex_a.isdisjoint(ex_b)
+        and json.loads((a / "study.json").read_text())["study_id"]
+        != json.loads((b / "study.json").read_text())["study_id"]
+    )
+    # attack 2 (the issue's): try seeds until the id generator reproduces ids seen on question pages
+    seen = set(sa.image_id)
+    assert [s for s in range(300) if seen & set(_old_seeded_ids(s, 12 + 6))] == []
+    # (the same search finds the seed of a study whose ids were seeded, as the old build's were)
+    assert [s for s in range(300) if set(_old_seeded_ids(3, 18)) & set(_old_seeded_ids(s, 18))] == [3]
 
 
 def test_bad_options_and_existing_output(tmp_path):
@@ -169,6 +203,205 @@ def test_cli_build_invite_export(tmp_path):
     assert (tmp_path / "exp" / "stimuli.csv").read_text() == (out / "stimuli.csv").read_text()
 
 
+def test_unknown_annotations_are_unknown(tmp_path):
+    """A blank ruler annotation is not "no ruler": --exclude ruler drops it unless --unknown keep."""
+    from dermsynth.cli.survey import app
+
+    real = make_dataset(tmp_path / "real", "real", 10, seed=1, side=32)
+    syn = make_dataset(tmp_path / "syn", "synthetic", 10, seed=2, side=32)
+    man = pd.read_csv(real / "manifest.csv", dtype=str, keep_default_na=False)
+    blank = man.image_id.str.endswith(("_000", "_001"))  # 4 real images, ruler status unknown
+    man.loc[blank, "ruler"] = ""
+    man.loc[man.image_id.str.endswith("_002"), "ruler"] = "n/a"  # unreadable: unknown too
+    man.to_csv(real / "manifest.csv", index=False)
+    unknown = {f"real/{i}" for i in man.image_id[blank | man.image_id.str.endswith("_002")]}
+    # per class: 10 real, 2 with a ruler, 3 unknown -> 5 usable; with keep 8
+    res = build_study(real, syn, tmp_path / "drop", BuildOptions(n=20, size=16, exclude=("ruler",)))
+    stim = pd.read_csv(res.study_dir / "stimuli.csv", dtype=str)
+    assert unknown.isdisjoint(stim.origin)
+    assert res.exclusions["real"]["ruler"] == {"present": 4, "unknown": 6, "absent": 10, "removed": 10}
+    assert res.exclusions["synthetic"]["ruler"]["unknown"] == 0
+    with pytest.raises(ValueError, match="need 8 usable images, found 5"):
+        build_study(
+            real, syn, tmp_path / "x", BuildOptions(n=32, size=16, exclude=("ruler",), examples_per_class=0)
+        )
+    kept = build_study(
+        real,
+        syn,
+        tmp_path / "keep",
+        BuildOptions(n=32, size=16, exclude=("ruler",), unknown="keep", examples_per_class=0),
+    )
+    stim = pd.read_csv(kept.study_dir / "stimuli.csv", dtype=str)
+    assert unknown <= set(stim.origin)  # all 8 usable per class taken, the unknown ones among them
+    assert kept.exclusions["real"]["ruler"]["removed"] == 4
+    with pytest.raises(ValueError, match="--unknown must be drop or keep"):
+        build_study(
+            real, syn, tmp_path / "y", BuildOptions(n=8, size=16, exclude=("ruler",), unknown="maybe")
+        )
+    args = [
+        "build",
+        "--real",
+        str(real),
+        "--synthetic",
+        str(syn),
+        "--n",
+        "8",
+        "--size",
+        "16",
+        "--exclude",
+        "ruler",
+    ]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert "ruler" in res.output and "6 unknown" in res.output and "dropped" in res.output
+
+
+def test_sources_smaller_than_twice_the_size_are_refused(tmp_path):
+    """The old build upscaled small sources bicubically (a spectral test told them apart 95 %)."""
+    from dermsynth.cli.survey import app
+    from dermsynth.survey.encode import SourceTooSmall, process_stimulus
+
+    with pytest.raises(SourceTooSmall, match="needs >= 2 x 32 = 64 px"):
+        process_stimulus(np.zeros((63, 90, 3), np.uint8), 32)
+    assert process_stimulus(np.zeros((64, 90, 3), np.uint8), 32).shape == (32, 32, 3)
+    assert process_stimulus(np.zeros((40, 40, 3), np.uint8), 32, min_scale=1.0).shape == (32, 32, 3)
+    real = make_dataset(tmp_path / "real", "real", 6, seed=1, side=48)
+    syn = make_dataset(tmp_path / "syn", "synthetic", 6, seed=2, side=48)  # 48 px < 2 x 32
+    with pytest.raises(ValueError, match="6 were smaller than 2 x --size 32"):
+        build_study(real, syn, tmp_path / "s", BuildOptions(n=8, size=32))
+    assert not (tmp_path / "s").exists()
+    res = build_study(real, syn, tmp_path / "ok", BuildOptions(n=8, size=24))
+    assert res.too_small == []
+    args = ["build", "--real", str(real), "--synthetic", str(syn), "--n", "8", "--size", "32"]
+    out = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--min-source-scale", "1"])
+    assert out.exit_code == 0, out.output
+    assert "WARNING" in out.output and "below 2" in out.output
+
+
+def _old_chain_study(study: Path, real: list[Path], synthetic: list[Path], size: int) -> Path:
+    """A study written by the old chain (no resampling at --size; bicubic upscaling below it), with
+    clean ids and files: only the pixels carry the sources' processing history."""
+    import cv2
+    from PIL import Image
+
+    from dermsynth.core.io import read_rgb
+    from dermsynth.survey.encode import square_crop
+
+    (study / "images").mkdir(parents=True)
+    rows = []
+    for source, paths in (("real", real), ("synthetic", synthetic)):
+        for p in paths:
+            crop = square_crop(read_rgb(p))
+            if crop.shape[0] != size:
+                interp = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_CUBIC
+                crop = cv2.resize(crop, (size, size), interpolation=interp)
+            image_id = os.urandom(8).hex()
+            Image.fromarray(crop).save(study / "images" / f"{image_id}.png", compress_level=0)
+            os.utime(study / "images" / f"{image_id}.png", (1e9, 1e9))
+            rows.append({"image_id": image_id, "source": source, "label": "melanoma", "origin": p.name})
+    pd.DataFrame(rows).sort_values("image_id").to_csv(study / "stimuli.csv", index=False)
+    return study
+
+
+def test_pixel_leakcheck_catches_jpeg_history_synthetic_case(tmp_path):
+    """Phantom lesions saved as JPEG ("real") vs PNG ("synthetic"), same pixels otherwise: the old
+    chain keeps the 8x8 grid at --size and the pixel tests fail the study; the new chain passes."""
+    real = make_dataset(tmp_path / "real", "real", 12, seed=1, side=96, odd_sizes=False, quality=(50, 80))
+    syn = make_dataset(tmp_path / "syn", "synthetic", 12, seed=2, side=96)
+    old = _old_chain_study(
+        tmp_path / "old",
+        sorted((real / "images").glob("*.jpg"))[:20],
+        sorted((syn / "images").glob("*.png"))[:20],
+        size=96,
+    )
+    rep = leakcheck(old)
+    assert all(rep["checks"].values()) and rep["file_failures"] == []  # files are clean ...
+    assert not rep["passed"] and any("block" in f for f in rep["pixel_failures"])  # ... pixels are not
+    assert rep["pixel"]["features"]["block8"]["auc"] < 0.2  # real (JPEG) stimuli: the stronger grid
+    res = build_study(real, syn, tmp_path / "new", BuildOptions(n=40, size=48, examples_per_class=0))
+    assert res.leak["passed"] and res.leak["pixel_failures"] == []
+    # the build refuses to keep a study whose pixels leak (and keeps it, flagged, with pixel_leaks=warn)
+    blocky = tmp_path / "blocky"
+    shutil.copytree(syn, blocky)
+    for p in (blocky / "images").glob("*.png"):  # a grid every 16 px (8 px after the reduction)
+        a = np.asarray(Image.open(p).convert("RGB")).astype(int)
+        a[:, ::16] = np.clip(a[:, ::16] + 40, 0, 255)
+        a[::16, :] = np.clip(a[::16, :] + 40, 0, 255)
+        Image.fromarray(a.astype(np.uint8)).save(p)
+    with pytest.raises(ValueError, match="pixel feature block8"):
+        build_study(real, blocky, tmp_path / "leaky", BuildOptions(n=40, size=48, examples_per_class=0))
+    assert not (tmp_path / "leaky").exists()
+    warned = build_study(
+        real,
+        blocky,
+        tmp_path / "flagged",
+        BuildOptions(n=40, size=48, examples_per_class=0, pixel_leaks="warn"),
+    )
+    assert (
+        not warned.leak["passed"]
+        and json.loads((warned.study_dir / "leakcheck.json").read_text())["pixel_failures"]
+    )
+
+
+def _isic_pools(shared_data, tmp_path, per_class: int):
+    """Real ISIC 2017 JPEGs as they are, and other ISIC images made JPEG-grid-free PNGs (a misaligned
+    resample, as a generator's output has no 8x8 grid): the issue's "real JPEG vs generated PNG"."""
+    from PIL import Image
+
+    src = shared_data / "isic2017-256"
+    labels = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
+    files = {p.stem: p for p in (src / "images").iterdir()}
+    labels = labels[labels.image_id.isin(files)]
+    picked = pd.concat(
+        [labels[labels.melanoma == m].sample(n=2 * per_class, random_state=0) for m in (0, 1)]
+    ).sample(frac=1, random_state=1)
+    dirs = []
+    for name, part in (("real", picked.iloc[::2]), ("fake", picked.iloc[1::2])):
+        d = tmp_path / name
+        (d / "images").mkdir(parents=True)
+        names = []
+        for i in part.image_id:
+            if name == "real":
+                os.symlink(files[i], d / "images" / files[i].name)
+                names.append(f"images/{files[i].name}")
+            else:
+                im = (
+                    Image.open(files[i])
+                    .convert("RGB")
+                    .crop((3, 3, 253, 253))
+                    .resize((256, 256), Image.BICUBIC)
+                )
+                im.save(d / "images" / f"{i}.png")
+                names.append(f"images/{i}.png")
+        pd.DataFrame({"image_id": part.image_id, "file": names, "label": part.melanoma}).to_csv(
+            d / "manifest.csv", index=False
+        )
+        dirs.append(d)
+    return dirs
+
+
+@pytest.mark.realdata
+def test_real_jpeg_vs_png_blockiness_leak_is_closed(shared_data, tmp_path):
+    """The issue's finding 2 on real data: ISIC JPEGs at --size kept their 8x8 grid (the old chain),
+    a label-free blockiness test separates them from PNGs; through the new chain they pass."""
+    real, fake = _isic_pools(shared_data, tmp_path, per_class=14)
+    old = _old_chain_study(
+        tmp_path / "old",
+        sorted((real / "images").iterdir())[:24],
+        sorted((fake / "images").iterdir())[:24],
+        size=256,
+    )
+    rep = leakcheck(old)
+    assert rep["file_failures"] == [] and not rep["passed"]
+    assert any("block8" in f for f in rep["pixel_failures"])
+    assert rep["pixel"]["classifier"]["accuracy"] > 0.85
+    with pytest.raises(ValueError, match="smaller than 2 x --size 256"):
+        build_study(real, fake, tmp_path / "s256", BuildOptions(n=48, size=256))
+    res = build_study(real, fake, tmp_path / "s", BuildOptions(n=48, size=128, examples_per_class=1))
+    assert res.leak["passed"], res.leak["failures"]
+    assert min(f["p_bonferroni"] for f in res.leak["pixel"]["features"].values()) >= 0.001
+
+
 @pytest.mark.realdata
 def test_real_isic_images_pass_the_leak_check(shared_data, tmp_path):
     """ISIC 2017 JPEGs split into two halves labelled real/synthetic: re-encoding leaves nothing but pixels."""
@@ -199,3 +432,6 @@ def test_real_isic_images_pass_the_leak_check(shared_data, tmp_path):
         BuildOptions(n=24, size=128, exclude=("ruler",), examples_per_class=1),
     )
     assert res.leak["passed"] and all(res.leak["checks"].values())
+    # ISIC 2017 leaves the ruler blank where it has no annotation: those are unknown, and dropped
+    n_blank = int(pd.read_csv(dirs[0] / "manifest.csv")["ruler"].isna().sum())
+    assert n_blank > 0 and res.exclusions["real"]["ruler"]["unknown"] == n_blank

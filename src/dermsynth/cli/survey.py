@@ -30,8 +30,17 @@ def build(
         None, help="Embeddings csv of `classify embed` for synthetic outliers."
     ),
     outlier_frac: float = typer.Option(0.0, help="Share of synthetic stimuli per class taken as outliers."),
-    seed: int = typer.Option(0, help="Selection and id seed."),
+    unknown: str = typer.Option(
+        "drop", help="Images whose excluded artifact is not annotated (blank): drop or keep."
+    ),
+    seed: int = typer.Option(0, help="Selection seed (ids are secret and random at every build)."),
     size: int = typer.Option(256, help="Side of the square stimuli in pixels."),
+    min_source_scale: float = typer.Option(
+        2.0, help="Sources must be at least this many times --size (smaller ones are refused)."
+    ),
+    pixel_leaks: str = typer.Option(
+        "fail", help="If pixel statistics tell the sources apart: fail, or warn and keep the study."
+    ),
     examples_per_class: int = typer.Option(3, help="Real example images per class (not in the questions)."),
     study_id: str | None = typer.Option(None, help="Study id (default: random)."),
 ) -> None:
@@ -46,15 +55,43 @@ def build(
         outlier_frac=outlier_frac,
         examples_per_class=examples_per_class,
         study_id=study_id,
+        min_source_scale=min_source_scale,
+        unknown=unknown,
+        pixel_leaks=pixel_leaks,
     )
+    if min_source_scale < 2.0:
+        console.print(
+            f"[bold red]WARNING:[/bold red] --min-source-scale {min_source_scale:g} is below 2: sources "
+            "barely reduced (or upscaled, below 1) keep their processing history; the pixel leak check "
+            "decides whether the study is kept"
+        )
     with user_errors(), progress() as bar:
         task = bar.add_task("encoding stimuli", total=n, info="")
         res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
     leak = res.leak or {}
+    for source, cols in res.exclusions.items():
+        for col, c in cols.items():
+            console.print(
+                f"--exclude {col} ({source}): {c['present']} with it, {c['unknown']} unknown, "
+                f"{c['absent']} without; {c['removed']} dropped (unknown: {unknown})"
+            )
     console.print(f"study written to [bold]{res.study_dir}[/bold]: {res.counts}")
+    pix = leak.get("pixel", {}).get("classifier", {})
     console.print(
-        f"leak check passed: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} (p={leak.get('p_value', float('nan')):.3g})"
+        f"leak check: file-level classifier accuracy {leak.get('accuracy', float('nan')):.3f} "
+        f"(p={leak.get('p_value', float('nan')):.3g}), pixel-level {pix.get('accuracy', float('nan')):.3f} "
+        f"(p={pix.get('p_value', float('nan')):.3g})"
     )
+    if leak.get("pixel_failures"):
+        console.print(
+            f"[bold red]WARNING: PIXEL LEAK, study kept because --pixel-leaks warn:[/bold red] "
+            f"{leak['pixel_failures']}"
+        )
+    if res.too_small:
+        console.print(
+            f"[bold yellow]WARNING: {len(res.too_small)} sources smaller than {min_source_scale:g} x "
+            f"--size {size} were refused[/bold yellow] (listed in study.json)"
+        )
     if res.skipped:
         console.print(f"[yellow]{len(res.skipped)} unreadable images skipped[/yellow] (listed in study.json)")
 
@@ -86,13 +123,21 @@ def serve(
         None, envvar=PASSWORD_ENV, help=f"Admin password (or ${PASSWORD_ENV})."
     ),
     secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (behind HTTPS)."),
-    public_url: str | None = typer.Option(None, help="Base URL used in invitation links."),
+    public_url: str | None = typer.Option(
+        None,
+        help="Base URL of invitation links, e.g. https://survey.example.org (required beyond localhost).",
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1", help="Proxies trusted for X-Forwarded-For/-Proto (the client address rate limits use)."
+    ),
 ) -> None:
-    """Serve the study (FastAPI + uvicorn)."""
+    """Serve the study (FastAPI + uvicorn); reader tokens never reach the access log."""
     import uvicorn
 
-    from dermsynth.survey.app import Settings, create_app
+    from dermsynth.survey.app import Settings, check_public_url, create_app
 
+    with user_errors():
+        check_public_url(public_url, host)
     if not admin_password:
         admin_password = secrets.token_urlsafe(12)
         console.print(
@@ -100,8 +145,72 @@ def serve(
         )
     with user_errors():
         application = create_app(Settings(study, admin_password, db, None, secure_cookies, public_url))
-    console.print(f"admin pages: http://{host}:{port}/admin")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    leak = application.state.study.root / "leakcheck.json"
+    if not leak.exists() or not json.loads(leak.read_text()).get("passed"):
+        console.print(f"[bold red]WARNING: the leak check of this study did not pass ({leak})[/bold red]")
+    console.print(f"admin pages: {(public_url or f'http://{host}:{port}').rstrip('/')}/admin")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=redacted_log_config(),
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
+
+
+def redacted_log_config() -> dict:
+    """uvicorn's logging config with :class:`~dermsynth.survey.app.RedactTokens` on every handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg = copy.deepcopy(LOGGING_CONFIG)
+    cfg.setdefault("filters", {})["redact"] = {"()": "dermsynth.survey.app.RedactTokens"}
+    for handler in cfg["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "redact"]
+    return cfg
+
+
+@app.command()
+def close(
+    study: Path = typer.Argument(..., help="Study directory."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Close the study: no reader can answer and no invitation can be made until it is reopened."""
+    from dermsynth.survey.service import set_closed
+
+    with user_errors():
+        set_closed(study, True, db)
+    console.print(f"{study}: closed")
+
+
+@app.command()
+def reopen(
+    study: Path = typer.Argument(..., help="Study directory."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Reopen a closed study."""
+    from dermsynth.survey.service import set_closed
+
+    with user_errors():
+        set_closed(study, False, db)
+    console.print(f"{study}: open")
+
+
+@app.command()
+def revoke(
+    study: Path = typer.Argument(..., help="Study directory."),
+    reader_ids: list[str] = typer.Argument(..., help="Reader ids as in the exports, e.g. r0003."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+) -> None:
+    """Revoke invitations: their links (and browsers that opened them) open nothing any more."""
+    from dermsynth.survey.service import revoke as run
+
+    with user_errors():
+        run(study, reader_ids, db)
+    console.print(f"revoked: {', '.join(reader_ids)}")
 
 
 @app.command()
@@ -126,7 +235,7 @@ def export(
     out: Path = typer.Option(..., help="Directory for responses.csv and stimuli.csv."),
     db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
 ) -> None:
-    """Export responses.csv and stimuli.csv."""
+    """Export responses.csv (latest answers), revisions.csv (every revision) and stimuli.csv."""
     from dermsynth.survey.service import export as run
 
     with user_errors():
@@ -142,15 +251,30 @@ def analyze(
     images: Path | None = typer.Option(None, help="Study dir (or its images/) for image grids."),
     n_boot: int = typer.Option(2000, help="Cluster-bootstrap resamples."),
     seed: int = typer.Option(0),
+    min_complete: float = typer.Option(
+        1.0, help="Share of the stimuli a reader must have answered to count as complete."
+    ),
+    keep_incomplete: bool = typer.Option(
+        False, help="Keep incomplete readers in the tables (kappa always uses complete readers)."
+    ),
 ) -> None:
     """Tables 4.3/4.4 (readers.csv), Figs. 4.11-4.16, chance tests, pooled CI, Fleiss' kappa."""
     from dermsynth.survey.analyze import analyze as run
 
     with user_errors():
-        summary = run(responses, stimuli, out, images, n_boot, seed)
+        summary = run(responses, stimuli, out, images, n_boot, seed, min_complete, keep_incomplete)
+    comp = summary["completeness"]
+    if comp["incomplete_readers"]:
+        listed = ", ".join(
+            f"{r['reader_id']} ({r['answered']}/{r['of']})" for r in comp["incomplete_readers"]
+        )
+        verb = "kept in the tables" if keep_incomplete else "left out"
+        console.print(f"[yellow]incomplete readers, {verb}:[/yellow] {listed}")
     pooled = summary["pooled_accuracy"]["mean_of_readers_t"]
     console.print(
         f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {pooled['mean']:.3f} "
         f"[{pooled['ci_low']:.3f}, {pooled['ci_high']:.3f}]; Fleiss kappa (synthetic) "
-        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f}; written to {out}"
+        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f} "
+        f"({summary['fleiss_kappa']['synthetic']['readers']} complete readers, "
+        f"{summary['fleiss_kappa']['synthetic']['images']} images); written to {out}"
     )

@@ -10,11 +10,17 @@ gives 0.66, 0.67, 0.65, 0.68 as in Table 4.4.
 Pooled accuracy, two ways (documented in docs/survey.md): (a) the mean of per-reader accuracies with
 a Student-t interval over readers (readers as the unit; images fixed), and (b) a two-way cluster
 bootstrap that resamples readers and images with replacement (both as random effects; percentile
-interval) — a GLMM-free way to respect that answers cluster by reader and by image.
+interval) — a GLMM-free way to respect that answers cluster by reader and by image. Intervals of
+proportions are clipped to [0, 1] (a t interval near 1 otherwise runs past it).
+
+Completeness: a reader who answered fewer than ``min_complete`` (default: all) of the stimuli is
+listed in ``incomplete_readers.csv`` and left out of every table unless ``keep_incomplete``; Fleiss'
+kappa always uses the complete readers only, on the images all of them answered, and says how many.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +127,8 @@ def pooled_t(accuracies: np.ndarray, level: float = 0.95) -> dict[str, float]:
     if len(a) < 2:
         return {"mean": m, "ci_low": float("nan"), "ci_high": float("nan"), "readers": len(a)}
     half = float(student_t.ppf(0.5 + level / 2, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
-    return {"mean": m, "ci_low": m - half, "ci_high": m + half, "readers": len(a)}
+    # a proportion lies in [0, 1]: the symmetric t interval is clipped there
+    return {"mean": m, "ci_low": max(0.0, m - half), "ci_high": min(1.0, m + half), "readers": len(a)}
 
 
 def cluster_bootstrap(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
@@ -191,9 +198,26 @@ def diagnosis_confusion(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def completeness(df: pd.DataFrame, n_stimuli: int, min_complete: float = 1.0) -> pd.DataFrame:
+    """Per reader: answered, of, fraction and ``complete`` (answered >= ceil(min_complete * of))."""
+    if not 0.0 < min_complete <= 1.0:
+        raise ValueError(f"--min-complete must be in (0, 1], got {min_complete}")
+    need = math.ceil(min_complete * n_stimuli - 1e-9)
+    counts = df.groupby("reader_id", sort=False)["image_id"].nunique()
+    return pd.DataFrame(
+        {
+            "reader_id": counts.index,
+            "answered": counts.to_numpy(),
+            "of": n_stimuli,
+            "fraction": counts.to_numpy() / max(n_stimuli, 1),
+            "complete": counts.to_numpy() >= need,
+        }
+    )
+
+
 def agreement(df: pd.DataFrame) -> dict:
-    """Fleiss' kappa between readers for 'synthetic?' and for the diagnosis, on the images every
-    (remaining) reader answered."""
+    """Fleiss' kappa between the readers of ``df`` (pass the complete readers) for 'synthetic?' and for
+    the diagnosis, on the images every one of them answered; ``images`` says how many that is."""
     out = {}
     for name, col, cats in (
         ("synthetic", "said_synthetic", [True, False]),
@@ -202,9 +226,6 @@ def agreement(df: pd.DataFrame) -> dict:
         d = df[df[col].notna()]
         wide = d.pivot(index="image_id", columns="reader_id", values=col)
         complete = wide.dropna(axis=0)
-        if complete.empty:  # readers answered different subsets: keep readers who answered everything
-            wide = wide.dropna(axis=1)
-            complete = wide.dropna(axis=0)
         if complete.shape[1] < 2 or complete.empty:
             out[name] = {
                 "kappa": float("nan"),
@@ -242,13 +263,27 @@ def analyze(
     images_dir: str | Path | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    min_complete: float = 1.0,
+    keep_incomplete: bool = False,
 ) -> dict:
     """Write tables, figures and ``summary.json`` to ``out``; return the summary."""
     from dermsynth.survey import figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    df = join(read_responses(responses), read_stimuli_table(stimuli), responses)
+    stim = read_stimuli_table(stimuli)
+    df_all = join(read_responses(responses), stim, responses)
+    comp = completeness(df_all, len(stim), min_complete)
+    complete_ids = set(comp.loc[comp["complete"], "reader_id"])
+    incomplete = comp[~comp["complete"]]
+    _write_csv(incomplete, out / "incomplete_readers.csv")
+    df = df_all if keep_incomplete else df_all[df_all["reader_id"].isin(complete_ids)]
+    if df.empty:
+        raise ValueError(
+            f"{responses}: no reader answered at least {min_complete:.0%} of the {len(stim)} stimuli "
+            f"({len(incomplete)} incomplete readers, listed in {out / 'incomplete_readers.csv'}); "
+            "use --keep-incomplete or a lower --min-complete"
+        )
     readers = reader_table(df)
     tests = reader_chance_tests(readers)
     images = image_table(df)
@@ -269,10 +304,20 @@ def analyze(
         "responses": len(df),
         "readers": len(readers),
         "images": len(images),
+        "completeness": {
+            "min_complete": min_complete,
+            "stimuli": len(stim),
+            "complete_readers": len(complete_ids),
+            "incomplete_readers": [
+                {"reader_id": r.reader_id, "answered": int(r.answered), "of": int(r.of)}
+                for r in incomplete.itertuples()
+            ],
+            "incomplete_included": bool(keep_incomplete),
+        },
         "pooled_accuracy": pooled,
         "pooled_accuracy_by_background": by_bg,
         "readers_above_chance_p05": int(((tests["p_value"] < 0.05) & (tests["accuracy"] > 0.5)).sum()),
-        "fleiss_kappa": agreement(df),
+        "fleiss_kappa": agreement(df_all[df_all["reader_id"].isin(complete_ids)]),
         "unanimous": agree.groupby("group").size().to_dict(),
         "figures": figures.write_all(df, images, agree, diag, out, images_dir),
     }

@@ -1,23 +1,37 @@
 """The reader-study web app: ``create_app(settings)`` (DESIGN.md 3.12, fastapi full-stack template).
 
-Server-rendered Jinja2 pages, no JavaScript needed, nothing loaded from outside the server. Readers
-reach everything through ``/r/{token}/...`` (token from the invitation link, also kept in an HttpOnly
-cookie so that ``/`` resumes); images are served under opaque ids with identical headers. Admin pages
-sit behind a password (form login with a signed cookie, or HTTP Basic for GET exports). The DB session
-is the dependency :func:`get_db`, which tests override; the logic lives in :mod:`.crud`.
+Server-rendered Jinja2 pages; one small self-hosted script adds single-key answers and
+click-to-enlarge (everything works without it); nothing is loaded from outside the server.
+
+Readers: the invitation link ``/r/TOKEN`` is swapped at once for an HttpOnly cookie and a redirect to
+token-free pages under ``/s/...``, so the token appears in no later URL, referrer or access-log line
+(the one request that carries it is logged redacted, see :class:`RedactTokens`). ``/`` with the cookie
+asks "continue, or not you?" instead of resuming silently (shared computers).
+
+Admins: form login creates a server-side session (``admin_sessions``; the cookie holds a random token,
+logout deletes the row); HTTP Basic (user ``admin``) is accepted only for GET exports. Every
+authentication path — form, Basic, session cookie, reader link — goes through an exponential backoff
+per client address and over all clients (:mod:`.ratelimit`), charged before the secret is checked.
+
+A closed study refuses every reader POST and new invitations; invitations can be revoked. The DB
+session is the dependency :func:`get_db`, which tests override; the logic lives in :mod:`.crud`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+import logging
 import os
-import time
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -28,15 +42,17 @@ from dermsynth.survey import crud
 from dermsynth.survey.db import init_db, make_engine, session_factory, sqlite_url
 from dermsynth.survey.encode import STIMULUS_MEDIA_TYPE
 from dermsynth.survey.models import BACKGROUNDS, Reader
-from dermsynth.survey.security import check_nonce, check_password, form_nonce, sign, unsign
+from dermsynth.survey.ratelimit import Backoff
+from dermsynth.survey.security import check_nonce, check_password, form_nonce
 from dermsynth.survey.study import DEFAULT_DB, STIMULI_CSV, Study, load_study
 
 HERE = Path(__file__).parent
 READER_COOKIE = "dermsynth_reader"
 ADMIN_COOKIE = "dermsynth_admin"
+ADMIN_USER = "admin"
 ADMIN_MAX_AGE = 12 * 3600
-LOGIN_FAIL_DELAY = 0.5
 READER_MAX_AGE = 180 * 24 * 3600
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Every stimulus and example is served with exactly these headers (plus an identical length).
 IMAGE_HEADERS = {"Cache-Control": "private, max-age=86400"}
 SECURITY_HEADERS = {
@@ -46,6 +62,23 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+_TOKEN_IN_PATH = re.compile(r"/r/[^/?#\s\"]+")
+
+
+def redact(text: str) -> str:
+    """``/r/TOKEN...`` -> ``/r/<token>...`` (for log lines)."""
+    return _TOKEN_IN_PATH.sub("/r/<token>", text)
+
+
+class RedactTokens(logging.Filter):
+    """Logging filter that removes reader tokens from uvicorn's access (and any other) log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
 
 
 @dataclass(frozen=True)
@@ -63,6 +96,19 @@ class Settings:
         return self.db_url or sqlite_url(Path(self.study_dir) / DEFAULT_DB)
 
 
+def check_public_url(public_url: str | None, host: str) -> None:
+    """``--public-url`` must be an http(s) URL, and is required when serving beyond localhost."""
+    if public_url:
+        u = urlsplit(public_url)
+        if u.scheme not in ("http", "https") or not u.netloc or u.query or u.fragment:
+            raise ValueError(f"--public-url must look like https://survey.example.org/, got {public_url!r}")
+    elif host not in LOCAL_HOSTS:
+        raise ValueError(
+            f"--public-url is required when serving on {host!r} (beyond localhost): invitation links "
+            "must not be built from the Host header a client sends"
+        )
+
+
 # ---------------------------------------------------------------- dependencies
 
 
@@ -75,46 +121,107 @@ def get_study(request: Request) -> Study:
     return request.app.state.study
 
 
-def get_secret(request: Request) -> str:
-    return request.app.state.secret
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
-def current_reader(token: str, db: Session = Depends(get_db), study: Study = Depends(get_study)) -> Reader:
+def _gate(request: Request, kind: str) -> tuple[str, str]:
+    """One authentication attempt of ``kind``; 429 while backing off. Admin attempts are charged
+    before the secret is checked (refunded by :func:`_auth_ok`); reader attempts only on failure
+    (:func:`_auth_failed`), as many honest readers may share one address."""
+    limits = request.app.state.limits[kind]
+    keys = (f"{kind}:{_client(request)}", f"{kind}:*")
+    if kind == "admin":
+        wait = limits[0].begin(keys[0])
+        wait = wait or limits[1].begin(keys[1])
+    else:
+        wait = max(limits[0].check(keys[0]), limits[1].check(keys[1]))
+    if wait > 0:
+        secs = int(wait) + 1
+        raise HTTPException(
+            429, f"Too many attempts. Try again in {secs} s.", headers={"Retry-After": str(secs)}
+        )
+    return keys
+
+
+def _auth_ok(request: Request, kind: str, keys: tuple[str, str]) -> None:
+    if kind == "admin":
+        limits = request.app.state.limits[kind]
+        limits[0].success(keys[0])
+        limits[1].success(keys[1])
+
+
+def _auth_failed(request: Request, kind: str, keys: tuple[str, str]) -> None:
+    if kind == "reader":
+        limits = request.app.state.limits[kind]
+        limits[0].failure(keys[0])
+        limits[1].failure(keys[1])
+
+
+def current_reader(
+    request: Request, db: Session = Depends(get_db), study: Study = Depends(get_study)
+) -> Reader:
+    """The reader of the HttpOnly cookie; the cookie is set only by opening an invitation link."""
+    token = request.cookies.get(READER_COOKIE)
+    if not token:
+        raise HTTPException(403, "Please open the personal invitation link you were sent.")
+    keys = _gate(request, "reader")
     reader = crud.reader_by_token(db, study.study_id, token)
     if reader is None:
-        raise HTTPException(404, "This invitation link is not valid. Please check the link you were sent.")
+        _auth_failed(request, "reader", keys)
+        raise HTTPException(
+            403,
+            "This invitation is not valid (any more). Please open the link you were sent, or ask the organiser.",
+        )
+    _auth_ok(request, "reader", keys)
     return reader
 
 
-def _basic_password(request: Request) -> str | None:
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("basic "):
         return None
     try:
-        _, _, pw = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return pw
+        user, sep, pw = base64.b64decode(auth[6:], validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ("", "")
+    return (user, pw) if sep else ("", "")
 
 
-def is_admin(request: Request) -> bool:
-    s = request.app.state
-    if unsign(s.secret, request.cookies.get(ADMIN_COOKIE), ADMIN_MAX_AGE) == "admin":
-        return True
-    return request.method == "GET" and check_password(_basic_password(request), s.settings.admin_password)
+def _is_export(request: Request) -> bool:
+    return request.method == "GET" and request.url.path.startswith("/admin/export/")
 
 
-def require_admin(request: Request) -> None:
-    if not is_admin(request):
-        if request.url.path.startswith("/admin/export"):
-            raise HTTPException(
-                401, "Admin password required.", headers={"WWW-Authenticate": 'Basic realm="admin"'}
-            )
-        raise HTTPException(303, "login required", headers={"Location": "/admin/login"})
+def require_admin(request: Request, db: Session = Depends(get_db)) -> None:
+    """A valid server-side session cookie, or (GET exports only) Basic ``admin:PASSWORD``."""
+    cookie = request.cookies.get(ADMIN_COOKIE)
+    basic = _basic_credentials(request) if _is_export(request) else None
+    if cookie:
+        keys = _gate(request, "admin")
+        if crud.admin_session_valid(db, cookie):
+            _auth_ok(request, "admin", keys)
+            return
+    if basic is not None:
+        keys = _gate(request, "admin")
+        user, pw = basic
+        user_ok = hmac.compare_digest(user.encode("utf-8", "surrogatepass"), ADMIN_USER.encode())
+        if check_password(pw, request.app.state.settings.admin_password) and user_ok:
+            _auth_ok(request, "admin", keys)
+            return
+    if _is_export(request):
+        raise HTTPException(
+            401, "Admin password required.", headers={"WWW-Authenticate": 'Basic realm="admin"'}
+        )
+    raise HTTPException(303, "login required", headers={"Location": "/admin/login"})
 
 
 def admin_nonce(request: Request) -> str:
     return form_nonce(request.app.state.secret, "admin", request.cookies.get(ADMIN_COOKIE, ""))
+
+
+def _check_admin_nonce(request: Request, nonce: str) -> None:
+    if not check_nonce(request.app.state.secret, nonce, "admin", request.cookies.get(ADMIN_COOKIE, "")):
+        raise HTTPException(403, "Form expired; reload the page.")
 
 
 # ---------------------------------------------------------------- app factory
@@ -126,6 +233,8 @@ def create_app(settings: Settings) -> FastAPI:
         raise ValueError(
             "an admin password is required (--admin-password or DERMSYNTH_SURVEY_ADMIN_PASSWORD)"
         )
+    if settings.public_url:
+        check_public_url(settings.public_url, "127.0.0.1")
     study = load_study(settings.study_dir)
     engine = make_engine(settings.resolved_db_url())
     init_db(engine)
@@ -136,6 +245,11 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="dermsynth reader study", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.study, app.state.engine = settings, study, engine
     app.state.sessions, app.state.secret = sessions, secret
+    # (per client, over all clients): admins get 3 free attempts each, readers 20 (typos, reloads)
+    app.state.limits = {
+        "admin": (Backoff(free=3), Backoff(free=30)),
+        "reader": (Backoff(free=20), Backoff(free=200)),
+    }
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -151,8 +265,15 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code in (301, 302, 303, 307):
-            return RedirectResponse(exc.headers["Location"], status_code=303)
+            resp = RedirectResponse(exc.headers["Location"], status_code=303)
+            if request.cookies.get(ADMIN_COOKIE):  # a stale admin cookie is not sent again
+                resp.delete_cookie(ADMIN_COOKIE, path="/admin")
+            return resp
         return render(request, "error.html", {"message": exc.detail}, exc.status_code, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError):
+        return render(request, "error.html", {"message": "This request is not valid."}, 400)
 
     _reader_routes(app)
     _admin_routes(app)
@@ -177,41 +298,80 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _position(pos: str, n: int) -> int:
+    """A 1-based question number from the URL; 404 (HTML page) for anything but 1..n."""
+    if not re.fullmatch(r"[0-9]{1,6}", pos) or not 1 <= int(pos) <= n:
+        raise HTTPException(404, "No such question.")
+    return int(pos)
+
+
 # ---------------------------------------------------------------- reader pages
 
+BASE = "/s"
 
-def _next_url(base: str, order: list[str], answered: set[str], pos: int | None = None) -> str:
+
+def _next_url(order: list[str], answered: set[str], pos: int | None = None) -> str:
     """After ``pos`` (1-based): the next position, else the first unanswered one, else the end page."""
     if pos is not None and pos < len(order):
-        return f"{base}/q/{pos + 1}"
+        return f"{BASE}/q/{pos + 1}"
     for i, image_id in enumerate(order, 1):
         if image_id not in answered:
-            return f"{base}/q/{i}"
-    return f"{base}/done"
+            return f"{BASE}/q/{i}"
+    return f"{BASE}/done"
+
+
+def _resume_url(db: Session, reader: Reader, study: Study) -> str:
+    if reader.consented_at is None:
+        return f"{BASE}/consent"
+    answered = set(crud.answers_of(db, reader))
+    if not answered:
+        return f"{BASE}/examples"
+    return _next_url(crud.reader_order(reader, study.image_ids), answered)
+
+
+def _reader_ctx(request: Request, reader: Reader) -> dict:
+    """What every reader page needs: the "not you?" form and whether the study is closed."""
+    return {"base": BASE, "forget_nonce": form_nonce(request.app.state.secret, "forget", reader.id)}
+
+
+def _refuse_if_closed(db: Session, study: Study) -> None:
+    if crud.is_closed(db, study.study_id):
+        raise HTTPException(403, "This study is closed. Thank you for your interest.")
 
 
 def _reader_routes(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse)
     def landing(request: Request, db: Session = Depends(get_db), study: Study = Depends(get_study)):
         token = request.cookies.get(READER_COOKIE)
-        if token and crud.reader_by_token(db, study.study_id, token):
-            return _redirect(f"/r/{token}")
-        return render(request, "landing.html", {})
+        reader = None
+        if token:
+            keys = _gate(request, "reader")
+            reader = crud.reader_by_token(db, study.study_id, token)
+            if reader is None:
+                _auth_failed(request, "reader", keys)
+        if reader is None:
+            return render(request, "landing.html", {})
+        ctx = {
+            **_reader_ctx(request, reader),
+            "answered": len(crud.answers_of(db, reader)),
+            "n": len(study.image_ids),
+            "resume": _resume_url(db, reader, study),
+        }
+        return render(request, "welcome_back.html", ctx)
 
     @app.get("/r/{token}")
-    def resume(token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
-        base = f"/r/{token}"
-        if reader.consented_at is None:
-            url = f"{base}/consent"
-        else:
-            answered = set(crud.answers_of(db, reader))
-            study = app.state.study
-            url = (
-                f"{base}/examples"
-                if not answered
-                else _next_url(base, crud.reader_order(reader, study.image_ids), answered)
+    def open_link(
+        request: Request, token: str, db: Session = Depends(get_db), study: Study = Depends(get_study)
+    ):
+        keys = _gate(request, "reader")
+        reader = crud.reader_by_token(db, study.study_id, token)
+        if reader is None:
+            _auth_failed(request, "reader", keys)
+            raise HTTPException(
+                404, "This invitation link is not valid. Please check the link you were sent."
             )
-        resp = _redirect(url)
+        _auth_ok(request, "reader", keys)
+        resp = _redirect(_resume_url(db, reader, study))  # token-free from here on
         resp.set_cookie(
             READER_COOKIE,
             token,
@@ -222,25 +382,41 @@ def _reader_routes(app: FastAPI) -> None:
         )
         return resp
 
-    @app.get("/r/{token}/consent", response_class=HTMLResponse)
-    def consent_page(request: Request, token: str, reader: Reader = Depends(current_reader)):
-        return _consent(request, token, reader, None, 200)
+    @app.get(BASE)
+    def resume(reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
+        return _redirect(_resume_url(db, reader, app.state.study))
 
-    def _consent(request: Request, token: str, reader: Reader, error: str | None, status: int):
+    @app.post(f"{BASE}/forget")
+    def forget(request: Request, nonce: str = Form(""), reader: Reader = Depends(current_reader)):
+        """ "Not you?": this browser forgets the reader (nothing in the study changes)."""
+        if not check_nonce(app.state.secret, nonce, "forget", reader.id):
+            raise HTTPException(403, "Form expired; reload the page.")
+        resp = _redirect("/")
+        resp.delete_cookie(READER_COOKIE)
+        return resp
+
+    @app.get(f"{BASE}/consent", response_class=HTMLResponse)
+    def consent_page(
+        request: Request, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)
+    ):
+        _refuse_if_closed(db, app.state.study)
+        return _consent(request, reader, db, None, 200)
+
+    def _consent(request: Request, reader: Reader, db: Session, error: str | None, status: int):
         ctx = {
-            "base": f"/r/{token}",
+            **_reader_ctx(request, reader),
             "backgrounds": BACKGROUNDS,
             "chosen": reader.background,
+            "frozen": bool(reader.background and crud.answers_of(db, reader)),
             "nonce": crud.consent_nonce(app.state.secret, reader),
             "error": error,
             "n": len(app.state.study.image_ids),
         }
         return render(request, "consent.html", ctx, status)
 
-    @app.post("/r/{token}/consent")
+    @app.post(f"{BASE}/consent")
     def consent_submit(
         request: Request,
-        token: str,
         consent: str = Form(""),
         background: str = Form(""),
         nonce: str = Form(""),
@@ -249,16 +425,16 @@ def _reader_routes(app: FastAPI) -> None:
     ):
         try:
             crud.record_consent(db, app.state.secret, reader, consent, background, nonce)
+        except crud.StudyClosed as e:
+            raise HTTPException(e.status, str(e)) from None
         except crud.FormError as e:
-            return _consent(request, token, reader, str(e), e.status)
-        return _redirect(f"/r/{token}/examples")
+            return _consent(request, reader, db, str(e), e.status)
+        return _redirect(f"{BASE}/examples")
 
-    @app.get("/r/{token}/examples", response_class=HTMLResponse)
-    def examples(
-        request: Request, token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)
-    ):
+    @app.get(f"{BASE}/examples", response_class=HTMLResponse)
+    def examples(request: Request, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
         if reader.consented_at is None:
-            return _redirect(f"/r/{token}/consent")
+            return _redirect(f"{BASE}/consent")
         study = app.state.study
         answered = set(crud.answers_of(db, reader))
         groups = [
@@ -266,30 +442,22 @@ def _reader_routes(app: FastAPI) -> None:
             for label in ("melanoma", "not_melanoma")
         ]
         ctx = {
-            "base": f"/r/{token}",
+            **_reader_ctx(request, reader),
             "groups": groups,
-            "start": _next_url(f"/r/{token}", crud.reader_order(reader, study.image_ids), answered),
+            "start": _next_url(crud.reader_order(reader, study.image_ids), answered),
         }
         return render(request, "examples.html", ctx)
 
     def _question(
-        request: Request,
-        token: str,
-        reader: Reader,
-        db: Session,
-        pos: int,
-        error: str | None = None,
-        status: int = 200,
+        request: Request, reader: Reader, db: Session, pos: int, error: str | None = None, status: int = 200
     ):
         study = app.state.study
         order = crud.reader_order(reader, study.image_ids)
-        if not 1 <= pos <= len(order):
-            raise HTTPException(404, "No such question.")
         image_id = order[pos - 1]
         answers = crud.answers_of(db, reader)
         current = answers.get(image_id)
         ctx = {
-            "base": f"/r/{token}",
+            **_reader_ctx(request, reader),
             "pos": pos,
             "n": len(order),
             "answered": len(answers),
@@ -302,23 +470,20 @@ def _reader_routes(app: FastAPI) -> None:
         }
         return render(request, "question.html", ctx, status)
 
-    @app.get("/r/{token}/q/{pos}", response_class=HTMLResponse)
+    @app.get(f"{BASE}/q/{{pos}}", response_class=HTMLResponse)
     def question(
-        request: Request,
-        token: str,
-        pos: int,
-        reader: Reader = Depends(current_reader),
-        db: Session = Depends(get_db),
+        request: Request, pos: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)
     ):
+        p = _position(pos, len(app.state.study.image_ids))
         if reader.consented_at is None:
-            return _redirect(f"/r/{token}/consent")
-        return _question(request, token, reader, db, pos)
+            return _redirect(f"{BASE}/consent")
+        _refuse_if_closed(db, app.state.study)
+        return _question(request, reader, db, p)
 
-    @app.post("/r/{token}/q/{pos}")
+    @app.post(f"{BASE}/q/{{pos}}")
     def answer(
         request: Request,
-        token: str,
-        pos: int,
+        pos: str,
         image_id: str = Form(""),
         nonce: str = Form(""),
         diagnosis: str = Form(""),
@@ -327,35 +492,47 @@ def _reader_routes(app: FastAPI) -> None:
         reader: Reader = Depends(current_reader),
         db: Session = Depends(get_db),
     ):
+        _refuse_if_closed(db, app.state.study)
         if reader.consented_at is None:
             raise HTTPException(403, "Please give your consent first.")
         order = crud.reader_order(reader, app.state.study.image_ids)
-        if not 1 <= pos <= len(order) or image_id != order[pos - 1]:
+        if (
+            not re.fullmatch(r"[0-9]{1,6}", pos)
+            or not 1 <= int(pos) <= len(order)
+            or image_id != order[int(pos) - 1]
+        ):
             raise HTTPException(400, "This image is not part of your study at this position.")
+        p = int(pos)
         try:
             form = crud.parse_answer(diagnosis, synthetic, certainty)
             crud.save_answer(db, app.state.secret, reader, image_id, form, nonce)
+        except crud.StudyClosed as e:
+            raise HTTPException(e.status, str(e)) from None
         except crud.FormError as e:
-            return _question(request, token, reader, db, pos, str(e), e.status)
+            return _question(request, reader, db, p, str(e), e.status)
         answered = set(crud.answers_of(db, reader))
-        return _redirect(_next_url(f"/r/{token}", order, answered, pos))
+        return _redirect(_next_url(order, answered, p))
 
-    @app.get("/r/{token}/done", response_class=HTMLResponse)
-    def done(
-        request: Request, token: str, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)
-    ):
+    @app.get(f"{BASE}/done", response_class=HTMLResponse)
+    def done(request: Request, reader: Reader = Depends(current_reader), db: Session = Depends(get_db)):
         study = app.state.study
         order = crud.reader_order(reader, study.image_ids)
         answered = set(crud.answers_of(db, reader))
         missing = [i for i, image_id in enumerate(order, 1) if image_id not in answered]
-        return render(request, "done.html", {"base": f"/r/{token}", "missing": missing, "n": len(order)})
+        ctx = {
+            **_reader_ctx(request, reader),
+            "missing": missing,
+            "n": len(order),
+            "closed": crud.is_closed(db, study.study_id),
+        }
+        return render(request, "done.html", ctx)
 
-    @app.get("/r/{token}/image/{image_id}")
-    def image(token: str, image_id: str, reader: Reader = Depends(current_reader)):
+    @app.get(f"{BASE}/image/{{image_id}}")
+    def image(image_id: str, reader: Reader = Depends(current_reader)):
         return _image_response(app.state.study.image_path(image_id))
 
-    @app.get("/r/{token}/example/{example_id}")
-    def example(token: str, example_id: str, reader: Reader = Depends(current_reader)):
+    @app.get(f"{BASE}/example/{{example_id}}")
+    def example(example_id: str, reader: Reader = Depends(current_reader)):
         return _image_response(app.state.study.example_path(example_id))
 
 
@@ -368,14 +545,15 @@ def _admin_routes(app: FastAPI) -> None:
         return render(request, "admin_login.html", {"error": None})
 
     @app.post("/admin/login")
-    def login(request: Request, password: str = Form("")):
+    def login(request: Request, password: str = Form(""), db: Session = Depends(get_db)):
+        keys = _gate(request, "admin")  # charged before the password is looked at
         if not check_password(password, app.state.settings.admin_password):
-            time.sleep(LOGIN_FAIL_DELAY)  # slows password guessing (per request thread)
             return render(request, "admin_login.html", {"error": "Wrong password."}, 401)
+        _auth_ok(request, "admin", keys)
         resp = _redirect("/admin")
         resp.set_cookie(
             ADMIN_COOKIE,
-            sign(app.state.secret, "admin"),
+            crud.create_admin_session(db, ADMIN_MAX_AGE),
             max_age=ADMIN_MAX_AGE,
             httponly=True,
             samesite="strict",
@@ -385,9 +563,9 @@ def _admin_routes(app: FastAPI) -> None:
         return resp
 
     @app.post("/admin/logout", dependencies=[Depends(require_admin)])
-    def logout(request: Request, nonce: str = Form("")):
-        if not check_nonce(app.state.secret, nonce, "admin", request.cookies.get(ADMIN_COOKIE, "")):
-            raise HTTPException(403, "Form expired; reload the page.")
+    def logout(request: Request, nonce: str = Form(""), db: Session = Depends(get_db)):
+        _check_admin_nonce(request, nonce)
+        crud.end_admin_session(db, request.cookies.get(ADMIN_COOKIE))
         resp = _redirect("/admin/login")
         resp.delete_cookie(ADMIN_COOKIE, path="/admin")
         return resp
@@ -401,6 +579,8 @@ def _admin_routes(app: FastAPI) -> None:
             "study_id": study.study_id,
             "n": len(study.image_ids),
             "nonce": admin_nonce(request),
+            "closed": crud.is_closed(db, study.study_id),
+            "leak": _leak_summary(study),
         }
         return render(request, "admin.html", ctx)
 
@@ -412,27 +592,72 @@ def _admin_routes(app: FastAPI) -> None:
         nonce: str = Form(""),
         db: Session = Depends(get_db),
     ):
-        if not check_nonce(app.state.secret, nonce, "admin", request.cookies.get(ADMIN_COOKIE, "")):
-            raise HTTPException(403, "Form expired; reload the page.")
-        if not count.strip().isdigit():
+        _check_admin_nonce(request, nonce)
+        if not re.fullmatch(r"[0-9]{1,4}", count.strip()):
             raise HTTPException(400, "Number of invitations must be a whole number.")
+        base = app.state.settings.public_url
+        if not base:
+            if (request.url.hostname or "") not in LOCAL_HOSTS:
+                raise HTTPException(
+                    400, "Set --public-url: invitation links are not built from the Host header of a request."
+                )
+            base = str(request.base_url)
         try:
             created = crud.create_invitations(db, app.state.study.study_id, int(count), note)
+        except crud.StudyClosed as e:
+            raise HTTPException(e.status, str(e)) from None
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
-        base = (app.state.settings.public_url or str(request.base_url)).rstrip("/")
-        links = [(r.public_id, f"{base}/r/{t}") for r, t in created]
+        links = [(r.public_id, f"{base.rstrip('/')}/r/{t}") for r, t in created]
         return render(request, "admin_invites.html", {"links": links, "note": note})
+
+    @app.post("/admin/revoke", dependencies=[Depends(require_admin)])
+    def revoke(
+        request: Request, reader_id: str = Form(""), nonce: str = Form(""), db: Session = Depends(get_db)
+    ):
+        _check_admin_nonce(request, nonce)
+        try:
+            crud.revoke(db, app.state.study.study_id, reader_id)
+        except crud.FormError as e:
+            raise HTTPException(e.status, str(e)) from None
+        return _redirect("/admin")
+
+    @app.post("/admin/close", dependencies=[Depends(require_admin)])
+    def close(request: Request, nonce: str = Form(""), db: Session = Depends(get_db)):
+        _check_admin_nonce(request, nonce)
+        crud.set_closed(db, app.state.study.study_id, True)
+        return _redirect("/admin")
+
+    @app.post("/admin/reopen", dependencies=[Depends(require_admin)])
+    def reopen(request: Request, nonce: str = Form(""), db: Session = Depends(get_db)):
+        _check_admin_nonce(request, nonce)
+        crud.set_closed(db, app.state.study.study_id, False)
+        return _redirect("/admin")
 
     @app.get("/admin/export/responses.csv", dependencies=[Depends(require_admin)])
     def export_responses(db: Session = Depends(get_db)):
-        study = app.state.study
-        rows = crud.export_responses(db, study.study_id)
+        rows = crud.export_responses(db, app.state.study.study_id)
         return _csv(crud.to_csv(rows, crud.RESPONSE_COLUMNS), "responses.csv")
+
+    @app.get("/admin/export/revisions.csv", dependencies=[Depends(require_admin)])
+    def export_revisions(db: Session = Depends(get_db)):
+        rows = crud.export_revisions(db, app.state.study.study_id)
+        return _csv(crud.to_csv(rows, crud.REVISION_COLUMNS), "revisions.csv")
 
     @app.get("/admin/export/stimuli.csv", dependencies=[Depends(require_admin)])
     def export_stimuli():
         return _csv((Path(app.state.study.root) / STIMULI_CSV).read_text(), "stimuli.csv")
+
+
+def _leak_summary(study: Study) -> str | None:
+    """A warning line when the study's leak check did not pass (a study built with --pixel-leaks warn)."""
+    import json
+
+    p = Path(study.root) / "leakcheck.json"
+    if not p.exists():
+        return "This study has no leak check (leakcheck.json); run `dermsynth survey leakcheck`."
+    rep = json.loads(p.read_text())
+    return None if rep.get("passed") else f"The leak check of this study FAILED: {rep.get('failures')}"
 
 
 def _csv(text: str, name: str) -> PlainTextResponse:

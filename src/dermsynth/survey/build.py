@@ -1,17 +1,21 @@
 """Building a blinded reader study (thesis Sec. 3.6: 200 images, half real / half synthetic, half
 melanoma / half not, rulers excluded, synthetic outliers included).
 
-Selection is balanced over (source x class) and a function of the seed alone. Every chosen image is
-re-encoded identically (:mod:`.encode`), named by a random opaque hex id, written in id order (which is
-random) with one common modification time, and the build ends with :func:`.leakcheck.leakcheck`; a
-study that leaks is not kept. The study appears at ``out`` only when complete (built in a sibling
-temporary directory, then renamed).
+Selection is balanced over (source x class) and a function of the seed alone (reproducible). The ids
+are not: they come from fresh operating-system randomness (:mod:`secrets`) at every build and are
+handed out after a secret shuffle of the chosen images, so neither the public seed nor the selection
+order tells anything about an id (the issue's attack tried seeds until the ids matched and read off
+source and diagnosis of every image). Every chosen image goes through one processing chain
+(:mod:`.encode`), files are written in id order with one modification time, and the build ends with
+:func:`.leakcheck.leakcheck` (file-level and pixel-level tests); a study that leaks is not kept. The
+study appears at ``out`` only when complete (built in a sibling temporary directory, then renamed).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -25,7 +29,7 @@ import pandas as pd
 from dermsynth.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_rgb
 from dermsynth.core.manifest import read_manifest
 from dermsynth.core.seeding import rng
-from dermsynth.survey.encode import encode_stimulus
+from dermsynth.survey.encode import MIN_SOURCE_SCALE, SourceTooSmall, encode_stimulus
 from dermsynth.survey.study import (
     EXAMPLES_DIR,
     IMAGES_DIR,
@@ -52,6 +56,9 @@ class BuildOptions:
     examples_per_class: int = 3
     study_id: str | None = None
     leak_alpha: float = 0.001
+    min_source_scale: float = MIN_SOURCE_SCALE  # sources must be >= this x size (see encode)
+    unknown: str = "drop"  # excluded artifact with a blank / unreadable annotation: drop or keep
+    pixel_leaks: str = "fail"  # pixel-level leak check: fail the build, or warn and keep the study
 
 
 @dataclass
@@ -60,25 +67,46 @@ class BuildResult:
     counts: dict[str, int]
     skipped: list[str] = field(default_factory=list)
     leak: dict | None = None
+    too_small: list[str] = field(default_factory=list)
+    exclusions: dict = field(default_factory=dict)
 
 
-def load_pool(directory: str | Path, source: str, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Candidate images of one dataset: columns ``key, path, label (0/1), origin``, exclusions applied."""
+def load_pool(
+    directory: str | Path, source: str, exclude: tuple[str, ...] = (), unknown: str = "drop"
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Candidate images of one dataset (columns ``key, path, label (0/1), origin, source``) with the
+    exclusions applied, and per excluded column the counts ``{present, unknown, absent, removed}``.
+
+    An annotation that is blank or not a number is *unknown*, not "absent": with ``unknown="drop"``
+    (the default) such images are left out too, because an unannotated real image may well show
+    the artifact (a ruler) that no synthetic image has.
+    """
+    if unknown not in ("drop", "keep"):
+        raise ValueError(f"--unknown must be drop or keep, got {unknown!r}")
     directory = Path(directory)
     df = read_manifest(directory)
+    counts: dict[str, dict[str, int]] = {}
     for col in exclude:
         if col not in df.columns:
             raise ValueError(
                 f"{directory / 'manifest.csv'}: cannot exclude {col!r}, the manifest has no such column "
                 "(run `dermsynth bias audit` first)"
             )
-        flags = pd.to_numeric(df[col], errors="coerce").fillna(0)
-        df = df[flags == 0]
+        flags = pd.to_numeric(df[col], errors="coerce")
+        present, unk = flags.fillna(0) != 0, flags.isna()
+        drop = present | unk if unknown == "drop" else present
+        counts[col] = {
+            "present": int(present.sum()),
+            "unknown": int(unk.sum()),
+            "absent": int((~present & ~unk).sum()),
+            "removed": int(drop.sum()),
+        }
+        df = df[~drop]
     labels = pd.to_numeric(df["label"], errors="coerce")
     bad = df.index[~labels.isin([0, 1])]
     if len(bad):
         raise ValueError(f"{directory / 'manifest.csv'}: label must be 0 or 1 (row {int(bad[0]) + 2})")
-    return pd.DataFrame(
+    pool = pd.DataFrame(
         {
             "key": df["image_id"].astype(str).to_numpy(),
             "path": [str(directory / f) for f in df["file"]],
@@ -87,6 +115,7 @@ def load_pool(directory: str | Path, source: str, exclude: tuple[str, ...] = ())
             "source": source,
         }
     )
+    return pool, counts
 
 
 def outlier_scores(embeddings_csv: str | Path, pool: pd.DataFrame) -> pd.Series:
@@ -129,29 +158,37 @@ def _ordered_candidates(
 
 
 def _encode_cell(
-    ordered: pd.DataFrame, k: int, size: int, skipped: list[str]
+    ordered: pd.DataFrame, k: int, opts: BuildOptions, skipped: list[str], too_small: list[str]
 ) -> list[tuple[pd.Series, bytes]]:
-    """Encode candidates in order until ``k`` succeed; unreadable images are skipped and recorded."""
+    """Encode candidates in order until ``k`` succeed; unreadable and too small images are recorded."""
     out: list[tuple[pd.Series, bytes]] = []
     for _, row in ordered.iterrows():
         if len(out) == k:
             break
         try:
-            out.append((row, encode_stimulus(read_rgb(row["path"]), size)))
+            out.append((row, encode_stimulus(read_rgb(row["path"]), opts.size, opts.min_source_scale)))
+        except SourceTooSmall as e:
+            too_small.append(f"{row['path']}: {e}")
         except (ValueError, OSError) as e:
             skipped.append(f"{row['path']}: {e}")
     return out
 
 
-def _unique_ids(seed: int, count: int) -> list[str]:
-    g, ids = rng(seed, "opaque-ids"), []
-    seen: set[str] = set()
+def _secret_ids(count: int) -> list[str]:
+    """``count`` distinct 16-hex-digit ids from the operating system's CSPRNG (never from the seed)."""
+    ids: set[str] = set()
     while len(ids) < count:
-        i = g.bytes(8).hex()
-        if i not in seen:
-            seen.add(i)
-            ids.append(i)
-    return ids
+        ids.add(secrets.token_hex(8))
+    out = list(ids)
+    secrets.SystemRandom().shuffle(out)
+    return out
+
+
+def _secret_shuffle(items: list) -> list:
+    """A copy of ``items`` in an order nobody can reproduce (selection order leaves no trace)."""
+    out = list(items)
+    secrets.SystemRandom().shuffle(out)
+    return out
 
 
 def select_and_encode(
@@ -160,24 +197,36 @@ def select_and_encode(
     opts: BuildOptions,
     scores: pd.Series | None = None,
     progress: Callable[[int], None] | None = None,
+    too_small: list[str] | None = None,
 ) -> tuple[list[tuple[pd.Series, bytes]], list[tuple[pd.Series, bytes]], list[str]]:
     """Balanced stimuli (n/4 per source x class) and real examples per class, all encoded."""
     if opts.n <= 0 or opts.n % 4:
         raise ValueError(f"--n must be a positive multiple of 4 (balanced source x class), got {opts.n}")
     if not 0.0 <= opts.outlier_frac <= 1.0:
         raise ValueError(f"--outlier-frac must be in [0, 1], got {opts.outlier_frac}")
+    if opts.min_source_scale <= 0:
+        raise ValueError(f"--min-source-scale must be positive, got {opts.min_source_scale}")
     k, skipped = opts.n // 4, []
+    too_small = [] if too_small is None else too_small
     stimuli, examples = [], []
     for source, pool in (("real", real), ("synthetic", synthetic)):
         for label in (0, 1):
             cell = pool[pool["label"] == label]
             n_out = int(round(opts.outlier_frac * k)) if source == "synthetic" else 0
             order = _ordered_candidates(cell, opts.seed, f"{source}/{label}", n_out, scores)
-            got = _encode_cell(order, k, opts.size, skipped)
+            n_small = len(too_small)
+            got = _encode_cell(order, k, opts, skipped, too_small)
             if len(got) < k:
+                small = len(too_small) - n_small
+                hint = (
+                    f"; {small} were smaller than {opts.min_source_scale:g} x --size {opts.size} "
+                    f"(lower --size, or ingest larger sources)"
+                    if small
+                    else ""
+                )
                 raise ValueError(
                     f"{source} {LABELS[label]}: need {k} usable images, found {len(got)} "
-                    f"(of {len(cell)} after exclusions)"
+                    f"(of {len(cell)} after exclusions){hint}"
                 )
             stimuli += got
             if progress:
@@ -185,7 +234,7 @@ def select_and_encode(
             if source == "real" and opts.examples_per_class:
                 used = {r["key"] for r, _ in got}
                 rest = order[~order["key"].isin(used)]
-                examples += _encode_cell(rest.iloc[::-1], opts.examples_per_class, opts.size, skipped)
+                examples += _encode_cell(rest.iloc[::-1], opts.examples_per_class, opts, skipped, too_small)
     return stimuli, examples, skipped
 
 
@@ -211,12 +260,17 @@ def build_study(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty (a study is never overwritten)")
-    real = load_pool(real_dir, "real", opts.exclude)
-    synthetic = load_pool(synthetic_dir, "synthetic", opts.exclude)
+    if opts.pixel_leaks not in ("fail", "warn"):
+        raise ValueError(f"--pixel-leaks must be fail or warn, got {opts.pixel_leaks!r}")
+    real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown)
+    synthetic, syn_excl = load_pool(synthetic_dir, "synthetic", opts.exclude, opts.unknown)
     scores = outlier_scores(embeddings, synthetic) if embeddings and opts.outlier_frac > 0 else None
-    stimuli, examples, skipped = select_and_encode(real, synthetic, opts, scores, progress)
+    too_small: list[str] = []
+    stimuli, examples, skipped = select_and_encode(real, synthetic, opts, scores, progress, too_small)
 
-    ids = _unique_ids(opts.seed, len(stimuli) + len(examples))
+    # ids: fresh secret randomness, handed out after a secret shuffle (never a function of the seed)
+    stimuli, examples = _secret_shuffle(stimuli), _secret_shuffle(examples)
+    ids = _secret_ids(len(stimuli) + len(examples))
     stim_ids, ex_ids = ids[: len(stimuli)], ids[len(stimuli) :]
     tmp = out.parent / f".{out.name}.building"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -235,7 +289,7 @@ def build_study(
     ).sort_values("image_id")
     atomic_write_text(tmp / STIMULI_CSV, table.to_csv(index=False))
     meta = {
-        "study_id": opts.study_id or f"study-{rng(opts.seed, 'study-id').bytes(4).hex()}",
+        "study_id": opts.study_id or f"study-{secrets.token_hex(4)}",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "size": opts.size,
         "format": "png",
@@ -248,24 +302,45 @@ def build_study(
             for i, (r, _) in sorted(zip(ex_ids, examples, strict=True))
         ],
         "skipped": skipped,
+        "too_small": too_small,
+        "exclusions": {"unknown": opts.unknown, "real": real_excl, "synthetic": syn_excl},
+        "processing": {
+            "crop": "centre square",
+            "resample": "lanczos (PIL, antialiased)",
+            "min_source_scale": opts.min_source_scale,
+            "jpeg_round_trip": {"quality": 95, "subsampling": "4:4:4"},
+            "format": "PNG RGB8, zlib level 0",
+        },
     }
     atomic_write_json(tmp / STUDY_JSON, meta)
     report = leakcheck(tmp, alpha=opts.leak_alpha, seed=opts.seed)
     atomic_write_json(tmp / LEAKCHECK_JSON, report)
-    if not report["passed"]:
+    fatal = report["file_failures"] + (report["pixel_failures"] if opts.pixel_leaks == "fail" else [])
+    if fatal:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ValueError(
-            f"{out}: study not written, file-level features leak the source: {report['failures']}"
-        )
+        raise ValueError(f"{out}: study not written, the leak check tells the sources apart: {fatal}")
     if out.exists():
         out.rmdir()
     os.replace(tmp, out)
     counts = table.groupby(["source", "label"]).size()
-    return BuildResult(out, {f"{s}/{lbl}": int(c) for (s, lbl), c in counts.items()}, skipped, report)
+    return BuildResult(
+        out,
+        {f"{s}/{lbl}": int(c) for (s, lbl), c in counts.items()},
+        skipped,
+        report,
+        too_small,
+        {"real": real_excl, "synthetic": syn_excl},
+    )
 
 
 def describe(result: BuildResult) -> str:
     """One-paragraph summary of a build for the CLI."""
     return json.dumps(
-        {"study": str(result.study_dir), "counts": result.counts, "skipped": len(result.skipped)}
+        {
+            "study": str(result.study_dir),
+            "counts": result.counts,
+            "skipped": len(result.skipped),
+            "too_small": len(result.too_small),
+            "exclusions": result.exclusions,
+        }
     )

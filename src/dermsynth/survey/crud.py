@@ -4,24 +4,40 @@ Answers are written by compare-and-swap on ``(reader, image, revision)``: a form
 the revision it was rendered at; accepting it bumps the revision, so the same form cannot change the
 answer twice, while an identical resubmission (double click, retried request) is accepted as a no-op.
 The unique constraint on (reader, image) makes duplicates impossible whatever the interleaving.
+Every accepted revision is also appended to ``answer_log`` in the same transaction, so changes made
+after the end page or after an export are kept, not overwritten (exported as ``revisions.csv``).
+
+A study is open or closed (``survey_meta`` key ``closed:STUDY_ID``); closed studies accept no reader
+submission and no new invitations. Invitations can be revoked; a revoked link opens nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from dermsynth.core.seeding import rng
-from dermsynth.survey.models import BACKGROUNDS, CERTAINTY, DIAGNOSES, SYNTHETIC, Answer, Meta, Reader
+from dermsynth.survey.models import (
+    BACKGROUNDS,
+    CERTAINTY,
+    DIAGNOSES,
+    SYNTHETIC,
+    AdminSession,
+    Answer,
+    AnswerLog,
+    Meta,
+    Reader,
+)
 from dermsynth.survey.security import check_nonce, form_nonce, hash_token, new_secret, new_token
 
 RESPONSE_COLUMNS = [
@@ -29,6 +45,17 @@ RESPONSE_COLUMNS = [
     "reader_id",
     "background",
     "image_id",
+    "diagnosis",
+    "synthetic",
+    "certainty",
+    "answered_at",
+]
+REVISION_COLUMNS = [
+    "study_id",
+    "reader_id",
+    "background",
+    "image_id",
+    "revision",
     "diagnosis",
     "synthetic",
     "certainty",
@@ -62,10 +89,51 @@ def get_secret(session: Session) -> str:
     return row.value
 
 
+class StudyClosed(FormError):
+    def __init__(self):
+        super().__init__("This study is closed: no more answers or invitations are accepted.", 403)
+
+
+def _closed_key(study_id: str) -> str:
+    return f"closed:{study_id}"[:64]
+
+
+def is_closed(session: Session, study_id: str) -> bool:
+    return session.get(Meta, _closed_key(study_id), populate_existing=True) is not None
+
+
+def set_closed(session: Session, study_id: str, closed: bool) -> None:
+    """Close (no reader submission, no invitation accepted) or reopen the study."""
+    row = session.get(Meta, _closed_key(study_id))
+    if closed and row is None:
+        session.add(Meta(key=_closed_key(study_id), value=utcnow().isoformat()))
+    elif not closed and row is not None:
+        session.delete(row)
+    session.commit()
+
+
+def require_open(session: Session, study_id: str) -> None:
+    if is_closed(session, study_id):
+        raise StudyClosed()
+
+
+def revoke(session: Session, study_id: str, public_id: str) -> Reader:
+    """Revoke a reader's invitation (``r0001``): the link and cookie open nothing any more; the
+    answers already given stay in the database and the exports."""
+    m = re.fullmatch(r"r(\d{1,9})", public_id.strip(), re.ASCII)
+    reader = session.get(Reader, int(m.group(1))) if m else None
+    if reader is None or reader.study_id != study_id:
+        raise FormError(f"no reader {public_id!r} in this study", 404)
+    reader.revoked_at = reader.revoked_at or utcnow()
+    session.commit()
+    return reader
+
+
 def create_invitations(
     session: Session, study_id: str, count: int, note: str = ""
 ) -> list[tuple[Reader, str]]:
     """``count`` new readers; returns (reader, token) — the token is shown once and stored hashed."""
+    require_open(session, study_id)
     if not 1 <= count <= MAX_INVITES:
         raise ValueError(f"number of invitations must be 1..{MAX_INVITES}, got {count}")
     out = []
@@ -88,7 +156,9 @@ def reader_by_token(session: Session, study_id: str, token: str | None) -> Reade
     if not token or len(token) > 128:
         return None
     return session.scalar(
-        select(Reader).where(Reader.token_hash == hash_token(token), Reader.study_id == study_id)
+        select(Reader).where(
+            Reader.token_hash == hash_token(token), Reader.study_id == study_id, Reader.revoked_at.is_(None)
+        )
     )
 
 
@@ -105,12 +175,19 @@ def consent_nonce(secret: str, reader: Reader) -> str:
 def record_consent(
     session: Session, secret: str, reader: Reader, consent: str, background: str, nonce: str
 ) -> None:
+    require_open(session, reader.study_id)
     if not check_nonce(secret, nonce, "consent", reader.id):
         raise FormError("this form has expired or was not issued to you; reload the page", 403)
     if consent != "yes":
         raise FormError("please confirm that you consent to take part")
     if background not in BACKGROUNDS:
         raise FormError("please choose your background")
+    if reader.background and background != reader.background and answers_of(session, reader):
+        raise FormError(
+            "your background was recorded with your first answer and cannot be changed now "
+            f"(it is: {BACKGROUNDS[reader.background]})",
+            409,
+        )
     reader.background = background
     reader.consented_at = reader.consented_at or utcnow()
     session.commit()
@@ -142,7 +219,7 @@ def parse_answer(diagnosis: str | None, synthetic: str | None, certainty: str | 
         raise FormError("diagnosis must be melanoma or not melanoma")
     if synthetic not in SYNTHETIC:
         raise FormError("'is this image synthetic?' must be yes or no")
-    if not str(certainty).isdigit() or int(certainty) not in CERTAINTY:
+    if not re.fullmatch(r"[1-5]", str(certainty)) or int(certainty) not in CERTAINTY:
         raise FormError("certainty must be a whole number from 1 to 5")
     return AnswerForm(diagnosis, synthetic, int(certainty))
 
@@ -163,6 +240,8 @@ def save_answer(
 ) -> Answer:
     """Insert or update one answer if ``nonce`` is valid for its current revision (see module doc)."""
 
+    require_open(session, reader.study_id)
+
     def attempt() -> Answer:
         try:
             cur = _current(session, reader, image_id)
@@ -181,18 +260,23 @@ def save_answer(
                     return cur  # identical resubmission: idempotent
                 raise FormError("this form has expired or was not issued to you; reload the page", 409)
             values = {"diagnosis": form.diagnosis, "synthetic": form.synthetic, "certainty": form.certainty}
+            now = utcnow()
             if cur is None:
                 session.add(
-                    Answer(reader_id=reader.id, image_id=image_id, revision=1, answered_at=utcnow(), **values)
+                    Answer(reader_id=reader.id, image_id=image_id, revision=1, answered_at=now, **values)
                 )
             else:
                 res = session.execute(
                     update(Answer)
                     .where(Answer.id == cur.id, Answer.revision == rev)
-                    .values(revision=rev + 1, answered_at=utcnow(), **values)
+                    .values(revision=rev + 1, answered_at=now, **values)
                 )
                 if res.rowcount != 1:
                     raise FormError("this answer was changed meanwhile; reload the page", 409)
+            # append-only history, same transaction: both rows or neither
+            session.add(
+                AnswerLog(reader_id=reader.id, image_id=image_id, revision=rev + 1, answered_at=now, **values)
+            )
             session.commit()
         except IntegrityError:  # a concurrent insert of the same (reader, image) won: judge against it
             session.rollback()
@@ -220,7 +304,7 @@ def _issued_before(secret: str, nonce: str, reader: Reader, image_id: str, rev: 
 
 
 def progress_rows(session: Session, study_id: str, n_images: int) -> list[dict]:
-    """Per reader: id, note, background, answered count, created and last answer time."""
+    """Per reader: id, note, background, answered count, created and last answer time, revoked."""
     q = (
         select(Reader, func.count(Answer.id), func.max(Answer.answered_at))
         .outerjoin(Answer, Answer.reader_id == Reader.id)
@@ -237,6 +321,7 @@ def progress_rows(session: Session, study_id: str, n_images: int) -> list[dict]:
             "total": n_images,
             "created_at": r.created_at,
             "last_answer": last,
+            "revoked": r.revoked_at is not None,
         }
         for r, n, last in session.execute(q)
     ]
@@ -269,6 +354,61 @@ def export_responses(session: Session, study_id: str, image_ids: tuple[str, ...]
         for a, r in session.execute(q)
         if keep is None or a.image_id in keep
     ]
+
+
+def export_revisions(session: Session, study_id: str) -> list[dict]:
+    """Rows of ``revisions.csv``: every accepted revision of every answer (``REVISION_COLUMNS``)."""
+    q = (
+        select(AnswerLog, Reader)
+        .join(Reader, Reader.id == AnswerLog.reader_id)
+        .where(Reader.study_id == study_id)
+        .order_by(Reader.id, AnswerLog.id)
+    )
+    return [
+        {
+            "study_id": study_id,
+            "reader_id": r.public_id,
+            "background": r.background or "",
+            "image_id": a.image_id,
+            "revision": a.revision,
+            "diagnosis": a.diagnosis,
+            "synthetic": a.synthetic,
+            "certainty": a.certainty,
+            "answered_at": _iso(a.answered_at),
+        }
+        for a, r in session.execute(q)
+    ]
+
+
+# ---------------------------------------------------------------- server-side admin sessions
+
+
+def create_admin_session(session: Session, max_age: float) -> str:
+    """A new admin session; returns the cookie token (only its hash is stored)."""
+    token = new_token()
+    now = utcnow()
+    session.execute(delete(AdminSession).where(AdminSession.expires_at < now))  # purge expired
+    session.add(
+        AdminSession(
+            token_hash=hash_token(token), created_at=now, expires_at=now + timedelta(seconds=max_age)
+        )
+    )
+    session.commit()
+    return token
+
+
+def admin_session_valid(session: Session, token: str | None) -> bool:
+    if not token or len(token) > 128:
+        return False
+    row = session.scalar(select(AdminSession).where(AdminSession.token_hash == hash_token(token)))
+    return row is not None and row.expires_at > utcnow()
+
+
+def end_admin_session(session: Session, token: str | None) -> None:
+    """Logout: the session row is deleted, so the cookie is worthless even if kept or copied."""
+    if token:
+        session.execute(delete(AdminSession).where(AdminSession.token_hash == hash_token(token)))
+        session.commit()
 
 
 def to_csv(rows: list[dict], columns: list[str]) -> str:

@@ -1,11 +1,17 @@
-"""Proof that nothing but the pixels tells real from synthetic stimuli (``dermsynth survey leakcheck``).
+"""Proof that nothing but the lesions tells real from synthetic stimuli (``dermsynth survey leakcheck``).
 
-Two parts. (1) Hard checks: one format, mode and size for all stimuli; only IHDR/IDAT/IEND chunks (no
+File level. (1) Hard checks: one format, mode and size for all stimuli; only IHDR/IDAT/IEND chunks (no
 text, EXIF, gamma, time); identical byte counts and modification times; ids of one shape.
 (2) A random forest cross-validated (stratified 5-fold, scikit-learn) on *file-level* features only —
 byte size, width, height, mode/format/bit depth, chunk counts, metadata keys, id characters, position
 in sorted and directory order, mtime — must not beat chance: its out-of-fold accuracy is tested with a
 one-sided exact binomial test against 0.5 (scipy.stats.binomtest) and the study leaks if p < alpha.
+
+Pixel level (processing history, :mod:`.pixelstats`): 8x8 JPEG blockiness (and its period-4 trace),
+high-frequency spectrum share and noise-residual statistics. (3) Each feature alone: a two-sided
+Mann-Whitney U test real vs synthetic (``scipy.stats.mannwhitneyu``), Bonferroni-corrected over the
+features; (4) a random forest on all of them, tested like (2). The study leaks if any corrected
+p < alpha. These tests are label-free for a reader: anyone can compute them from the served files.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dermsynth.survey.encode import ALLOWED_CHUNKS, png_chunks
+from dermsynth.survey.pixelstats import PIXEL_FEATURES, pixel_features
 from dermsynth.survey.study import EXAMPLES_DIR, IMAGES_DIR, STIMULI_CSV
 
 FEATURES = [
@@ -122,14 +129,16 @@ def _hard_checks(df: pd.DataFrame, examples: pd.DataFrame | None) -> dict[str, b
     return checks
 
 
-def classifier_test(df: pd.DataFrame, seed: int = 0, folds: int = 5) -> dict:
-    """Out-of-fold accuracy of a random forest on file-level features, with exact binomial test vs 0.5."""
+def classifier_test(
+    df: pd.DataFrame, seed: int = 0, folds: int = 5, features: list[str] = FEATURES, what: str = "file-level"
+) -> dict:
+    """Out-of-fold accuracy of a random forest on ``features``, with exact binomial test vs 0.5."""
     from scipy.stats import binomtest
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     y = (df["source"] == "synthetic").astype(int).to_numpy()
-    x = df[FEATURES].astype(float).to_numpy()
+    x = df[features].astype(float).to_numpy()
     n_splits = int(min(folds, np.bincount(y, minlength=2).min()))
     if n_splits < 2:
         raise ValueError("leakcheck needs at least 2 real and 2 synthetic stimuli")
@@ -140,15 +149,52 @@ def classifier_test(df: pd.DataFrame, seed: int = 0, folds: int = 5) -> dict:
     test = binomtest(correct, len(y), 0.5, alternative="greater")
     ci = binomtest(correct, len(y), 0.5).proportion_ci(0.95, method="exact")
     return {
-        "classifier": "RandomForest(50) on file-level features, stratified CV",
+        "classifier": f"RandomForest(50) on {what} features, stratified CV",
         "folds": n_splits,
         "n": len(y),
         "correct": correct,
         "accuracy": correct / len(y),
         "accuracy_ci95": [float(ci.low), float(ci.high)],
         "p_value": float(test.pvalue),
-        "features": FEATURES,
+        "features": features,
     }
+
+
+def pixel_table(study_dir: str | Path) -> pd.DataFrame:
+    """One row per stimulus: its pixel features (:mod:`.pixelstats`) and the (admin) source."""
+    from dermsynth.core.io import read_rgb
+
+    study_dir = Path(study_dir)
+    stim = pd.read_csv(study_dir / STIMULI_CSV, dtype=str)
+    rows = [pixel_features(read_rgb(study_dir / IMAGES_DIR / f"{i}.png")) for i in stim["image_id"]]
+    df = pd.DataFrame(rows, columns=PIXEL_FEATURES)
+    df["image_id"], df["source"] = stim["image_id"].to_numpy(), stim["source"].to_numpy()
+    return df
+
+
+def pixel_tests(df: pd.DataFrame, alpha: float = 0.001, seed: int = 0) -> dict:
+    """Per-feature Mann-Whitney U tests (Bonferroni) and a forest on all pixel features; failures."""
+    from scipy.stats import mannwhitneyu
+
+    syn = df["source"] == "synthetic"
+    per, failures = {}, []
+    for f in PIXEL_FEATURES:
+        a, b = df.loc[syn, f].to_numpy(float), df.loc[~syn, f].to_numpy(float)
+        if np.ptp(np.concatenate([a, b])) == 0:
+            p, auc = 1.0, 0.5
+        else:
+            u = mannwhitneyu(a, b, alternative="two-sided")
+            p, auc = float(u.pvalue), float(u.statistic / (len(a) * len(b)))
+        p_adj = min(1.0, p * len(PIXEL_FEATURES))
+        per[f] = {"auc": auc, "p_value": p, "p_bonferroni": p_adj}
+        if p_adj < alpha:
+            failures.append(f"pixel feature {f} separates the sources: AUC {auc:.2f} (p={p_adj:.2g})")
+    cls = classifier_test(df, seed=seed, features=PIXEL_FEATURES, what="pixel-level")
+    if cls["p_value"] < alpha:
+        failures.append(
+            f"pixel classifier above chance: accuracy {cls['accuracy']:.3f} (p={cls['p_value']:.2g})"
+        )
+    return {"features": per, "classifier": cls, "failures": failures}
 
 
 def leakcheck(study_dir: str | Path, alpha: float = 0.001, seed: int = 0) -> dict:
@@ -161,9 +207,20 @@ def leakcheck(study_dir: str | Path, alpha: float = 0.001, seed: int = 0) -> dic
     )
     checks = _hard_checks(df, examples)
     cls = classifier_test(df, seed=seed)
-    failures = [k for k, ok in checks.items() if not ok]
+    file_failures = [k for k, ok in checks.items() if not ok]
     if cls["p_value"] < alpha:
-        failures.append(
+        file_failures.append(
             f"classifier above chance: accuracy {cls['accuracy']:.3f} (p={cls['p_value']:.2g} < {alpha})"
         )
-    return {"passed": not failures, "alpha": alpha, "checks": checks, "failures": failures, **cls}
+    pixel = pixel_tests(pixel_table(study_dir), alpha=alpha, seed=seed)
+    failures = file_failures + pixel["failures"]
+    return {
+        "passed": not failures,
+        "alpha": alpha,
+        "checks": checks,
+        "failures": failures,
+        "file_failures": file_failures,
+        "pixel_failures": pixel["failures"],
+        "pixel": pixel,
+        **cls,
+    }

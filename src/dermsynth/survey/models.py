@@ -2,7 +2,10 @@
 
 ``answers`` has one row per (reader, image) — a unique constraint, so a retried or replayed
 submission can never duplicate an answer — and a ``revision`` counter used as the compare-and-swap
-version behind the single-use form nonces (:mod:`.crud`). Tokens are stored only as SHA-256 hashes.
+version behind the single-use form nonces (:mod:`.crud`). ``answer_log`` is append-only: every
+accepted revision of every answer, written in the same transaction (on SQLite, triggers refuse
+UPDATE and DELETE on it). ``admin_sessions`` are server-side (logout deletes the row). Reader and
+admin tokens are stored only as SHA-256 hashes.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Reader(Base):
     background: Mapped[str | None] = mapped_column(String(32), nullable=True)
     consented_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     @property
     def public_id(self) -> str:
@@ -70,3 +74,27 @@ class Answer(Base):
     certainty: Mapped[int] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AnswerLog(Base):
+    """Every accepted revision of every answer, in order (append-only; exported as revisions.csv)."""
+
+    __tablename__ = "answer_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reader_id: Mapped[int] = mapped_column(ForeignKey("readers.id"), index=True)
+    image_id: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    diagnosis: Mapped[str] = mapped_column(String(16))
+    synthetic: Mapped[str] = mapped_column(String(3))
+    certainty: Mapped[int] = mapped_column(Integer)
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AdminSession(Base):
+    """A logged-in admin browser: hash of the cookie's random token, and when it expires."""
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

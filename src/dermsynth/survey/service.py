@@ -1,9 +1,8 @@
-"""Study administration without the web server (used by ``dermsynth survey invite`` / ``export``):
-the same crud functions as the admin pages, on the study's database."""
+"""Study administration without the web server (``dermsynth survey invite / export / close / reopen /
+revoke``): the same crud functions as the admin pages, on the study's database."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,13 +34,31 @@ def invite(
 
 
 def export(study_dir: str | Path, out_dir: str | Path, db_url: str | None = None) -> list[Path]:
-    """Write ``responses.csv`` and ``stimuli.csv`` of a study to ``out_dir`` (atomically)."""
+    """Write ``responses.csv`` (latest answers), ``revisions.csv`` (every revision) and
+    ``stimuli.csv`` of a study to ``out_dir`` (atomically)."""
     study = load_study(study_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open_sessions(study_dir, db_url)() as s:
         rows = crud.export_responses(s, study.study_id)
+        revisions = crud.export_revisions(s, study.study_id)
     atomic_write_text(out / "responses.csv", crud.to_csv(rows, crud.RESPONSE_COLUMNS))
+    atomic_write_text(out / "revisions.csv", crud.to_csv(revisions, crud.REVISION_COLUMNS))
     if (out / STIMULI_CSV).resolve() != (Path(study_dir) / STIMULI_CSV).resolve():
-        shutil.copyfile(Path(study_dir) / STIMULI_CSV, out / STIMULI_CSV)
-    return [out / "responses.csv", out / STIMULI_CSV]
+        atomic_write_text(out / STIMULI_CSV, (Path(study_dir) / STIMULI_CSV).read_text())
+    return [out / "responses.csv", out / "revisions.csv", out / STIMULI_CSV]
+
+
+def set_closed(study_dir: str | Path, closed: bool, db_url: str | None = None) -> None:
+    """Close (no answers, no invitations) or reopen a study."""
+    study = load_study(study_dir)
+    with open_sessions(study_dir, db_url)() as s:
+        crud.set_closed(s, study.study_id, closed)
+
+
+def revoke(study_dir: str | Path, reader_ids: list[str], db_url: str | None = None) -> None:
+    """Revoke invitations by reader id (``r0001``): their links and cookies open nothing any more."""
+    study = load_study(study_dir)
+    with open_sessions(study_dir, db_url)() as s:
+        for rid in reader_ids:
+            crud.revoke(s, study.study_id, rid)

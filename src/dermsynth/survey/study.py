@@ -2,11 +2,12 @@
 
 Layout written by :func:`dermsynth.survey.build.build_study`::
 
-    STUDY/study.json      study_id, seed, size, format, examples [{id, label}], build options
-    STUDY/images/ID.png   the stimuli, identically encoded, opaque ids
+    STUDY/study.json      study_id, size, format, examples [{id, label}], build options, exclusion
+                          counts, processing chain
+    STUDY/images/ID.png   the stimuli, one processing chain, secret random ids
     STUDY/examples/ID.png real example lesions per class (not in the question set)
     STUDY/stimuli.csv     image_id, source, label, origin, outlier  (admins only, never served)
-    STUDY/leakcheck.json  the file-level leak check of the build
+    STUDY/leakcheck.json  the file- and pixel-level leak check of the build
     STUDY/study.db        the default SQLite database of ``survey serve``
 
 The app reads only image ids from ``stimuli.csv``; source and label reach readers in no form.
