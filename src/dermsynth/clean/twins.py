@@ -12,8 +12,9 @@ Renderers (geometry in units of the image side, so they look alike at any size; 
   hair bends), 0.9-2.4 px wide at 256 px with tapered tips, dark brown to black (10% fair/grey),
   opacity 0.65-0.95, anti-aliased by 4x supersampling. Densities: ``sparse`` 3-8 strands,
   ``medium`` 10-20, ``dense`` 35-70 (ISIC images with hair range from a few strands to a mat).
-- ``frame``: the contact dermoscope's dark circle (radius 0.86-1.05 half-sides, off-centre by a few
-  per cent, soft rim, near-black with grain).
+- ``frame``: the contact dermoscope's dark circle (radius 0.92-1.3 half-sides, off-centre by a few
+  per cent, soft rim, near-black with grain): it covers 2-33% of the image, the frame detector's
+  mask on annotated real frames 1.3-13.5% (10th-90th percentile, 150 isic2017-256 images).
 - ``vignette``: smooth optical darkening of the corners (starts at radius 0.95-1.15, depth 0.55-0.9).
 - ``ink``: surgical marker strokes, dots or a ring around the lesion in gentian violet, blue or green,
   slightly bled.
@@ -128,12 +129,12 @@ def _radius(h: int, w: int, cx: float, cy: float) -> np.ndarray:
 
 
 def render_frame(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A dark dermoscope circle: near-black outside radius 0.86-1.05 half-sides, soft rim."""
+    """A dark dermoscope circle: near-black outside radius 0.92-1.3 half-sides, soft rim."""
     h, w = img.shape[:2]
     m = min(h, w) / 2.0
     cx, cy = w / 2.0 + rng.normal(0, 0.03) * m, h / 2.0 + rng.normal(0, 0.03) * m
     r = _radius(h, w, cx, cy)
-    r0, rim = rng.uniform(0.86, 1.05), rng.uniform(0.015, 0.06)
+    r0, rim = rng.uniform(0.92, 1.3), rng.uniform(0.015, 0.06)
     cov = np.clip((r - r0) / rim, 0, 1)
     cov = cov * cov * (3 - 2 * cov)
     cov[cov < MIN_COVER] = 0.0
