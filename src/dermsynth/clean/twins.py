@@ -86,19 +86,30 @@ def strand_path(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.vstack([p, xy])
 
 
-def _strand_coverage(path: np.ndarray, width_px: float, h: int, w: int) -> np.ndarray:
-    """Coverage [H, W] in [0, 1] of a strand of ``width_px`` tapering to 40% at both tips."""
-    canvas = np.zeros((h * SS, w * SS), np.uint8)
+def _strand_coverage(
+    path: np.ndarray, width_px: float, h: int, w: int
+) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Coverage in [0, 1] of a strand of ``width_px`` tapering to 40% at both tips, on the strand's
+    bounding box (clipped to the image; drawn at ``SS`` x and area-averaged): ``(cover, (rows, cols))``."""
+    pad = width_px + 2
+    x0 = int(np.clip(np.floor(path[:, 0].min() - pad), 0, w))
+    x1 = int(np.clip(np.ceil(path[:, 0].max() + pad), 0, w))
+    y0 = int(np.clip(np.floor(path[:, 1].min() - pad), 0, h))
+    y1 = int(np.clip(np.ceil(path[:, 1].max() + pad), 0, h))
+    box = (slice(y0, y1), slice(x0, x1))
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((y1 - y0, x1 - x0), np.float32), box
+    canvas = np.zeros(((y1 - y0) * SS, (x1 - x0) * SS), np.uint8)
     n = len(path)
     t = np.linspace(0, 1, n)
     taper = np.clip(np.minimum(t, 1 - t) / 0.12, 0.4, 1.0)
-    pts = path * SS
+    pts = (path - (x0, y0)) * SS
     for k in range(n - 1):  # segments of varying thickness
         th = max(1, int(round(width_px * SS * taper[k])))
         a, b = pts[k], pts[k + 1]
         cv2.line(canvas, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 255, th, cv2.LINE_8)
-    cov = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    return cov
+    cover = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    return cover, box
 
 
 def render_hair(
@@ -115,11 +126,11 @@ def render_hair(
     tint = np.array([1.12, 1.0, 0.88]) * rng.uniform(0.95, 1.05, 3)
     out = img.astype(np.float32)
     for _ in range(n):
-        cov = _strand_coverage(strand_path(rng, h, w), rng.uniform(0.9, 2.4) * unit, h, w)
+        cov, box = _strand_coverage(strand_path(rng, h, w), rng.uniform(0.9, 2.4) * unit, h, w)
         cov *= rng.uniform(0.65, 0.95)
         cov[cov < MIN_COVER] = 0.0
-        colour = np.clip(base * rng.uniform(0.8, 1.25) * tint, 0, 255)
-        out = out * (1.0 - cov[..., None]) + colour.astype(np.float32) * cov[..., None]
+        colour = np.clip(base * rng.uniform(0.8, 1.25) * tint, 0, 255).astype(np.float32)
+        out[box] = out[box] * (1.0 - cov[..., None]) + colour * cov[..., None]
     return _finish(img, np.clip(np.rint(out), 0, 255).astype(np.uint8))
 
 
