@@ -1,7 +1,7 @@
 """Cleaning measured on real skin: real twins of isic2017-256 (issue 19).
 
 Real images annotated free of an artifact (Bissoto et al. 2020 labels) get it rendered onto them
-(``dermsynth.clean.twins``: hair sparse / medium / dense, dermoscope frame, vignetting, ink); each method
+(``dermsynth.clean.twins``: hair sparse / medium / dense, dermoscope frame, vignetting, marker ink); each method
 cleans them under the do-no-harm rule (``clean_safely``, ``--max-changed``) and is scored against the
 original: PSNR / SSIM before and after, precision / recall / IoU of the changed-pixel mask against the
 rendered mask, and the share of lesion pixels changed where no artifact was (``clean.evaluate``).
@@ -75,7 +75,7 @@ def clean_twin(tw, method: str, max_changed: float) -> tuple[np.ndarray, np.ndar
             return tw.image, np.zeros_like(m), tw.original, "too dense"
         out, ch = opencv_inpaint(tw.image, m, "telea")
         return out, ch, tw.original, None
-    plan = Plan(None, True) if method == "hair" else Plan(method, False)
+    plan = {"hair": Plan(None, True), "ink": Plan(None, False, True)}.get(method, Plan(method, False))
     res = clean_safely(tw.image, plan, seed=0, max_changed=max_changed)
     ref = tw.original
     if method == "crop" and not res.skipped and res.changed.any():
@@ -83,10 +83,11 @@ def clean_twin(tw, method: str, max_changed: float) -> tuple[np.ndarray, np.ndar
     return res.image, res.changed, ref, res.skipped
 
 
-def run(root: Path, which: str, n: int, seed: int, max_changed: float) -> pd.DataFrame:
+def run(root: Path, which: str, n: int, seed: int, max_changed: float, kinds: list[str]) -> pd.DataFrame:
     labels, rows = root / "labels.csv", []
     jobs = [("hair", d, ["hair", "hair (2022 mask)"]) for d in DENSITIES]
-    jobs += [("frame", None, FRAME_METHODS), ("vignette", None, FRAME_METHODS)]
+    jobs += [("frame", None, FRAME_METHODS), ("vignette", None, FRAME_METHODS), ("ink", None, ["ink"])]
+    jobs = [j for j in jobs if j[0] in kinds]
     for kind, density, methods in jobs:
         for image_id in image_ids(labels, kind, which, n):
             original = read_rgb(root / "images" / f"{image_id}.jpg")
@@ -197,6 +198,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60, help="images per artifact kind")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-changed", type=float, default=0.25)
+    ap.add_argument("--kinds", default="hair,frame,vignette,ink", help="comma list of twin kinds")
     ap.add_argument("--out", default=None, help="write per-twin rows as csv")
     ap.add_argument("--figures", default=None, help="directory for Figs. 4.2 / 4.3 on real images")
     args = ap.parse_args()
@@ -204,7 +206,7 @@ def main() -> None:
     if not (root / "labels.csv").is_file():
         raise SystemExit(f"{root}: isic2017-256 not found (set DERMSYNTH_SHARED_DATA)")
     t0 = time.perf_counter()
-    df = run(root, args.which, args.n, args.seed, args.max_changed)
+    df = run(root, args.which, args.n, args.seed, args.max_changed, args.kinds.split(","))
     table = summarise(df)
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 30)

@@ -1,4 +1,4 @@
-"""Real twins (rendered artifacts with known masks), their scores, and the hair network's loader."""
+"""Real twins (rendered artifacts with known masks) and their scores."""
 
 from __future__ import annotations
 
@@ -79,23 +79,21 @@ def test_score_twin_of_a_perfect_cleaning(skin):
     assert s["psnr_before"] == pytest.approx(psnr(skin, tw.image)) and s["psnr_before"] < 40
 
 
-def test_hairnet_loader_fails_clearly_and_round_trips(tmp_path, skin):
-    torch = pytest.importorskip("torch")
-    from safetensors.torch import save_file
+def test_ink_removal_on_twins(skin):
+    from dermsynth.clean import Plan, clean_safely, ink_mask, remove_ink
+    from dermsynth.clean.methods import plan_for
 
-    from dermsynth.clean.hairnet import build, hair_probability, load_hairnet
-
-    with pytest.raises(FileNotFoundError, match="hair network weights not found"):
-        load_hairnet(tmp_path / "missing.safetensors")
-    torch.manual_seed(0)
-    net = build().eval()
-    p = tmp_path / "h.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(p))
-    loaded, card = load_hairnet(p)
-    odd = skin[:150, :149]  # padded to a multiple of 4 inside
-    a, b = hair_probability(net, odd), hair_probability(loaded, odd)
-    assert a.shape == odd.shape[:2] and np.allclose(a, b) and 0 <= a.min() and a.max() <= 1
-    bad = tmp_path / "bad.safetensors"
-    save_file({"w": torch.zeros(2)}, str(bad))
-    with pytest.raises(ValueError, match="not a hair network"):
-        load_hairnet(bad)
+    assert not ink_mask(skin).any()  # skin and a brown lesion: no ink
+    gains = []
+    for s in range(4):
+        tw = make_twin(skin, "ink", s, "i")
+        out, changed = remove_ink(tw.image)
+        sc = score_twin(skin, tw.image, tw.mask, out, changed)
+        gains.append(sc["psnr_after"] - sc["psnr_before"])
+        assert sc["recall"] > 0.6 and sc["precision"] > 0.5
+        res = clean_safely(tw.image, Plan(None, False, True))
+        assert np.array_equal(res.image, out) and res.skipped is None
+    assert min(gains) > 3 and np.mean(gains) > 8
+    assert plan_for("ink", False, True, True, False, True) == Plan(None, False, True)
+    assert plan_for("fsr", True, True, True, True, True).name == "fsr+hair+ink"
+    assert plan_for("fsr", True, True, True, False, True).name == "fsr+hair"

@@ -1,4 +1,4 @@
-"""Artifact removal: frame crop, skin-colour in-painting, FSR / Telea / NS in-painting, hair removal.
+"""Artifact removal: frame crop, skin-colour in-painting, FSR / Telea / NS in-painting, hair and ink removal.
 
 Every method returns ``(image, changed_mask)`` (thesis Sec. 4.1-4.2, Figs. 4.1-4.3); ``clean_safely``
 leaves an image alone when cleaning would change too much of it (issue 19). ``twins`` renders artifacts
@@ -9,6 +9,7 @@ from dermsynth.clean.crop import apply_crop, crop
 from dermsynth.clean.dataset import clean_dataset
 from dermsynth.clean.frame_mask import frame_mask
 from dermsynth.clean.hair import hair_mask, remove_hair
+from dermsynth.clean.ink import ink_mask, remove_ink
 from dermsynth.clean.inpaint import fsr, opencv_inpaint
 from dermsynth.clean.lesion import lesion_mask
 from dermsynth.clean.methods import (
@@ -37,9 +38,11 @@ __all__ = [
     "frame_mask",
     "fsr",
     "hair_mask",
+    "ink_mask",
     "lesion_mask",
     "opencv_inpaint",
     "plan_for",
     "remove_hair",
+    "remove_ink",
     "skin_inpaint",
 ]

@@ -1,7 +1,7 @@
 """``dermsynth clean``: a new dataset directory with flagged artifacts removed.
 
 Only images whose audit flags the artifact are changed (``dark_corner`` for the frame methods,
-``hair`` for hair removal); the others are copied unchanged. Flags come from the source manifest's
+``hair`` for hair removal, ``ink`` for ink removal); the others are copied unchanged. Flags come from the source manifest's
 audit columns (``dermsynth bias audit``); when it has none, the classical detectors decide. Output:
 ``images/`` (cleaned images as PNG, unchanged ones as they were), ``masks/<image_id>.png`` (changed
 pixels, input geometry), ``manifest.csv`` (``parent_id`` = source image, ``method`` = what was done,
@@ -35,20 +35,24 @@ FIGURE_ROWS = 6
 def audit_flags(
     directory: Path, df: pd.DataFrame, on_image: Callable[[], None] | None = None
 ) -> pd.DataFrame:
-    """``dark_corner`` / ``hair`` flags per row: the manifest's audit columns, or the detectors'."""
-    cols = ["dark_corner", "hair"]
-    if all(f"{c}_score" in df.columns or c in df.columns for c in cols):
-        return df[cols].apply(pd.to_numeric, errors="coerce").fillna(0).astype(int)
+    """``dark_corner`` / ``hair`` / ``ink`` flags per row: the manifest's audit columns, or, for the
+    artifacts it has none for, the classical detectors'."""
+    cols = ["dark_corner", "hair", "ink"]
+    have = [c for c in cols if c in df.columns]
+    flags = df[have].apply(pd.to_numeric, errors="coerce").fillna(0).astype(int)
+    missing = [c for c in cols if c not in have]
+    if not missing:
+        return flags
     rows = []
     for f in df["file"]:
         try:
-            s = scores(read_rgb(directory / f), cols)
-            rows.append({c: int(s[c] >= THRESHOLDS[c]) for c in cols})
+            s = scores(read_rgb(directory / f), missing)
+            rows.append({c: int(s[c] >= THRESHOLDS[c]) for c in missing})
         except ValueError:
-            rows.append(dict.fromkeys(cols, 0))
+            rows.append(dict.fromkeys(missing, 0))
         if on_image:
             on_image()
-    return pd.DataFrame(rows, index=df.index)
+    return pd.concat([flags, pd.DataFrame(rows, index=df.index)], axis=1)[cols]
 
 
 def _check_config(out: Path, config: dict) -> None:
@@ -114,6 +118,7 @@ def clean_dataset(
     also_hair: bool = False,
     seed: int = 0,
     max_changed: float = MAX_CHANGED,
+    also_ink: bool = False,
     on_image: Callable[[], None] | None = None,
 ) -> dict:
     """Clean a dataset (see module docstring); returns a summary (counts per method, errors)."""
@@ -127,6 +132,7 @@ def clean_dataset(
         "source": str(src_dir.resolve()),
         "method": method,
         "also_hair": also_hair,
+        "also_ink": also_ink,
         "seed": seed,
         "max_changed": max_changed,
     }
@@ -136,9 +142,11 @@ def clean_dataset(
     flags = audit_flags(src_dir, df)
     done: list[Done | None] = []
     methods, errors = [], []
-    figs: dict[str, list] = {"frame": [], "hair": []}
+    figs: dict[str, list] = {"frame": [], "hair": [], "ink": []}
     for (_, row), (_, fl) in zip(df.iterrows(), flags.iterrows(), strict=True):
-        plan = plan_for(method, also_hair, bool(fl["dark_corner"]), bool(fl["hair"]))
+        plan = plan_for(
+            method, also_hair, bool(fl["dark_corner"]), bool(fl["hair"]), also_ink, bool(fl["ink"])
+        )
         try:
             d = clean_one(src_dir / row["file"], out, str(row["image_id"]), plan, seed, max_changed)
         except (ValueError, OSError) as e:
@@ -147,7 +155,7 @@ def clean_dataset(
         done.append(d)
         methods.append(plan.name if d is not None and d.skipped is None else None)
         if d is not None and d.figure is not None:
-            key = "frame" if plan.frame_method else "hair"
+            key = "frame" if plan.frame_method else "hair" if plan.hair else "ink"
             if len(figs[key]) < FIGURE_ROWS:
                 figs[key].append(d.figure)
         if on_image:
@@ -169,7 +177,11 @@ def _finish(df, out: Path, done: list[Done | None], methods, errors, figs, confi
     new = new[new["file"].notna()]
     write_manifest(new, out)
     write_dataset_json(new, out)
-    titles = {"frame": "Frame removal (thesis Fig. 4.2)", "hair": "Hair removal (thesis Fig. 4.3)"}
+    titles = {
+        "frame": "Frame removal (thesis Fig. 4.2)",
+        "hair": "Hair removal (thesis Fig. 4.3)",
+        "ink": "Ink removal",
+    }
     figures = [
         str(before_after(rows, out / "figures" / f"before_after_{k}.png", f"{titles[k]}: {config['method']}"))
         for k, rows in figs.items()
