@@ -1,4 +1,8 @@
-"""Before / after figures of cleaning (thesis Fig. 4.2 frames, Fig. 4.3 hair): original, changed mask, result."""
+"""Before / after figures of cleaning (thesis Fig. 4.2 frames, Fig. 4.3 hair): original, changed mask, result.
+
+Under each result: its caption, e.g. the share of the image that changed (``changed 3.1%``) or why the
+image was left as it is (``skipped: too dense (would change 41.0%)``).
+"""
 
 from __future__ import annotations
 
@@ -10,26 +14,30 @@ import numpy as np
 from dermsynth.core.io import atomic_path
 
 
-def before_after(
-    rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], path: str | os.PathLike, title: str
-) -> Path:
-    """One row per image: ``(image_id, before, changed_mask, after)``."""
+def before_after(rows: list[tuple], path: str | os.PathLike, title: str) -> Path:
+    """One row per image: ``(image_id, before, changed_mask, after[, caption])``; the caption defaults
+    to the changed fraction."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = max(1, len(rows))
-    fig, axes = plt.subplots(n, 3, figsize=(6.0, 2.0 * n + 0.3), squeeze=False)
+    fig, axes = plt.subplots(n, 3, figsize=(6.0, 2.15 * n + 0.3), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for k, (image_id, before, mask, after) in enumerate(rows):
+    for k, row in enumerate(rows):
+        image_id, before, mask, after = row[:4]
+        caption = row[4] if len(row) > 4 else f"changed {np.mean(mask):.1%}"
         axes[k, 0].imshow(before)
         axes[k, 0].set_title(f"{image_id}", fontsize=7)
         axes[k, 1].imshow(mask, cmap="gray", vmin=0, vmax=1)
         axes[k, 1].set_title("changed pixels", fontsize=7)
         axes[k, 2].imshow(after)
         axes[k, 2].set_title("cleaned", fontsize=7)
+        axes[k, 2].text(
+            0.5, -0.08, caption, transform=axes[k, 2].transAxes, ha="center", va="top", fontsize=7
+        )
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
