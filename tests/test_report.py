@@ -149,7 +149,7 @@ def test_numbers_are_rounded_in_tables(study):
 def test_images_are_embedded_and_zoomable(study):
     _, text = study
     imgs = re.findall(r"<img [^>]*>", text)
-    shown = [i for i in imgs if "src='data:image/" in i]
+    shown = [i for i in imgs if 'src="data:image/' in i]
     assert len(shown) >= 20
     assert all("zoom" in i for i in shown)
     assert "http://" not in text and "https://" not in text  # self-contained
@@ -236,3 +236,16 @@ def test_format_frame_rules():
     )
     out = fmt.format_frame(df).iloc[0].tolist()
     assert out == ["real", "30", "0.80", "< 0.001", "45.2"]
+
+
+def test_cli_report_pdf_without_chromium(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dermsynth.cli.main import app
+
+    runs = make_study(tmp_path / "runs", responses=False)
+    monkeypatch.setenv("DERMSYNTH_CHROMIUM", str(tmp_path / "none"))
+    res = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "rep"), "--pdf"])
+    assert res.exit_code == 2, res.output
+    assert "needs headless Chromium" in res.output.replace("\n", " ")
+    assert (tmp_path / "rep" / "report.html").is_file() and not (tmp_path / "rep" / "report.pdf").exists()

@@ -4,6 +4,7 @@ sentences, place the thesis's figures, and write one self-contained ``report.htm
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -82,4 +83,5 @@ def build_report(runs: str | Path, out: str | Path, title: str = "dermsynth repo
     )
     path = out / "report.html"
     atomic_write_text(path, render(page))
+    os.chmod(path, 0o644)  # a page to share: readable like any file a browser saves
     return path

@@ -56,6 +56,7 @@ p.absent{font-size:.88rem;color:#555;border-left:3px solid #ccc;padding:.1rem .6
 .note{background:#fff7e0;border-left:4px solid #e0a800;padding:.35rem .7rem;font-size:.9rem}
 details{margin:.5rem 0;border:1px solid #e4e4e4;border-radius:4px;padding:.25rem .6rem;background:#fafafa}
 details summary{cursor:pointer;font-size:.85rem;color:#444}
+code{font-size:.85em;background:#f2f0ee;padding:0 .2em;border-radius:3px}
 details .kv{font-size:.8rem}
 .prov{font-size:.75rem;color:#666;font-family:ui-monospace,monospace;word-break:break-all}
 nav.toc ol{columns:2 16rem;margin:.3rem 0;padding-left:1.3rem}nav.toc li{margin:.1rem 0}
@@ -79,7 +80,6 @@ JS = """
  document.addEventListener('keydown',function(e){
   if(e.key==='Escape')lb.hidden=true;
   else if(e.key==='Enter'&&document.activeElement&&document.activeElement.matches('img.zoom'))open(document.activeElement);});
- window.addEventListener('beforeprint',function(){document.querySelectorAll('details').forEach(function(d){d.open=true;});});
 })();
 """
 
@@ -167,30 +167,42 @@ def esc(s) -> str:
     return html.escape(str(s), quote=True)
 
 
+def prose(s) -> str:
+    """Escaped text with `command` spans set as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(s))
+
+
 def anchor(number: str) -> str:
     """``'Fig. 4.4-4.7' -> 'fig-4-4-4-7'``: the id of a numbered figure or table."""
     return re.sub(r"[^a-z0-9]+", "-", number.lower()).strip("-")
 
 
 def _img(path: Path, alt: str) -> str:
+    """A figure image: small mosaics enlarged pixel for pixel; any image shrinks with the page only
+    down to the width at which it is ``TILE_PX`` high, and scrolls inside its box below that."""
     w, h = image_size(path)
-    cls, style = "plot zoom", ""
-    if 0 < w < 480 or 0 < h < TILE_PX:  # a small mosaic: show it larger, pixel for pixel
+    cls, width = "plot zoom", w
+    if 0 < w < 480 or 0 < h < TILE_PX:
         scale = min(8, max(2, -(-480 // w), -(-TILE_PX // max(h, 1))))
         cls += " px"
-        style = f" style='width:{w * scale}px'"
-    return f"<img class='{cls}' tabindex='0' alt='{esc(alt)}' src='{file_uri(path)}'{style}>"
+        width = w * scale
+    style = ""
+    if w > 0 and h > 0:
+        min_w = -(-TILE_PX * w // h)  # the width at which the image is TILE_PX high
+        style = f" style='width:{width}px;max-width:max(100%,{min_w}px)'"
+    img = f"<img class='{cls}' tabindex='0' alt='{esc(alt)}' src=\"{file_uri(path)}\"{style}>"
+    return f"<div class='scroll'>{img}</div>"
 
 
 def _tile(t: Tile, alt: str) -> str:
     cls = "tile zoom" + (" px" if max(t.width, t.height) < TILE_PX else "")
-    return f"<img class='{cls}' tabindex='0' alt='{esc(alt)}' title='{esc(alt)}' src='{t.uri}'>"
+    return f"<img class='{cls}' tabindex='0' alt='{esc(alt)}' title='{esc(alt)}' src=\"{t.uri}\">"
 
 
 def _caption(number: str, caption: str, source: str) -> str:
     num = f"<span class='num'>{esc(number)}.</span> " if number else ""
     src = f" <span class='src'>Read from {esc(source)}.</span>" if source else ""
-    return f"<figcaption>{num}{esc(caption)}{src}</figcaption>"
+    return f"<figcaption>{num}{prose(caption)}{src}</figcaption>"
 
 
 _NUMERIC = re.compile(r"^[−+\-<>~]?\s*[\d.,]+\s*(%|×)?(\s*[\[(][\d.,\s\-−]+[\])])?$|^[–-]$")
@@ -225,7 +237,7 @@ def table_html(df: pd.DataFrame, formatted: bool = False) -> str:
 def item_html(it: Item) -> str:
     ident = f" id='{anchor(it.number)}'" if getattr(it, "number", "") else ""
     if isinstance(it, Absent):
-        return f"<p class='absent'{ident}><span class='num'>{esc(it.number)}</span> {esc(it.caption)}: {esc(it.why)}</p>"
+        return f"<p class='absent'{ident}><span class='num'>{esc(it.number)}</span> {esc(it.caption)} — {prose(it.why)}</p>"
     if isinstance(it, Table):
         return (
             f"<figure class='table'{ident}>{_caption(it.number, it.caption, it.source)}"
@@ -251,7 +263,7 @@ def details_html(d: Details) -> str:
 
 def block_html(b: Block) -> str:
     out = [f"<h3>{esc(b.title)}</h3>"]
-    out += [f"<p>{esc(t)}</p>" for t in b.text]
+    out += [f"<p>{prose(t)}</p>" for t in b.text]
     out += [item_html(i) for i in b.items]
     out += [details_html(d) for d in b.details]
     if b.provenance:
@@ -276,19 +288,19 @@ def render(page: Page) -> str:
     if page.findings:
         out.append("<ul class='findings'>")
         out += [
-            f"<li><b><a href='#{k}'>{esc(lab)}</a>:</b> {esc(sentence)}</li>"
+            f"<li><b><a href='#{k}'>{esc(lab)}</a>:</b> {prose(sentence)}</li>"
             for lab, sentence, k in page.findings
         ]
         out.append("</ul>")
     else:
         out.append("<p class='note'>No stage outputs were found under this directory.</p>")
     if page.not_run:
-        out.append("<p class='notrun'>" + " ".join(esc(x) for x in page.not_run) + "</p>")
+        out.append("<p class='notrun'>" + " ".join(prose(x) for x in page.not_run) + "</p>")
     if page.cards:
         out.append("<div class='cards'>")
         for c in page.cards:
             out.append(f"<div class='card' id='card-{c.key}'><h3><a href='#{c.key}'>{esc(c.title)}</a></h3>")
-            out += [f"<p>{esc(s)}</p>" for s in c.sentences]
+            out += [f"<p>{prose(s)}</p>" for s in c.sentences]
             out += [item_html(i).replace(" id='", " data-ref='") for i in c.items]
             out.append("</div>")
         out.append("</div>")
@@ -314,7 +326,7 @@ def render(page: Page) -> str:
     for s in page.sections:
         out.append(f"<section id='{s.key}'><h2>{esc(s.title)}</h2>")
         if s.lead:
-            out.append(f"<p class='notrun'>{esc(s.lead)}</p>")
+            out.append(f"<p class='notrun'>{prose(s.lead)}</p>")
         out += [block_html(b) for b in s.blocks]
         out.append("</section>")
     out.append("<div id='lb' hidden><img alt=''><p></p></div>")

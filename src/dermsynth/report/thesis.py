@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dermsynth.report.html import Absent, Block, Figure, Section, Table, anchor, esc
+from dermsynth.report.html import Absent, Block, Figure, Section, Table, anchor, esc, prose
 
 
 @dataclass(frozen=True)
@@ -165,5 +165,5 @@ def place(sections: list[Section]) -> list[tuple[str, str, str]]:
                 gap = Block("Not in this study")
                 sec.blocks.append(gap)
             gap.items.append(Absent(e.number, e.what, why))
-        rows.append((e.number, e.what, esc(why[0].upper() + why[1:])))
+        rows.append((e.number, e.what, prose(why[0].upper() + why[1:])))
     return rows

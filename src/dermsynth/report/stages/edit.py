@@ -71,6 +71,8 @@ def edited_sentence(folder: Path) -> str:
         return ""
     st = df["status"].value_counts()
     framed = int(st.get("cleaned", 0) + st.get("still_present", 0))
+    if framed == 0:
+        return f"Edited set: {fmt.count(len(df))} images, none of them framed, so none needed cleaning."
     s = f"Edited set: {fmt.count(len(df))} images; of {fmt.count(framed)} framed, {fmt.count(st.get('cleaned', 0))} cleaned"
     if "class_name" in df.columns:
         by = df[df["status"] == "cleaned"]["class_name"].astype(str).value_counts()
