@@ -131,6 +131,8 @@ def _matches(item_number: str, number: str) -> bool:
 def _why(entry: Entry, sec: Section) -> str:
     if sec.lead:
         return sec.lead
+    if entry.section == "survey" and not any(b.title.startswith("Answers analysed") for b in sec.blocks):
+        return "no responses analysed yet: the study is built; `dermsynth survey analyze` makes this from the answers."
     if entry.number in ("Fig. 4.8", "Fig. 4.9", "Fig. 4.10") and sec.blocks:
         return f"not in this study: no edit folder with {entry.what.split()[-2]} directions and a best_strip.png."
     return f"not in this study: the stage ran but wrote no {entry.needs}."

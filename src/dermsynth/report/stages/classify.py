@@ -69,6 +69,20 @@ def table_45(t: pd.DataFrame, compact: bool = False) -> pd.DataFrame:
     return out
 
 
+SHORTCUT = {
+    "setup": ("setup", str),
+    "score_change_add": ("score change, frame added", lambda v: fmt.signed(v, 2)),
+    "score_change_remove": ("score change, frame removed", lambda v: fmt.signed(v, 2)),
+    "AUC_original": ("AUC", fmt.rate),
+    "AUC_flipped": ("AUC, frames swapped", fmt.rate),
+    "flagged": ("shortcut?", lambda v: "yes" if str(v) == "True" else "no" if str(v) == "False" else ""),
+}
+
+
+def shortcut_table(sc: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({name: [f(v) for v in sc[c]] for c, (name, f) in SHORTCUT.items() if c in sc.columns})
+
+
 def classify_block(ctx: Ctx, d: Path) -> tuple[Block, pd.DataFrame | None]:
     t = read_csv(d / "table.csv")
     b = Block(title=f"Experiment {ctx.rel(d)}")
@@ -101,12 +115,15 @@ def classify_block(ctx: Ctx, d: Path) -> tuple[Block, pd.DataFrame | None]:
     if sc is not None and len(sc):
         b.items.append(
             Table(
-                "Frame shortcut test: how much each classifier's melanoma score moves when a frame is added to "
-                "or removed from the test images",
-                sc,
+                "Frame shortcut test: how much each classifier's mean melanoma score moves when a frame is "
+                "added to the frameless test images or removed from the framed ones, and its AUC when the "
+                "frames are swapped",
+                shortcut_table(sc),
                 source=ctx.rel(d),
+                formatted=True,
             )
         )
+        b.details.append(Details("The full shortcut.csv", sc.astype(str)))
     b.details.append(Details("The full table.csv", t.astype(str)))
     res = read_json(d / "results.json")
     if res.get("setups"):

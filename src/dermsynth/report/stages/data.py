@@ -82,9 +82,9 @@ def audit_vs_truth(df: pd.DataFrame, arts: list[str]) -> pd.DataFrame | None:
         )
         rows.append(
             {
-                "artifact": a,
-                "truth prevalence": float(y.mean()),
-                "audit prevalence": float(p.mean()),
+                "artifact": ARTIFACT_NAMES.get(a, a),
+                "annotated in": fmt.pct(y.mean()),
+                "audit flags": fmt.pct(p.mean()),
                 "precision": tp / (tp + fp) if tp + fp else float("nan"),
                 "recall": tp / (tp + fn) if tp + fn else float("nan"),
                 "F1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"),
@@ -162,11 +162,10 @@ def dataset_block(ctx: Ctx, folder: Path, idx: int) -> tuple[Block, pd.DataFrame
     b.items.append(Table("Images per class and split", class_counts_table(df), source=src, formatted=True))
     prev = prevalence(df)
     if len(prev):
-        png = folder / "audit" / "prevalence.png"
-        if not png.is_file():
-            png = bias_prevalence(
-                prev, ctx.fig_dir / f"bias_{idx}.png", title=f"Artifact prevalence: {src}", names=SHORT
-            )
+        # drawn here rather than taken from audit/prevalence.png: the same class colours as Fig. 3.3
+        png = bias_prevalence(
+            prev, ctx.fig_dir / f"bias_{idx}.png", title=f"Artifact prevalence: {src}", names=SHORT
+        )
         b.items.append(
             Figure(
                 "Share of images of each class in which the audit found each artifact",
@@ -185,7 +184,14 @@ def dataset_block(ctx: Ctx, folder: Path, idx: int) -> tuple[Block, pd.DataFrame
         )
         truth = audit_vs_truth(df, list(prev.index))
         if truth is not None:
-            b.items.append(Table("The audit against this set's annotations", truth, source=src))
+            b.items.append(
+                Table(
+                    "The audit against this set's annotations: share of images annotated and flagged, and "
+                    "the audit's precision, recall and F1",
+                    truth,
+                    source=src,
+                )
+            )
     for png in sorted((folder / "audit").glob("examples_*.png")):
         a = png.stem.removeprefix("examples_")
         b.items.append(

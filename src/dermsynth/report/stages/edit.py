@@ -41,6 +41,16 @@ def method_name(m: str) -> str:
     return METHOD_FIG.get(str(m).lower(), ("", str(m)))[1]
 
 
+def strip_alphas(ev: dict) -> str:
+    """``'; columns α = −3, −1.5, 0, +1.5, +3'`` from the evaluation's alphas (as ``best_strip`` draws them)."""
+    alphas = [fmt.num(a) for a in ev.get("settings", {}).get("alphas", []) or []]
+    alphas = [a for a in alphas if a is not None]
+    if not alphas:
+        return ""
+    cols = sorted({0.0, *alphas, *(a / 2 for a in alphas)})
+    return "; columns α = " + ", ".join(fmt.signed(a, 2) if a else "0" for a in cols)
+
+
 def best_sentence(best: dict) -> str:
     """One plain sentence about the best direction (from table.json's ``best`` row)."""
     if not best:
@@ -95,8 +105,9 @@ def edit_block(ctx: Ctx, d: Path) -> tuple[Block, str, Figure | None]:
     strip = None
     if (d / "best_strip.png").is_file():
         strip = Figure(
-            f"Edit strip of the best {method_name(method)} direction: each row one generated image, the framed "
-            f"column the original (before), the columns to its sides the image moved along the direction (after)",
+            f"Edit strip of the best {method_name(method)} direction: each row one generated image, the column "
+            f"outlined in yellow the original (before), the others the image moved along the direction (after)"
+            + strip_alphas(ev),
             d / "best_strip.png",
             number=number,
             source=ctx.rel(d),
