@@ -117,7 +117,7 @@ def edit_block(ctx: Ctx, d: Path) -> tuple[Block, str, Figure | None]:
         cls = fmt.class_label(png.stem.removeprefix("strip_"))
         b.items.append(
             Figure(
-                f"The chosen direction applied to {cls} samples (framed column: original)",
+                f"The chosen direction applied to {cls} samples (yellow column: original)",
                 png,
                 source=ctx.rel(d),
             )
@@ -173,7 +173,9 @@ def build(ctx: Ctx) -> StageReport:
             if strip is not None:
                 card.items.append(
                     Figure(
-                        "Before (framed column) and after, best direction", strip.path, source=strip.source
+                        "Before (yellow column) and after, along the best direction",
+                        strip.path,
+                        source=strip.source,
                     )
                 )
     return StageReport(Section("edit", TITLE, blocks), card, findings)

@@ -193,5 +193,4 @@ def build(ctx: Ctx) -> StageReport:
     if not analysed:
         line = "No responses analysed yet: serve the study with `dermsynth survey serve`, then `dermsynth survey analyze`."
         findings.append(("Reader study", (card.sentences[0] + " " if card.sentences else "") + line))
-        card.sentences.append(line)
     return StageReport(Section("survey", TITLE, blocks), card, findings)
