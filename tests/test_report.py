@@ -98,7 +98,7 @@ def test_summary_sentences_are_computed_from_the_numbers(study):
         and "frames (dark corners) in 50% of melanoma vs 0% of not melanoma" in summary
     )
     # the generator against the floor written in metrics.json: 45.25 / 20 = 2.3
-    assert "FID 45.2, 2.3× the real floor of 20" in summary
+    assert "FID 45.2 in effnet-lite0 features, 2.3× the real floor of 20" in summary
     assert "no sign of memorisation (smallest p = 0.31, α = 0.01)" in summary
     # the edit: 0.625 of 16 framed samples
     assert "SeFa direction 0 at α = −3 removes the frame from 62% of framed samples (10 of 16" in summary

@@ -235,5 +235,5 @@ def build(ctx: Ctx) -> StageReport:
         card.items.append(
             Table("Artifact prevalence per class", prevalence_table(prev, short=True), formatted=True)
         )
-    card.sentences.append(f"From {ctx.rel(d)}.")
+    card.sentences.append(f"Real images in {ctx.rel(d)}.")
     return StageReport(Section("data", "Data and its biases", blocks), card, [("Data", sentence)])

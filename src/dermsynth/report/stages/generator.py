@@ -93,18 +93,16 @@ def set_name(ctx: Ctx, data: dict, mfile: Path) -> str:
 
 
 def fid_short(data: dict) -> str:
-    """``FID 45.2, 2.3× the real floor of 20.0 (effnet-lite0 features)``."""
+    """``FID 45.2 in effnet-lite0 features, 2.3× the real floor of 20``."""
     fid = pick(data.get("results", {}), "fid")[1]
     if fid is None:
         return "no FID in metrics.json"
     feats = data.get("features", {}).get("extractor", "")
     floor = real_floor(data)
-    s = f"FID {fmt.sig(fid)}"
+    s = f"FID {fmt.sig(fid)}" + (f" in {feats} features" if feats else "")
     if floor is not None and floor > 0:
-        s += f", {fid / floor:.1f}× the real floor of {fmt.sig(floor)}"
-    else:
-        s += " (no real floor in metrics.json to judge it against)"
-    return s + (f" in {feats} features" if feats else "")
+        return s + f", {fid / floor:.1f}× the real floor of {fmt.sig(floor)}"
+    return s + " (no real floor in metrics.json to judge it against)"
 
 
 def fid_sentence(data: dict) -> str:

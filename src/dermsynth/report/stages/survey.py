@@ -165,10 +165,13 @@ def build(ctx: Ctx) -> StageReport:
         st = read_csv(d / "stimuli.csv")
         cols = [c for c in ("source", "label") if st is not None and c in st.columns]
         if cols:
+            per = st.groupby(cols).size().rename("images").reset_index()
+            if "label" in per:
+                per["label"] = [fmt.class_label(v) for v in per["label"]]
             b.items.append(
                 Table(
                     "Images shown per source and class",
-                    st.groupby(cols).size().rename("images").reset_index(),
+                    per,
                     source=ctx.rel(d),
                 )
             )
