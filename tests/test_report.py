@@ -158,11 +158,16 @@ def test_images_are_embedded_and_zoomable(study):
 def test_floor_absent_is_said(tmp_path):
     from dermsynth.report import build_report
 
-    runs = make_study(tmp_path / "runs", floor=None, responses=False)
+    runs = make_study(tmp_path / "runs", floor=None, responses=False, clean=True)
     text = build_report(runs, tmp_path / "rep").read_text()
     text = htmllib.unescape(text)
     assert "no real floor in metrics.json to judge it against" in text
     assert "No responses analysed yet" in text
+    # the cleaned set: Fig. 4.1 (crop) is there, 4.2 and 4.3 are explained, 2 of 8 images changed
+    page = parse(text)
+    assert "[#fig-4-1]" in page.index["Fig. 4.1"]
+    assert "not in this study" in page.index["Fig. 4.2"].lower() and "fig-4-3" in page.ids
+    assert "2 of 8 images changed by crop." in text
     assert re.search(
         r"Tables 4.3/4.4</td><td>[^<]*</td><td>Did not run|Tables 4.3/4.4.*?not in this study", text, re.S
     )
@@ -249,3 +254,27 @@ def test_cli_report_pdf_without_chromium(tmp_path, monkeypatch):
     assert res.exit_code == 2, res.output
     assert "needs headless Chromium" in res.output.replace("\n", " ")
     assert (tmp_path / "rep" / "report.html").is_file() and not (tmp_path / "rep" / "report.pdf").exists()
+
+
+def test_metric_names_and_floor_forms():
+    from dermsynth.report.stages.generator import pick, real_floor
+
+    assert pick({"fid10k_effnetlite": 12.0, "fid_floor": 3.0}, "fid") == ("fid10k_effnetlite", 12.0)
+    assert pick({"kid": 0.1, "kid_std": 0.01}, "kid") == ("kid", 0.1)
+    assert pick({}, "ppl") == ("ppl", None)
+    assert real_floor({"floor": {"fid": 20.0}}) == 20.0
+    assert real_floor({"real_floor": {"results": {"fid50k_full": 7.5}}}) == 7.5
+    assert real_floor({"results": {"fid": 40.0, "fid_real_floor": 9.0}}) == 9.0
+    assert real_floor({"results": {"fid": 40.0}}) is None
+
+
+def test_cleaning_figures_take_their_thesis_numbers(tmp_path):
+    from pathlib import Path
+
+    from dermsynth.report.stages.clean import figure_number
+
+    frame, hair = Path("figures/before_after_frame.png"), Path("figures/before_after_hair.png")
+    assert figure_number(frame, "crop") == "Fig. 4.1"
+    assert figure_number(frame, "skin-inpaint") == figure_number(frame, "telea") == "Fig. 4.2"
+    assert figure_number(hair, "crop") == "Fig. 4.3"
+    assert figure_number(Path("figures/quality.png"), "crop") == ""

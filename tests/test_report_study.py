@@ -91,15 +91,18 @@ def dataset(d: Path, n: int, source: str, rng, size: int = 64, **extra) -> pd.Da
     return df
 
 
-def make_study(root: Path, *, responses: bool = True, floor: float | None = 20.0) -> Path:
-    """The fake study under ``root``; ``floor``: the real-vs-real FID in metrics.json (None: absent)."""
+def make_study(
+    root: Path, *, responses: bool = True, floor: float | None = 20.0, clean: bool = False
+) -> Path:
+    """The fake study under ``root``; ``floor``: the real-vs-real FID in metrics.json (None: absent);
+    ``clean``: also a cleaned set (frames cropped) with its before / after figure."""
     rng = np.random.default_rng(0)
     root.mkdir(parents=True, exist_ok=True)
     stages = {
         s: {"status": "ran"}
         for s in ("data", "audit", "gan", "generate", "metrics", "edit", "classify", "survey")
     }
-    stages["clean"] = {"status": "disabled"}
+    stages["clean"] = {"status": "ran" if clean else "disabled"}
     atomic_write_json(root / "pipeline.json", {"stages": stages})
 
     data = root / "data"
@@ -107,6 +110,19 @@ def make_study(root: Path, *, responses: bool = True, floor: float | None = 20.0
     atomic_write_json(data / "config.json", {"preset": "demo", "seed": 3, "n": 24})
     ex = [lesion(rng, 96, 1, True) for _ in range(4)]
     write_png(data / "audit" / "examples_dark_corner.png", mosaic(ex, 4, 4))
+
+    if clean:
+        cl = root / "clean" / "dataset"
+        cdf = dataset(cl, 8, "isic", rng, size=96)
+        cdf = cdf.drop(columns=["dark_corner", "hair", "dark_corner_annotated"])
+        cdf["parent_id"] = cdf["image_id"]
+        cdf["method"] = ["crop" if i % 4 == 1 else None for i in range(len(cdf))]
+        write_manifest(cdf, cl)
+        atomic_write_json(cl / "clean_config.json", {"method": "crop", "seed": 0})
+        write_png(
+            cl / "figures" / "before_after_frame.png",
+            mosaic([lesion(rng, 96, 1, k == 0) for k in range(3)], 3, 4),
+        )
 
     gan = root / "gan"
     gan.mkdir()
