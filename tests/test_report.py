@@ -1,148 +1,199 @@
-"""The report reads only run folders, renders every section it finds, and never imports torch."""
+"""The report reads only run folders, says what the study found in sentences computed from the numbers,
+places every thesis figure (or says why it is missing), keeps raw detail folded away, and never
+imports torch. The fake study it reads is built by ``test_report_study.make_study``."""
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
+from html.parser import HTMLParser
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from dermsynth.core.io import atomic_write_json, write_png
-from dermsynth.core.manifest import write_dataset_json, write_manifest
+from dermsynth.report import fmt
+from dermsynth.report.thesis import CATALOGUE
+from test_report_study import make_study
 
 
-def _dataset(d: Path, n: int, source: str, rng, **extra) -> None:
-    (d / "images").mkdir(parents=True)
-    rows = []
-    for i in range(n):
-        f = f"images/{i:06d}.png"
-        write_png(d / f, rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
-        rows.append(
-            {
-                "image_id": f"{source}{i}",
-                "file": f,
-                "label": i % 2,
-                "class_name": ["not_melanoma", "melanoma"][i % 2],
-                "source": source,
-                "split": ["train", "val", "test"][i % 3],
-                "dark_corner": int(i % 4 == 1),
-                "hair": int(i % 3 == 0),
-                "dark_corner_annotated": int(i % 4 in (1, 2)),
-                **extra,
-            }
-        )
-    df = pd.DataFrame(rows)
-    write_manifest(df, d)
-    write_dataset_json(df, d)
+class Page(HTMLParser):
+    """Text of <li>/<p> outside <details>, tables outside scroll boxes, ids, and the thesis index."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[str, dict]] = []
+        self.prose: list[str] = []
+        self.ids: set[str] = set()
+        self.unboxed_tables = 0
+        self.index: dict[str, str] = {}
+        self._buf: list[str] | None = None
+        self._row: str | None = None
+        self._rowtext: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "table" and not any(
+            t == "div" and "scroll" in (x.get("class") or "") for t, x in self.stack
+        ):
+            self.unboxed_tables += 1
+        if tag == "tr" and a.get("data-thesis"):
+            self._row, self._rowtext = a["data-thesis"], []
+        if tag == "a" and self._row and a.get("href"):
+            self._rowtext.append(f"[{a['href']}]")
+        if tag in ("p", "li") and not any(t == "details" for t, _ in self.stack):
+            self._buf = []
+        if tag not in ("img", "br", "meta", "col"):
+            self.stack.append((tag, a))
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            t, _ = self.stack.pop()
+            if t == tag:
+                break
+        if tag in ("p", "li") and self._buf is not None:
+            self.prose.append("".join(self._buf))
+            self._buf = None
+        if tag == "tr" and self._row:
+            self.index[self._row] = " ".join(self._rowtext)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._buf is not None:
+            self._buf.append(data)
+        if self._row:
+            self._rowtext.append(data)
 
 
-def make_runs(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    _dataset(root / "data", 12, "phantom", rng, copyright_license="CC-0")
-    atomic_write_json(root / "data" / "config.json", {"preset": "demo", "seed": 3, "n": 12})
-    gan = root / "gan"
-    gan.mkdir()
-    with open(gan / "stats.jsonl", "w") as f:
-        for t in range(5):
-            f.write(
-                json.dumps(
-                    {"tick": t, "kimg": t * 4.0, "Loss/G/loss": 1.0 / (t + 1), "Progress/augment": 0.1 * t}
-                )
-                + "\n"
-            )
-    atomic_write_json(
-        gan / "network-000020.json", {"cfg": "tiny", "res": 32, "training_data": str(root / "data")}
-    )
-    write_png(gan / "fakes000020.png", rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
-    _dataset(root / "synthetic", 6, "synthetic", rng, network=str(gan / "network-000020.safetensors"))
-    (root / "metrics").mkdir()
-    atomic_write_json(
-        root / "metrics" / "metrics.json",
-        {"inputs": {"fake": str(root / "synthetic")}, "fid": {"overall": 12.5}},
-    )
-    cls = root / "classify"
-    cls.mkdir()
-    pd.DataFrame(
-        [
-            {
-                "setup": "real",
-                "TP": 3,
-                "FP": 1,
-                "FN": 1,
-                "TN": 5,
-                "ACC": 0.8,
-                "TPR": 0.75,
-                "TNR": 0.83,
-                "AUC": 0.9,
-            }
-        ]
-    ).to_csv(cls / "table.csv", index=False)
-    write_png(cls / "roc.png", rng.integers(0, 255, (10, 10, 3), dtype=np.uint8))
-    ed = root / "edit"
-    ed.mkdir()
-    np.savez(ed / "directions.npz", directions=np.eye(3))
-    pd.DataFrame([{"index": 0, "alpha": -3.0, "removed_frac": 0.9}]).to_csv(ed / "table.csv", index=False)
-    atomic_write_json(ed / "table.json", {"best": {"index": 0, "alpha": -3.0}})
-    st = root / "survey" / "study"
-    st.mkdir(parents=True)
-    pd.DataFrame({"image_id": ["a", "b"], "source": ["real", "synthetic"], "label": ["melanoma"] * 2}).to_csv(
-        st / "stimuli.csv", index=False
-    )
-    atomic_write_json(st / "leakcheck.json", {"passed": True, "accuracy": 0.5, "p_value": 0.6})
-    sv = root / "survey" / "analysis"
-    sv.mkdir(parents=True)
-    pd.DataFrame(
-        [{"reader_id": "r1", "background": "dermatologist", "TP": 70, "FP": 33, "FN": 35, "TN": 62}]
-    ).to_csv(sv / "readers.csv", index=False)
-    return root
+def parse(text: str) -> Page:
+    p = Page()
+    p.feed(text)
+    return p
 
 
-def test_report_sections_provenance_and_cards(tmp_path):
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
     from dermsynth.report import build_report
 
-    runs = make_runs(tmp_path / "runs")
-    path = build_report(runs, tmp_path / "rep")
-    html = path.read_text()
-    for sec in ("data", "gan", "metrics", "edit", "classify", "survey", "datacards"):
-        assert f"<section id='{sec}'>" in html
-    assert "thesis Fig. 3.3" in html and "Table 4.5" in html
-    assert "config.json sha256:" in html and "settings: preset=demo, seed=3, n=12" in html
-    imgs = re.findall(r'src="data:image/png;base64,', html)
-    assert len(imgs) >= 5  # class distribution, bias prevalence, training curves, fakes, roc
-    card = json.loads((tmp_path / "rep" / "datacards" / "synthetic.json").read_text())
-    assert card["images"] == 6 and card["network"].endswith("network-000020.json")
-    assert card["training_data"] == "data" and card["licences"] == {"CC-0": 12}
-    assert card["metrics"]["fid"]["overall"] == 12.5
-    # prevalence in the table equals the manifest's: hair in 2 of 6 images of each class, frames in 3 of 6 melanoma
-    row = re.search(r"<td>dark_corner</td>\s*<td>([\d.]+)</td>\s*<td>([\d.]+)</td>", html)
-    assert row and float(row.group(1)) == 0.5 and float(row.group(2)) == 0.0
-    assert re.search(r"<td>hair</td>\s*<td>0.3333</td>\s*<td>0.3333</td>", html)
-    # audit vs truth: frames flagged on i % 4 == 1 (3 images), truth i % 4 in (1, 2) (6): precision 1, recall 0.5
-    row = re.search(
-        r"<td>dark_corner</td>\s*<td>0.5</td>\s*<td>0.25</td>\s*<td>1</td>\s*<td>0.5</td>\s*<td>0.6667</td>",
-        html,
+    root = tmp_path_factory.mktemp("study")
+    runs = make_study(root / "runs")
+    return runs, build_report(runs, root / "rep", title="test study").read_text()
+
+
+def test_summary_sentences_are_computed_from_the_numbers(study):
+    _, text = study
+    page = parse(text)
+    findings = re.search(r"<ul class='findings'>(.*?)</ul>", text, re.S).group(1)
+    summary = htmllib.unescape(re.sub(r"<[^>]+>", "", findings))
+    # Table 4.5 in words: significant below real, and not distinguishable
+    assert "synthetic training: AUC 0.71 [0.64, 0.78], below real 0.80, p = 0.01" in summary
+    assert "mixed training: AUC 0.81 [0.75, 0.87], not distinguishable from real 0.80 (p = 0.41)" in summary
+    # the data: 12 + 12 images; frames in 6 of 12 melanoma (i % 4 == 1) and none of the others
+    assert (
+        "24 real images" in summary
+        and "frames (dark corners) in 50% of melanoma vs 0% of not melanoma" in summary
     )
-    assert row, "audit-vs-truth table"
-    assert "Leak check passed" in html and "Best direction by the measured rule" in html
+    # the generator against the floor written in metrics.json: 45.25 / 20 = 2.3
+    assert "FID 45.2 in effnet-lite0 features, 2.3× the real floor of 20" in summary
+    assert "no sign of memorisation (smallest p = 0.31, α = 0.01)" in summary
+    # the edit: 0.625 of 16 framed samples
+    assert "SeFa direction 0 at α = −3 removes the frame from 62% of framed samples (10 of 16" in summary
+    assert "keeps the class in 95%" in summary
+    assert "pooled accuracy at telling real from synthetic 0.58 [0.51, 0.65]" in summary
+    # a stage that did not run: one line, with the reason pipeline.json gives
+    assert "Cleaning: did not run: the clean stage is disabled in this study's config." in page.prose
+
+
+def test_every_thesis_number_is_present_or_explained(study):
+    _, text = study
+    page = parse(text)
+    assert set(page.index) == {e.number for e in CATALOGUE}
+    for number, where in page.index.items():
+        links = re.findall(r"\[#([\w-]+)\]", where)
+        if links:
+            assert all(link in page.ids for link in links), (number, where)
+        else:  # explained in one line, and that line is also in the section it belongs to
+            assert re.search(r"did not run|not in this study", where, re.I), (number, where)
+    assert "Did not run: the clean stage is disabled" in page.index["Fig. 4.1"]
+    assert "SVM" in page.index["Fig. 4.8"] and "[#fig-4-10]" in page.index["Fig. 4.10"]
+    assert "[#table-4-5]" in page.index["Table 4.5"] and "[#fig-4-17]" in page.index["Fig. 4.17"]
+    assert "fig-4-8" in page.ids  # the absent line sits in the edit section under its number
+
+
+def test_no_raw_json_in_prose_and_tables_scroll_in_their_box(study):
+    _, text = study
+    page = parse(text)
+    assert page.unboxed_tables == 0
+    for p in page.prose:
+        assert not re.search(r"[{}]|\w+\.\w+\.\w+_\w+|\d\.\d{5,}", p), p
+    # raw key-value tables are only inside <details>
+    body = re.sub(r"<details>.*?</details>", "", text, flags=re.S)
+    assert "memorisation.feature.tail_p1_pvalue" not in body
+    assert "memorisation.feature.tail_p1_pvalue" in text
+
+
+def test_numbers_are_rounded_in_tables(study):
+    _, text = study
+    body = re.sub(r"<details>.*?</details>", "", text, flags=re.S)
+    cells = re.findall(r"<td(?: class=r)?>([^<]*)</td>", body)
+    assert cells
+    for c in cells:
+        assert not re.search(r"\d\.\d{4,}", c), c
+    assert "<td class=r>0.80 [0.74, 0.86]</td>" in body and "<td class=r>0.01</td>" in body
+
+
+def test_images_are_embedded_and_zoomable(study):
+    _, text = study
+    imgs = re.findall(r"<img [^>]*>", text)
+    shown = [i for i in imgs if 'src="data:image/' in i]
+    assert len(shown) >= 20
+    assert all("zoom" in i for i in shown)
+    assert "http://" not in text and "https://" not in text  # self-contained
+
+
+def test_floor_absent_is_said(tmp_path):
+    from dermsynth.report import build_report
+
+    runs = make_study(tmp_path / "runs", floor=None, responses=False, clean=True)
+    text = build_report(runs, tmp_path / "rep").read_text()
+    text = htmllib.unescape(text)
+    assert "no real floor in metrics.json to judge it against" in text
+    assert "No responses analysed yet" in text
+    # the cleaned set: Fig. 4.1 (crop) is there, 4.2 and 4.3 are explained, 2 of 8 images changed
+    page = parse(text)
+    assert "[#fig-4-1]" in page.index["Fig. 4.1"]
+    assert "not in this study" in page.index["Fig. 4.2"].lower() and "fig-4-3" in page.ids
+    assert "2 of 8 images changed by crop." in text
+    assert re.search(
+        r"Tables 4.3/4.4</td><td>[^<]*</td><td>Did not run|Tables 4.3/4.4.*?not in this study", text, re.S
+    )
+
+
+def test_datacard_of_the_generated_set(study, tmp_path):
+    runs, _ = study
+    card = json.loads(next((runs.parent / "rep" / "datacards").glob("generate.json")).read_text())
+    assert card["images"] == 12 and card["network"].endswith("network-000020.json")
+    assert card["training_data"] == "data" and card["licences"] == {"CC-0": 24}
 
 
 def test_report_on_empty_and_missing(tmp_path):
     from dermsynth.report import build_report
 
     (tmp_path / "empty").mkdir()
-    assert "No stage outputs" in build_report(tmp_path / "empty", tmp_path / "o").read_text()
+    text = build_report(tmp_path / "empty", tmp_path / "o").read_text()
+    assert "No stage outputs were found" in text
+    page = parse(text)
+    assert all("did not run" in w.lower() for w in page.index.values())
     with pytest.raises(FileNotFoundError, match="nope"):
         build_report(tmp_path / "nope", tmp_path / "o")
 
 
 def test_report_never_imports_torch(tmp_path):
-    runs = make_runs(tmp_path / "runs")
+    runs = make_study(tmp_path / "runs")
     code = (
         "import sys; from dermsynth.report import build_report; "
         f"build_report({str(runs)!r}, {str(tmp_path / 'r')!r}); print('torch' in sys.modules)"
@@ -151,26 +202,79 @@ def test_report_never_imports_torch(tmp_path):
     assert out.stdout.strip() == "False"
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+def test_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
+    from dermsynth.report import print_pdf
+
+    (tmp_path / "r.html").write_text("<p>x</p>")
+    monkeypatch.setenv("DERMSYNTH_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(FileNotFoundError, match="needs headless Chromium.*apt-get install chromium"):
+        print_pdf(tmp_path / "r.html")
+    assert not (tmp_path / "r.pdf").exists()
 
 
-@pytest.mark.browser
-def test_report_renders_in_headless_chromium(tmp_path):
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no chromium binary on PATH (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+@pytest.mark.parametrize(
+    ("fn", "value", "shown"),
+    [
+        (fmt.pval, 0.0132, "0.01"),
+        (fmt.pval, 0.0042, "0.004"),
+        (fmt.pval, 2e-7, "< 0.001"),
+        (fmt.pval, 0.41, "0.41"),
+        (fmt.sig, 45.25, "45.2"),
+        (fmt.sig, 0.012345, "0.0123"),
+        (fmt.sig, 1234.5, "1,234"),
+        (fmt.sig, 3.0, "3"),
+        (fmt.pct, 0.625, "62%"),
+        (fmt.pct, 0.001, "<1%"),
+        (fmt.rate, 0.8, "0.80"),
+        (fmt.count, 1234.0, "1,234"),
+        (fmt.signed, -3.0, "−3"),
+        (fmt.rate, float("nan"), "–"),
+    ],
+)
+def test_number_formats(fn, value, shown):
+    assert fn(value) == shown
 
-    from dermsynth.report import build_report
 
-    path = build_report(make_runs(tmp_path / "runs"), tmp_path / "rep")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(path.as_uri())
-        assert page.locator("section").count() >= 6
-        widths = page.eval_on_selector_all("img", "els => els.map(e => e.complete ? e.naturalWidth : 0)")
-        assert widths and all(w > 0 for w in widths)
-        assert page.locator("h2", has_text="Melanoma classifiers").is_visible()
-        browser.close()
+def test_format_frame_rules():
+    df = pd.DataFrame(
+        {"setup": ["real"], "TP": [30.0], "AUC": [0.80123], "DeLong_p_vs_real": [0.0001], "fid": [45.25]}
+    )
+    out = fmt.format_frame(df).iloc[0].tolist()
+    assert out == ["real", "30", "0.80", "< 0.001", "45.2"]
+
+
+def test_cli_report_pdf_without_chromium(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dermsynth.cli.main import app
+
+    runs = make_study(tmp_path / "runs", responses=False)
+    monkeypatch.setenv("DERMSYNTH_CHROMIUM", str(tmp_path / "none"))
+    res = CliRunner().invoke(app, ["report", str(runs), "--out", str(tmp_path / "rep"), "--pdf"])
+    assert res.exit_code == 2, res.output
+    assert "needs headless Chromium" in res.output.replace("\n", " ")
+    assert (tmp_path / "rep" / "report.html").is_file() and not (tmp_path / "rep" / "report.pdf").exists()
+
+
+def test_metric_names_and_floor_forms():
+    from dermsynth.report.stages.generator import pick, real_floor
+
+    assert pick({"fid10k_effnetlite": 12.0, "fid_floor": 3.0}, "fid") == ("fid10k_effnetlite", 12.0)
+    assert pick({"kid": 0.1, "kid_std": 0.01}, "kid") == ("kid", 0.1)
+    assert pick({}, "ppl") == ("ppl", None)
+    assert real_floor({"floor": {"fid": 20.0}}) == 20.0
+    assert real_floor({"real_floor": {"results": {"fid50k_full": 7.5}}}) == 7.5
+    assert real_floor({"results": {"fid": 40.0, "fid_real_floor": 9.0}}) == 9.0
+    assert real_floor({"results": {"fid": 40.0}}) is None
+
+
+def test_cleaning_figures_take_their_thesis_numbers(tmp_path):
+    from pathlib import Path
+
+    from dermsynth.report.stages.clean import figure_number
+
+    frame, hair = Path("figures/before_after_frame.png"), Path("figures/before_after_hair.png")
+    assert figure_number(frame, "crop") == "Fig. 4.1"
+    assert figure_number(frame, "skin-inpaint") == figure_number(frame, "telea") == "Fig. 4.2"
+    assert figure_number(hair, "crop") == "Fig. 4.3"
+    assert figure_number(Path("figures/quality.png"), "crop") == ""

@@ -4,5 +4,6 @@ Never imports torch: everything here works from files (csv, json, jsonl, png) th
 """
 
 from dermsynth.report.build import build_report
+from dermsynth.report.pdf import print_pdf
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "print_pdf"]

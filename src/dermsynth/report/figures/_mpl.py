@@ -7,6 +7,9 @@ from pathlib import Path
 
 from dermsynth.core.io import atomic_write_bytes
 
+#: One colour per class across the report's figures (as `dermsynth data stats` draws them).
+CLASS_COLOURS = {"not melanoma": "#4c72b0", "melanoma": "#c44e52"}
+
 
 def plt():
     import matplotlib

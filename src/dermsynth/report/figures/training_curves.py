@@ -1,4 +1,5 @@
-"""GAN training curves from stats.jsonl: losses, augmentation p and r_t, speed (thesis Figs. 4.4-4.7 context)."""
+"""GAN training curves from stats.jsonl: G and D losses, the adaptive augmentation (p and the r_t
+overfitting heuristic of Karras et al. 2020, Eq. 1), and the speed in seconds per kimg."""
 
 from __future__ import annotations
 
@@ -6,25 +7,42 @@ from pathlib import Path
 
 from dermsynth.report.figures._mpl import plt, save
 
+#: Panels: title -> (stats keys, a matching key prefix for names that vary between versions).
+PANELS = {
+    "losses": ("Loss/G/loss", "Loss/D/loss"),
+    "augmentation": ("augment_p", "Progress/augment", "ada_rt"),
+    "seconds per kimg": ("sec_per_kimg", "Timing/sec_per_kimg"),
+}
+
+
+def _series(rows: list[dict], key: str, x: str) -> tuple[list, list]:
+    pts = [
+        (r[x], r[key])
+        for r in rows
+        if isinstance(r.get(key), int | float) and isinstance(r.get(x), int | float)
+    ]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
 
 def training_curves(rows: list[dict], path: str | Path, x: str = "kimg") -> Path | None:
-    keys = [
-        k
-        for k in sorted({k for r in rows for k in r})
-        if k != x and isinstance(rows[-1].get(k, 0.0), int | float)
-    ]
-    keys = [
-        k for k in keys if any(s in k.lower() for s in ("loss", "augment", "p", "r_t", "sec", "fid", "kid"))
-    ]
-    if not rows or x not in rows[0] or not keys:
+    """One panel per group of PANELS that the log has; None when nothing can be drawn."""
+    panels = []
+    for title, keys in PANELS.items():
+        lines = [(k, *_series(rows, k, x)) for k in keys]
+        lines = [ln for ln in lines if ln[1]]
+        if lines:
+            panels.append((title, lines))
+    if not panels:
         return None
-    keys = keys[:8]
     p = plt()
-    fig, axes = p.subplots(len(keys), 1, figsize=(6, 1.6 * len(keys)), sharex=True, squeeze=False)
-    xs = [r.get(x) for r in rows]
-    for ax, k in zip(axes[:, 0], keys, strict=True):
-        ax.plot(xs, [r.get(k) for r in rows], lw=1)
-        ax.set_ylabel(k, fontsize=7)
+    fig, axes = p.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.6), squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels, strict=True):
+        for key, xs, ys in lines:
+            ax.plot(xs, ys, lw=1.2, marker="." if len(xs) < 20 else None, label=key)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(x, fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[-1, 0].set_xlabel(x)
+        if len(lines) > 1:
+            ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
     return save(fig, path)

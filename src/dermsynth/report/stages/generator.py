@@ -1,0 +1,339 @@
+"""The generator: training runs, samples per class beside real ones (thesis Figs. 4.4-4.7), FID / KID /
+precision-recall / PPL per network (Table 4.2) against the real floor, and the memorisation check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dermsynth.core.stats import read_jsonl
+from dermsynth.report import fmt
+from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
+from dermsynth.report.figures.training_curves import training_curves
+from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
+from dermsynth.report.images import tiles_per_class
+from dermsynth.report.stages.data import is_synthetic, real_datasets
+
+GAN_TITLE = "Generator: training and samples"
+METRICS_TITLE = "Generator: how close to real, and no copies (Table 4.2)"
+
+
+def pick(d: dict, base: str) -> tuple[str, float | None]:
+    """``(key, value)`` of metric ``base`` in ``d``: the key itself, else the first key starting with it
+    (e.g. ``fid10k_effnetlite``), never a floor or a standard deviation."""
+    if fmt.num(d.get(base)) is not None:
+        return base, fmt.num(d[base])
+    for k, v in d.items():
+        if k.startswith(base) and not any(s in k for s in ("floor", "std")) and fmt.num(v) is not None:
+            return k, fmt.num(v)
+    return base, None
+
+
+def real_floor(data: dict, base: str = "fid") -> float | None:
+    """The real-vs-real value of a metric (e.g. FID of real train vs held-out real images) when
+    metrics.json has one: ``floor`` / ``real_floor`` sections or ``*floor*`` keys of ``results``."""
+    for sec in ("floor", "real_floor"):
+        f = data.get(sec)
+        if isinstance(f, dict):
+            v = pick(f.get("results", f), base)[1]
+            if v is not None:
+                return v
+        elif base == "fid" and fmt.num(f) is not None:
+            return fmt.num(f)
+    for k, v in data.get("results", {}).items():
+        if "floor" in k and k.startswith(base) and fmt.num(v) is not None:
+            return fmt.num(v)
+    return None
+
+
+def memo_min_p(memo: dict) -> float | None:
+    """The smallest p-value of the tests that set the memorisation flag (tails in either space,
+    Mann-Whitney in feature space), as :func:`dermsynth.metrics.memorisation.memorisation` does."""
+    ps = [
+        fmt.num(memo.get(s, {}).get(k))
+        for s in ("feature", "pixel")
+        for k in ("tail_p1_pvalue", "tail_p5_pvalue")
+    ]
+    ps.append(fmt.num(memo.get("feature", {}).get("mannwhitney_pvalue")))
+    ps = [p for p in ps if p is not None]
+    return min(ps) if ps else None
+
+
+def memo_sentence(memo: dict, short: bool = False) -> str:
+    if not memo:
+        return "Memorisation was not checked (metrics without memo)."
+    p, alpha = memo_min_p(memo), fmt.num(memo.get("alpha")) or 0.01
+    if short:
+        if memo.get("flag"):
+            return f"possible memorisation: generated images sit closer to training images than held-out ones ({fmt.p_eq(p)} < α = {alpha:g})."
+        return f"no sign of memorisation (smallest {fmt.p_eq(p)}, α = {alpha:g})."
+    n = (
+        f"{fmt.count(memo.get('num_fake'))} generated vs {fmt.count(memo.get('num_train'))} training and "
+        f"{fmt.count(memo.get('num_holdout'))} held-out real images"
+    )
+    if memo.get("flag"):
+        return (
+            f"Possible memorisation: generated images sit closer to training images than held-out real images "
+            f"do ({fmt.p_eq(p)} < α = {alpha:g}; {n}). Look at the closest pairs below."
+        )
+    return (
+        "No sign of memorisation: generated images are no closer to training images than held-out real "
+        f"images are (smallest {fmt.p_eq(p)}, α = {alpha:g}; {n})."
+    )
+
+
+def set_name(ctx: Ctx, data: dict, mfile: Path) -> str:
+    fake = data.get("fake", {}) if isinstance(data.get("fake"), dict) else {}
+    for key in ("network", "dir"):
+        if fake.get(key):
+            p = Path(str(fake[key]))
+            return ctx.rel(p) if p.is_absolute() else str(p)
+    return ctx.rel(mfile.parent)
+
+
+def fid_short(data: dict) -> str:
+    """``FID 45.2 in effnet-lite0 features, 2.3× the real floor of 20``."""
+    fid = pick(data.get("results", {}), "fid")[1]
+    if fid is None:
+        return "no FID in metrics.json"
+    feats = data.get("features", {}).get("extractor", "")
+    floor = real_floor(data)
+    s = f"FID {fmt.sig(fid)}" + (f" in {feats} features" if feats else "")
+    if floor is not None and floor > 0:
+        return s + f", {fid / floor:.1f}× the real floor of {fmt.sig(floor)}"
+    return s + " (no real floor in metrics.json to judge it against)"
+
+
+def fid_sentence(data: dict) -> str:
+    res = data.get("results", {})
+    key, fid = pick(res, "fid")
+    if fid is None:
+        return "No FID in metrics.json."
+    feats = data.get("features", {}).get("extractor", "")
+    nf = data.get("fake", {}).get("num") if isinstance(data.get("fake"), dict) else None
+    nr = data.get("real", {}).get("num") if isinstance(data.get("real"), dict) else None
+    how = ", ".join(
+        x
+        for x in (
+            f"{feats} features" if feats else "",
+            f"{fmt.count(nf)} generated vs {fmt.count(nr)} real images" if nf and nr else "",
+        )
+        if x
+    )
+    s = f"FID {fmt.sig(fid)}" + (f" ({how})" if how else "")
+    floor = real_floor(data)
+    if floor is not None and floor > 0:
+        s += f"; the real floor (real vs real) is {fmt.sig(floor)}, so {fid / floor:.1f}× the floor."
+    else:
+        s += (
+            "; metrics.json has no real floor (FID of real train vs held-out real images), so this FID "
+            "has nothing of the same data and features to be judged against."
+        )
+    return s
+
+
+def table_42(ctx: Ctx, metrics: list[Path]) -> pd.DataFrame:
+    """Thesis Table 4.2: one row per network / synthetic set and class."""
+    rows = []
+    for m in metrics:
+        data = read_json(m)
+        name = set_name(ctx, data, m)
+        feats = data.get("features", {}).get("extractor", "")
+        groups = [("all", data.get("results", {}))] + [
+            (fmt.class_label(c), v) for c, v in data.get("per_class", {}).items() if isinstance(v, dict)
+        ]
+        for cls, r in groups:
+            row = {"network / set": name, "class": cls, "features": feats}
+            row["FID"] = fmt.sig(pick(r, "fid")[1])
+            if cls == "all":
+                fl = real_floor(data)
+                row["real floor FID"] = fmt.sig(fl) if fl is not None else "not computed"
+            else:
+                row["real floor FID"] = ""
+            kid = pick(r, "kid")[1]
+            row["KID ×10³"] = fmt.sig(None if kid is None else 1000 * kid)
+            row["precision"] = fmt.rate(r.get("precision"))
+            row["recall"] = fmt.rate(r.get("recall"))
+            row["PPL"] = fmt.sig(pick(r, "ppl")[1])
+            row["note"] = str(r.get("note", ""))
+            rows.append(row)
+    t = pd.DataFrame(rows)
+    return t[[c for c in t.columns if not (t[c].isin(["–", ""]).all())]]
+
+
+def metrics_section(ctx: Ctx) -> tuple[Section, list[str], dict]:
+    found = ctx.found.metrics
+    if not found:
+        line = ctx.why_not_run("metrics", "metrics.json")
+        return Section("metrics", METRICS_TITLE, lead=line), [], {}
+    b = Block(title="FID, KID, precision / recall and PPL per network")
+    b.items.append(
+        Table(
+            "Distance of the generated images from the real ones (lower FID / KID is closer; precision: "
+            "share of generated images that look real, recall: share of real variety covered)",
+            table_42(ctx, found),
+            number="Table 4.2",
+            source=", ".join(ctx.rel(m.parent) for m in found),
+            formatted=True,
+        )
+    )
+    blocks = [b]
+    main = read_json(found[0])
+    b.text.append(fid_sentence(main))
+    sentences = [fid_short(main) + "; " + memo_sentence(main.get("memorisation", {}), short=True)]
+    for m in found:
+        data = read_json(m)
+        mb = Block(title=f"Memorisation check {ctx.rel(m.parent)}")
+        memo = data.get("memorisation", {})
+        mb.text.append(memo_sentence(memo))
+        for png, what in (
+            ("memorisation_grid.png", "feature space"),
+            ("memorisation_grid_pixel.png", "pixel space"),
+        ):
+            if (m.parent / png).is_file():
+                mb.items.append(
+                    Figure(
+                        f"The generated images closest to a training image in {what}: each pair is "
+                        "generated | nearest training image",
+                        m.parent / png,
+                        source=ctx.rel(m.parent),
+                    )
+                )
+        mb.details.append(Details("All figures of metrics.json", kv_frame(data)))
+        mb.provenance = ctx.provenance(m.parent)
+        blocks.append(mb)
+    return Section("metrics", METRICS_TITLE, blocks), sentences, main
+
+
+def synthetic_sets(ctx: Ctx) -> list[Path]:
+    out = []
+    for d in ctx.found.datasets:
+        head = pd.read_csv(d / "manifest.csv", nrows=200, low_memory=False)
+        if is_synthetic(head) and "alpha" not in head.columns and "direction_index" not in head.columns:
+            out.append(d)
+    return out
+
+
+def samples_figure(ctx: Ctx, synth: Path, per_class: int = 6) -> Figure | None:
+    """Figs. 4.4-4.7: per class, a row of real training images and a row of generated ones."""
+    gen = tiles_per_class(synth, per_class)
+    if not gen:
+        return None
+    reals = real_datasets(ctx)
+    real = tiles_per_class(reals[0], per_class, split="train") if reals else {}
+    rows = {}
+    for cls in gen:
+        if cls in real:
+            rows[f"{fmt.class_label(cls)}: real ({ctx.rel(reals[0])})"] = real[cls]
+        rows[f"{fmt.class_label(cls)}: generated"] = gen[cls]
+    return Figure(
+        "Generated images per class, each under real training images of the same class",
+        tiles=rows,
+        number="Figs. 4.4-4.7",
+        source=ctx.rel(synth),
+    )
+
+
+def gan_blocks(ctx: Ctx) -> list[Block]:
+    blocks = []
+    for i, d in enumerate(ctx.found.gan_runs):
+        rows = read_jsonl(d / "stats.jsonl")
+        nets = sorted(d.glob("network-*.json"))
+        b = Block(title=f"Training run {ctx.rel(d)}")
+        kimg = fmt.num(rows[-1].get("kimg")) if rows else None
+        b.text.append(
+            f"Trained for {fmt.sig(kimg)} kimg ({fmt.count(len(rows))} ticks logged); "
+            f"{len(nets)} network snapshot(s), the latest {nets[-1].stem if nets else '–'}."
+        )
+        fig = training_curves(rows, ctx.fig_dir / f"train_{i}.png")
+        if fig:
+            b.items.append(
+                Figure("Losses, augmentation strength and speed during training", fig, source=ctx.rel(d))
+            )
+        if (d / "reals.png").is_file():
+            b.items.append(
+                Figure(
+                    "Real training images (rows alternate the classes)", d / "reals.png", source=ctx.rel(d)
+                )
+            )
+        fakes = sorted(d.glob("fakes*.png"))
+        if fakes:
+            b.items.append(
+                Figure(
+                    f"Images of the latest snapshot ({fakes[-1].stem}; rows alternate the classes like the reals)",
+                    fakes[-1],
+                    source=ctx.rel(d),
+                )
+            )
+        for m in sorted(d.glob("metric-*.jsonl")):
+            mrows = read_jsonl(m)
+            if mrows:
+                t = pd.json_normalize(mrows[-5:])
+                b.details.append(Details(f"Last values of {m.name}", t.astype(str)))
+        if rows:
+            b.details.append(Details("Last tick of stats.jsonl", kv_frame(rows[-1])))
+        b.provenance = ctx.provenance(d)
+        blocks.append(b)
+    return blocks
+
+
+def build(ctx: Ctx) -> list[StageReport]:
+    reports = []
+    synth = synthetic_sets(ctx)
+    blocks = []
+    sample_fig = None
+    for s in synth:
+        b = Block(title=f"Generated set {ctx.rel(s)}")
+        df = pd.read_csv(s / "manifest.csv", low_memory=False)
+        per = (
+            df.get("class_name", df.get("label", pd.Series(dtype=str)))
+            .astype(str)
+            .value_counts()
+            .sort_index()
+        )
+        b.text.append(
+            f"{fmt.count(len(df))} generated images: "
+            + ", ".join(f"{fmt.class_label(c)} {fmt.count(v)}" for c, v in per.items())
+            + "."
+        )
+        fig = samples_figure(ctx, s)
+        if fig is not None:
+            b.items.append(fig)
+            sample_fig = sample_fig or fig
+        if (s / "samples.png").is_file():
+            b.items.append(Figure("Sample grid: one row per class", s / "samples.png", source=ctx.rel(s)))
+        b.provenance = ctx.provenance(s)
+        blocks.append(b)
+    blocks += gan_blocks(ctx)
+    if not synth and ctx.found.gan_runs:
+        for b in blocks:
+            for it in b.items:
+                if isinstance(it, Figure) and it.path is not None and it.path.name.startswith("fakes"):
+                    it.number = "Figs. 4.4-4.7"
+                    break
+    if not blocks:
+        line = ctx.why_not_run("gan", "GAN run (stats.jsonl + network-*.json) or generated set")
+        gan_sec = Section("gan", GAN_TITLE, lead=line)
+        not_run = f"Generator: {line}"
+    else:
+        gan_sec, not_run = Section("gan", GAN_TITLE, blocks), ""
+    msec, sentences, main = metrics_section(ctx)
+    card = None
+    findings = []
+    if blocks or main:
+        card = Card("gan", "Generator")
+        if sample_fig is not None:
+            gen_rows = {k: v[:2] for k, v in (sample_fig.tiles or {}).items() if k.endswith("generated")}
+            card.items.append(Figure("Generated images per class", tiles=gen_rows, source=sample_fig.source))
+        if not main:
+            card.sentences.append("No metrics.json: FID and the memorisation check were not computed.")
+        if main:
+            findings.append(("Generator", sentences[0][0].upper() + sentences[0][1:]))
+        elif blocks:
+            findings.append(
+                ("Generator", "Trained and sampled; no metrics.json, so FID and memorisation are unknown.")
+            )
+    reports.append(StageReport(gan_sec, card, findings, not_run))
+    reports.append(StageReport(msec, None, [], ""))
+    return reports
