@@ -296,8 +296,73 @@ def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
         net = latest_network(inputs["gan"])
         ppl = compute_metrics(inputs["data"], network=net, metrics=on_network, options=opts)
         res = {**ppl, **res, "results": {**res.get("results", {}), **ppl["results"]}} if res else ppl
+    fid_names = [x for x in on_images if x.startswith("fid")]
+    if fid_names and res:
+        res["floor"] = real_floor(inputs["data"], inputs["generate"], fid_names, opts)
+        for k, v in res["floor"].get("results", {}).items():
+            log(
+                f"[metrics] {k}: generated {res['floor']['generated'][k]:.4g} vs real floor {v:.4g} (held-out reference)"
+            )
     write_results(out / "metrics.json", res)
     log("[metrics] " + ", ".join(f"{k} {v:.4g}" for k, v in res["results"].items() if isinstance(v, float)))
+
+
+def _split_images(directory: Path, splits: tuple[str, ...], n: int | None, seed: int):
+    """uint8 images [N, H, W, 3] of the given splits of a dataset dir (all rows when it has no split)."""
+    import numpy as np
+
+    from dermsynth.core.io import read_rgb
+    from dermsynth.core.manifest import read_manifest
+
+    df = read_manifest(directory)
+    if "split" in df.columns and df["split"].notna().any():
+        df = df[df["split"].isin(splits)]
+    if n is not None and len(df) > n:
+        df = df.iloc[np.sort(np.random.default_rng(seed).choice(len(df), n, replace=False))]
+    return (
+        np.stack([read_rgb(directory / f) for f in df["file"]])
+        if len(df)
+        else np.zeros((0, 1, 1, 3), np.uint8)
+    )
+
+
+def real_floor(real_dir: Path, fake_dir: Path, names: list[str], opts) -> dict:
+    """The floor a generator's FID is judged against: FID of ``n`` real ``train`` images vs the held-out
+    real images (val + test), beside the FID of ``n`` generated images vs the same held-out images, in
+    the feature space of every FID name (``n`` = the smaller of the two sets; FID is biased by it)."""
+    import numpy as np
+    import torch
+
+    from dermsynth.metrics.extractors import get_extractor
+    from dermsynth.metrics.frechet import fid_from_features
+    from dermsynth.metrics.registry import SPACES, resolve_metrics
+
+    held = _split_images(real_dir, ("val", "test"), None, opts.seed)
+    train = _split_images(real_dir, ("train",), None, opts.seed)
+    fake = _split_images(fake_dir, ("train", "val", "test", ""), None, opts.seed)
+    n = min(len(train), len(fake))
+    if len(held) < 2 or n < 2:
+        return {"note": "too few held-out, train or generated images for a real floor"}
+    rng = np.random.default_rng(opts.seed)
+    train, fake = train[rng.permutation(len(train))[:n]], fake[rng.permutation(len(fake))[:n]]
+    out: dict = {"real": "train", "reference": "val+test", "num": n, "num_reference": len(held),
+                 "results": {}, "generated": {}}  # fmt: skip
+    for spec in resolve_metrics(names):
+        kw = (
+            {"size": opts.feature_size}
+            if opts.feature_size and spec.space.startswith(("effnet", "dermo"))
+            else {}
+        )
+        ext = get_extractor(SPACES[spec.space].extractor(opts), opts.device, **kw)
+
+        def feats(x, ext=ext):
+            t = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+            return np.concatenate([ext(t[i : i + 64]).cpu().numpy() for i in range(0, len(t), 64)])
+
+        fh = feats(held)
+        out["results"][spec.name] = round(fid_from_features(feats(train), fh), 4)
+        out["generated"][spec.name] = round(fid_from_features(feats(fake), fh), 4)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ edit

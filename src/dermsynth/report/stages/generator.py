@@ -47,6 +47,15 @@ def real_floor(data: dict, base: str = "fid") -> float | None:
     return None
 
 
+def held_out_fid(data: dict, base: str = "fid") -> float | None:
+    """FID of the generated images against the same held-out real images as the floor (``floor.generated``),
+    so that the two numbers compare like with like."""
+    f = data.get("floor")
+    if isinstance(f, dict) and isinstance(f.get("generated"), dict):
+        return pick(f["generated"], base)[1]
+    return None
+
+
 def memo_min_p(memo: dict) -> float | None:
     """The smallest p-value of the tests that set the memorisation flag (tails in either space,
     Mann-Whitney in feature space), as :func:`dermsynth.metrics.memorisation.memorisation` does."""
@@ -99,7 +108,13 @@ def fid_short(data: dict) -> str:
         return "no FID in metrics.json"
     feats = data.get("features", {}).get("extractor", "")
     floor = real_floor(data)
+    gen = held_out_fid(data)
     s = f"FID {fmt.sig(fid)}" + (f" in {feats} features" if feats else "")
+    if floor is not None and floor > 0 and gen is not None:
+        return (
+            s
+            + f"; against held-out real images {fmt.sig(gen)}, {gen / floor:.1f}× the real floor of {fmt.sig(floor)}"
+        )
     if floor is not None and floor > 0:
         return s + f", {fid / floor:.1f}× the real floor of {fmt.sig(floor)}"
     return s + " (no real floor in metrics.json to judge it against)"
@@ -123,7 +138,15 @@ def fid_sentence(data: dict) -> str:
     )
     s = f"FID {fmt.sig(fid)}" + (f" ({how})" if how else "")
     floor = real_floor(data)
-    if floor is not None and floor > 0:
+    gen = held_out_fid(data)
+    if floor is not None and floor > 0 and gen is not None:
+        fl = data["floor"]
+        s += (
+            f". Against the {fmt.count(fl.get('num_reference'))} held-out real images (val + test), "
+            f"{fmt.count(fl.get('num'))} generated images reach FID {fmt.sig(gen)} and as many real train "
+            f"images {fmt.sig(floor)} (the floor), so {gen / floor:.1f}× the floor."
+        )
+    elif floor is not None and floor > 0:
         s += f"; the real floor (real vs real) is {fmt.sig(floor)}, so {fid / floor:.1f}× the floor."
     else:
         s += (
