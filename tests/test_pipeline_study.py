@@ -30,7 +30,7 @@ MINI = {
             "eval": {"n_bootstrap": 20},
         }
     },
-    "survey": {"build": {"n": 8, "size": 32}},
+    "survey": {"build": {"n": 8, "size": 16, "pixel_leaks": "warn"}},
 }
 
 
