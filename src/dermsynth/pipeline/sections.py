@@ -41,8 +41,10 @@ class AuditConfig:
 class CleanConfig:
     """``dermsynth clean`` in the pipeline (runs only with ``clean: {enabled: true}``)."""
 
-    method: str = "crop"  # crop | skin-inpaint | fsr | fsr-best | telea | ns | hair
+    method: str = "crop"  # crop | skin-inpaint | fsr | fsr-best | telea | ns | hair | ink
     also_hair: bool = False  # also remove hair (with a frame method)
+    also_ink: bool = False  # also remove ink marks (with a frame or hair method)
+    max_changed: float = 0.25  # do no harm: an image whose cleaning would change more is left as it is
     seed: int = 0  # seed of skin-inpaint's draws
 
 

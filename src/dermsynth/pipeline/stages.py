@@ -133,8 +133,11 @@ def clean_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.clean.dataset import clean_dataset
 
     cl: CleanConfig = c["clean"]
-    summary = clean_dataset(inputs["data"], out / "dataset", cl.method, cl.also_hair, cl.seed)
-    log(f"[clean] changed {summary['n_changed']} of {summary['n_images']} images")
+    summary = clean_dataset(inputs["data"], out / "dataset", cl.method, cl.also_hair, cl.seed,
+                            max_changed=cl.max_changed, also_ink=cl.also_ink)  # fmt: skip
+    log(
+        f"[clean] changed {summary['n_changed']} of {summary['n_images']} images, left {summary.get('n_skipped', 0)} as they were (too dense to clean safely)"
+    )
 
 
 # ------------------------------------------------------------------------------------------- gan
