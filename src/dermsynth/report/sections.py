@@ -69,11 +69,7 @@ def dataset_block(folder: Path, root: Path, fig_dir: Path, idx: int) -> Block:
     df = pd.read_csv(folder / "manifest.csv", low_memory=False)
     names = _class_names(df)
     df["class"] = df["label"].map(lambda v: names.get(int(v), str(v)) if pd.notna(v) else "unlabelled")
-    split = (
-        df["split"].astype(object).fillna("all")
-        if "split" in df.columns
-        else pd.Series("all", index=df.index)
-    )
+    split = df["split"].astype(object).fillna("all") if "split" in df.columns else pd.Series("all", index=df.index)
     counts = pd.crosstab(split, df["class"])
     b = Block(title=f"Dataset {folder.relative_to(root) if folder.is_relative_to(root) else folder}")
     src = ", ".join(sorted(map(str, df["source"].dropna().unique()))) if "source" in df.columns else "?"
