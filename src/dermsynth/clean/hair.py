@@ -19,8 +19,9 @@ along the edge of scanned images included. This mask keeps what only hair has:
 5. **the soft edge**: pixels next to the mask, outside the lesion, darker than the skin by ``EDGE``
    (3% of the skin level) join it (anti-aliased hair borders), instead of a blind 2 px dilation.
 
-Figures on real twins (``benchmarks/clean_real.py``, docs/bias.md): tuned on 20 isic2017-256 train
-images, reported on held-out ones.
+Figures on real twins (``benchmarks/clean_real.py``, docs/bias.md): tuned on the first 40 hair-twin
+candidates of the isic2017-256 ``train`` split, reported on held-out ones (held-out IoU 0.49 / 0.47 at
+sparse / medium density against 0.10 / 0.13 for the 2022 mask).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def ink_mask(rgb: np.ndarray, lesion: np.ndarray | None = None) -> np.ndarray:
     mask = keep[labels]
     if not mask.any():
         return mask
-    lesion = lesion_mask(rgb, exclude=mask) if lesion is None else lesion
+    lesion = lesion_mask(rgb) if lesion is None else lesion  # thin ink is closed away in the estimate
     mask &= ~lesion
     grown = cv2.dilate(mask.astype(np.uint8), ellipse(2 * scaled(GROW_PX, mask.shape) + 1)).astype(bool)
     return mask | (grown & ~lesion)
