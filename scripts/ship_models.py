@@ -111,7 +111,7 @@ def ship_melanoma(run: Path, info: dict, name: str = "isic2017-melanoma") -> Pat
         if shortcut.is_file():
             figures["shortcut_test_val"] = json.loads(shortcut.read_text())
         done = json.loads((run / "setups" / "real" / "done.json").read_text())
-        figures["selection_auc_holdout_of_train"] = done.get("val_auc")
+        figures["selection_auc_holdout_of_train"] = done.get("best_val_auc")
         clf, meta = load_classifier(shipped)
         ref = predict_images(clf, meta, reference_images(), tta=True)
         card = {
