@@ -169,7 +169,7 @@ def predict(
     ),
     out: Path = typer.Option(..., "--out", help="Predictions csv: image_id,label,score,weights."),
     split: str = typer.Option(None, help="Only images of this split (default: all)."),
-    tta: bool = typer.Option(True, help="Average over the 8 flips / 90-degree rotations."),
+    tta: bool = typer.Option(False, help="Average over the 8 flips / 90-degree rotations."),
     batch_size: int = typer.Option(32, "--batch-size"),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
