@@ -32,3 +32,19 @@ def test_real_floor_compares_like_with_like(tmp_path):
     assert a["results"] == b["results"]
     assert b["generated"]["fid16_effnetlite"] > 2 * a["generated"]["fid16_effnetlite"]
     assert a["results"]["fid16_effnetlite"] > 0
+
+
+def test_missing_metric_weights_stop_the_run_before_any_work(tmp_path, monkeypatch):
+    """Names are checked when the study is read; weights files before the first stage of a real run."""
+    import pytest
+
+    from dermsynth.pipeline.config import load_study_config
+    from dermsynth.pipeline.runner import run_pipeline
+    from dermsynth.pipeline.stages import STAGES
+
+    monkeypatch.delenv("DERMSYNTH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-home"))
+    cfg = load_study_config(preset_name="thesis-256")  # resolves: no file is read
+    with pytest.raises(FileNotFoundError, match="pt_inception-2015-12-05"):
+        run_pipeline(cfg, tmp_path / "out", STAGES, log=lambda m: None)
+    assert not (tmp_path / "out" / "data").exists()

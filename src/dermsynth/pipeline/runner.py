@@ -38,6 +38,8 @@ class Stage:
     optional: tuple[str, ...] = ()  # read when those stages ran; keyed on them then
     enabled: Callable[[dict], bool] = lambda cfg: True
     configs: Callable[[dict, dict, Path, dict[str, Path]], Any] | None = None
+    # before any work of a real run (not --dry-run): checks that read files, e.g. local weights
+    preflight: Callable[[Any], None] | None = None
 
 
 def stage_key(stage: Stage, cfg: dict, upstream: dict[str, str]) -> str:
@@ -95,7 +97,10 @@ def run_pipeline(
     unknown = [n for n in only or () if n not in names]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown} in --only; stages: {', '.join(names)}")
-    check_stages(cfg, out, stages)  # every key of every section, before any work
+    resolved = check_stages(cfg, out, stages)  # every key of every section, before any work
+    for st in stages:  # weights and other files the enabled stages will need, before any work
+        if st.preflight is not None and st.enabled(cfg) and (not only or st.name in only):
+            st.preflight(resolved[st.name])
     out.mkdir(parents=True, exist_ok=True)
     keys: dict[str, str] = {}
     dirs: dict[str, Path] = {}

@@ -272,7 +272,8 @@ def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
 
 def metrics_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     """``metrics: {metrics: [names], <MetricOptions fields>}``; names and options checked before any work."""
-    from dermsynth.metrics.driver import MetricOptions, check_metrics
+    from dermsynth.metrics.driver import MetricOptions
+    from dermsynth.metrics.registry import resolve_metrics
 
     user = {k: v for k, v in sec.items() if k != "enabled"}
     check_keys(user, {"metrics"} | {f.name for f in dataclasses.fields(MetricOptions)}, "metrics")
@@ -280,8 +281,15 @@ def metrics_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     names = tuple([names] if isinstance(names, str) else names)
     user.setdefault("seed", study.get("seed", 0))
     opts = MetricOptions(**coerce_fields(MetricOptions, {**user, "out_dir": str(out)}))
-    check_metrics(list(names), has_generator=True, opts=opts)
+    resolve_metrics(list(names))  # names checked here; weights files in metrics_preflight
     return {"metrics": MetricsConfig(names), "options": opts}
+
+
+def metrics_preflight(c: Configs) -> None:
+    """Every weights file the metrics need (Inception, VGG16, a dermo model), before the study's first stage."""
+    from dermsynth.metrics.driver import check_metrics
+
+    check_metrics(list(c["metrics"].metrics), has_generator=True, opts=c["options"])
 
 
 def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
@@ -530,7 +538,7 @@ STAGES = [
     _stage("clean", clean_configs, clean_run, needs=("data", "audit"), enabled=_on("clean", False)),
     _stage("gan", gan_configs, gan_run, needs=("data",), optional=("audit", "clean"), enabled=_on("gan")),
     _stage("generate", generate_configs, generate_run, needs=("gan",), enabled=_on("generate")),
-    _stage("metrics", metrics_configs, metrics_run, needs=("data", "generate", "gan"), enabled=_on("metrics")),
+    _stage("metrics", metrics_configs, metrics_run, needs=("data", "generate", "gan"), enabled=_on("metrics"), preflight=metrics_preflight),
     _stage("edit", edit_configs, edit_run, needs=("gan",), enabled=_on("edit")),
     _stage("classify", classify_configs, classify_run, needs=("data", "generate"), optional=("audit", "edit"),
            enabled=_on("classify")),
