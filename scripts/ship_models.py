@@ -219,7 +219,7 @@ def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) ->
         gen, floor = fid_from_features(ff, fv), fid_from_features(ft, fv)
         fig[f"fid_{name}_vs_val"] = {"generated": round(gen, 3), "real_train_floor": round(floor, 3),
                                      "ratio": round(gen / floor, 3), "goal_ratio": 1.5}  # fmt: skip
-    k = 200  # per class for the audit (8-view TTA makes it the slow part)
+    k = 120  # per class for the audit (8-view TTA makes it the slow part)
     pick_f = np.concatenate([np.flatnonzero(fake_y == y)[:k] for y in (0, 1)])
     pick_t = np.concatenate([np.flatnonzero(train_y == y)[:k] for y in (0, 1)])
     fig["artifact_prevalence_n_per_class"] = k
