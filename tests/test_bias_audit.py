@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,8 @@ def test_parse_method():
     assert parse_method("heuristic") == Method("heuristic")
     assert parse_method("model:/x/m").model.name == "m"
     assert parse_method("best", model="/x/m").kind == "best"
-    assert parse_method("best").model is None
+    # without a model, best uses the shipped artifact model; with no registry, the heuristics
+    assert parse_method("best").model == Path("isic2017-artifacts")
     with pytest.raises(ValueError):
         parse_method("model")
     with pytest.raises(ValueError):
@@ -117,3 +119,8 @@ def test_cli_audit(tmp_path):
     assert "dark_corner_score" in read_manifest(d).columns
     r = CliRunner().invoke(app, ["bias", "audit", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "manifest" in r.output
+
+
+def test_best_without_a_registry_is_the_heuristic(tmp_path, monkeypatch):
+    monkeypatch.setenv("DERMSYNTH_MODELS_DIR", str(tmp_path / "empty"))
+    assert parse_method("best").model is None
