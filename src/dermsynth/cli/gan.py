@@ -125,6 +125,7 @@ def export_command(
         )
     console.print("wrote " + ", ".join(str(p) for p in written))
 
+
 from dermsynth.gan.train_cli import train_command  # noqa: E402
 
 app.command("train")(train_command)
