@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+import dermsynth.report.fmt as fmt
 from dermsynth import __version__
 from dermsynth.core.io import atomic_write_text
-from dermsynth.report import fmt
 from dermsynth.report.context import Ctx, StageReport, read_json
 from dermsynth.report.datacard import write_cards
 from dermsynth.report.discover import discover

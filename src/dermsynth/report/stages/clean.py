@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dermsynth.report import fmt
+import dermsynth.report.fmt as fmt
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_csv, read_json
 from dermsynth.report.html import Block, Details, Figure, Section, Table
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import dermsynth.report.fmt as fmt
 from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES
-from dermsynth.report import fmt
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
 from dermsynth.report.figures.bias_prevalence import bias_prevalence
 from dermsynth.report.figures.class_distribution import class_distribution

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import dermsynth.report.fmt as fmt
 from dermsynth.core.stats import read_jsonl
-from dermsynth.report import fmt
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
 from dermsynth.report.figures.training_curves import training_curves
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dermsynth.report import fmt
+import dermsynth.report.fmt as fmt
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_csv, read_json
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
 
