@@ -50,7 +50,7 @@ def time_pipe(pipe, fakes: torch.Tensor, reals: torch.Tensor, iters: int, seed: 
 
 def aliasing(impl_resample, scales=(0.5, 0.6, 0.75, 0.9), size: int = 64, nfreq: int = 8) -> dict:
     """Mean energy fraction folded back below Nyquist when zooming out by s (see the docstring)."""
-    from dermsynth.gan import augment_ops as ops
+    from dermsynth.gan.augment import ops
 
     out = {}
     for s in scales:
@@ -69,9 +69,9 @@ def aliasing(impl_resample, scales=(0.5, 0.6, 0.75, 0.9), size: int = 64, nfreq:
 
 
 def main() -> None:
-    from dermsynth.gan.augment import AugmentPipe, wavelet_resample
-    from dermsynth.gan.augment_fast import FastAugmentPipe
-    from dermsynth.gan.augment_filters import geom_lowpass
+    from dermsynth.gan.augment.fast import FastAugmentPipe
+    from dermsynth.gan.augment.filters import geom_lowpass
+    from dermsynth.gan.augment.pipe import AugmentPipe, wavelet_resample
     from gan_step import build, make_step
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -1,6 +1,6 @@
 """Full training speed in sec/kimg (issue 5 sec. 4): the real training loop, everything included.
 
-Runs ``dermsynth.gan.training_loop`` (all four phases with lazy R1 and path-length regularisation,
+Runs ``dermsynth.gan.train.loop`` (all four phases with lazy R1 and path-length regularisation,
 style mixing, the ADA pipe, G EMA, gradient sync, stats) on an in-memory random dataset for a few ticks
 and reports sec/kimg as the official code does (tick time, snapshots excluded). The first tick is
 warm-up (cuDNN autotuning) and is not counted. Needs only torch, numpy (+ safetensors) and dermsynth:
@@ -24,7 +24,7 @@ import torch
 
 
 def random_data(n: int, res: int, c_dim: int, seed: int = 0):
-    from dermsynth.gan.train_data import TrainingData
+    from dermsynth.gan.train.data import TrainingData
 
     r = np.random.default_rng(seed)
     images = r.integers(0, 256, size=(n, 3, res, res), dtype=np.uint8)
@@ -52,9 +52,9 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
 
-    from dermsynth.gan import training_loop as tl
-    from dermsynth.gan import training_snapshot as snap
-    from dermsynth.gan.train_config import resolve_train_config
+    from dermsynth.gan import train as tl
+    from dermsynth.gan.train import maintenance as snap
+    from dermsynth.gan.train.config import resolve_train_config
 
     snap.write_image_grid = lambda run: None  # needs cv2
     snap.write_network = lambda run: None  # needs pandas via checkpoint

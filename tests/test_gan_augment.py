@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from dermsynth.core.paths import shared_fixtures_dir
-from dermsynth.gan import augment_filters as filters
-from dermsynth.gan import augment_ops as ops
-from dermsynth.gan.augment import AUGPIPE_SPECS, AugmentPipe, wavelet_resample
-from dermsynth.gan.augment_ada import AdaController
-from dermsynth.gan.augment_fast import FastAugmentPipe, make_augment_pipe
+from dermsynth.gan.augment import filters, ops
+from dermsynth.gan.augment.ada import AdaController
+from dermsynth.gan.augment.fast import FastAugmentPipe, make_augment_pipe
+from dermsynth.gan.augment.pipe import AUGPIPE_SPECS, AugmentPipe, wavelet_resample
 
 FIXTURES = shared_fixtures_dir() / "stylegan2-ada-augment"
 

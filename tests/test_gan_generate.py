@@ -143,7 +143,7 @@ def test_cli_generate_import_export(tmp_path, tiny_G):
     save_network(tmp_path / "net", G_ema=tiny_G)
     runner = CliRunner()
     r = runner.invoke(app, ["gan", "generate", "--network", str(tmp_path / "net"), "--seeds", "0-3", "--class", "melanoma",
-                            "--trunc", "0.7", "--out", str(tmp_path / "out"), "--batch", "3", "--device", "cpu"])  # fmt: skip
+                            "--trunc", "0.7", "--out", str(tmp_path / "out"), "--batch-size", "3", "--device", "cpu"])  # fmt: skip
     assert r.exit_code == 0, r.output
     m = pd.read_csv(tmp_path / "out/manifest.csv")
     assert list(m["label"]) == [1, 1, 1, 1] and len(list((tmp_path / "out/images").glob("*.png"))) == 4

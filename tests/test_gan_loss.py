@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dermsynth.gan.loss import LossConfig, StyleGAN2Loss
+from dermsynth.gan.train.loss import LossConfig, StyleGAN2Loss
 
 
 class LinearMapping(torch.nn.Module):

@@ -17,11 +17,11 @@ import torch
 
 from dermsynth.core.io import write_png
 from dermsynth.core.stats import read_jsonl
-from dermsynth.gan import training_loop as tl
-from dermsynth.gan.sampler import InfiniteSampler
-from dermsynth.gan.train_config import resolve_train_config
-from dermsynth.gan.train_data import load_training_data, probe_dataset
-from dermsynth.gan.training_setup import frozen_d_parameters, run_name
+from dermsynth.gan import train as tl
+from dermsynth.gan.train.build import frozen_d_parameters, run_name
+from dermsynth.gan.train.config import resolve_train_config
+from dermsynth.gan.train.data import load_training_data, probe_dataset
+from dermsynth.gan.train.sampler import InfiniteSampler
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -96,7 +96,7 @@ PRESET_TABLE = [
 
 @pytest.mark.parametrize("row", PRESET_TABLE, ids=lambda r: f"{r[0]}-res{r[1]}-gpus{r[2]}-{len(r[3])}")
 def test_presets_resolve_to_the_official_values(row):
-    from dermsynth.gan.training_setup import adam_settings
+    from dermsynth.gan.train.build import adam_settings
 
     cfg_name, res, gpus, over, *want = row
     cfg = resolve_train_config(cfg_name, res, gpus=gpus, data="x", **over)
@@ -209,7 +209,34 @@ def test_tiny_run_writes_every_output(dataset, tmp_path):
     assert G.c_dim == 2 and G.img_resolution == 16
     state = torch.load(next(d.glob("training-state-*.pt")), weights_only=True)
     assert state["counters"]["cur_nimg"] == 16 and set(state) >= {"G", "D", "G_ema", "opt_G", "opt_D", "rng"}
-    assert json.loads((d / "config.json").read_text())["cfg"] == "tiny"
+    saved = json.loads((d / "config.json").read_text())
+    assert saved["cfg"] == "tiny"
+    # the architecture is part of the resolved config: rebuilding from it gives the trained networks
+    from dermsynth.gan.networks import Discriminator, Generator
+
+    G2, D2 = Generator(**saved["networks"]["G"]), Discriminator(**saved["networks"]["D"])
+    for mine, theirs in ((G2, run.G), (D2, run.D)):
+        assert {k: v.shape for k, v in mine.state_dict().items()} == {
+            k: v.shape for k, v in theirs.state_dict().items()
+        }
+    assert saved["networks"]["G"]["z_dim"] == run.G.z_dim and saved["networks"]["G"]["w_dim"] == run.G.w_dim
+
+
+def test_metrics_other_than_fd_simple_need_the_metrics_driver(dataset, tmp_path):
+    """The GAN stage does not import the metrics stage: a run asking for its metrics must be given it."""
+    with pytest.raises(ValueError, match="fid10k_effnetlite.*evaluate="):
+        tl.setup(tiny_cfg(dataset, metrics=("fd_simple", "fid10k_effnetlite")), tmp_path / "run", echo=None)
+    assert not (tmp_path / "run").exists()  # refused before any work
+    seen = {}
+
+    def evaluate(G_ema, data, names, run_dir, **kw):
+        seen.update(names=list(names), kimg=kw["kimg"], snapshot=kw["snapshot"], training=G_ema.training)
+        return {}
+
+    cfg = tiny_cfg(dataset, kimg=0.008, metrics=("fid10k_effnetlite",))
+    tl.train(tl.setup(cfg, tmp_path / "run", echo=None, evaluate=evaluate))
+    assert seen == {"names": ["fid10k_effnetlite"], "kimg": 0.008, "snapshot": "network-000000.safetensors",
+                    "training": False}  # fmt: skip
 
 
 def test_old_training_states_are_pruned(dataset, tmp_path):
@@ -229,8 +256,8 @@ def test_rerun_with_other_options_is_refused(dataset, tmp_path):
 
 _CHILD = """
 import sys
-from dermsynth.gan import training_loop as tl
-from dermsynth.gan.train_config import resolve_train_config
+from dermsynth.gan import train as tl
+from dermsynth.gan.train.config import resolve_train_config
 cfg = resolve_train_config("tiny", 16, data=sys.argv[1], cond=True, c_dim=2, batch=4, kimg=1.0, tick=0.008,
                            snap=2, device="cpu")
 tl.train(tl.setup(cfg, sys.argv[2], echo=None))
@@ -337,7 +364,7 @@ def test_train_command_dry_run_and_run(dataset, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from dermsynth.gan.train_cli import train_command
+    from dermsynth.cli.gan_train import train_command
 
     app = typer.Typer()
     app.command("train")(train_command)
@@ -366,3 +393,15 @@ def test_train_command_dry_run_and_run(dataset, tmp_path):
     assert len(read_jsonl(run_dir / "stats.jsonl")) == 2
     res = CliRunner().invoke(app, [*args, "--aug", "bogus", "--dry-run"])
     assert res.exit_code == 2 and "--aug" in res.output
+
+
+def test_cli_choices_are_the_library_lists():
+    """The training command's enums are written out (no torch for --help); they must match the library."""
+    from dermsynth.cli import gan_train as cli
+    from dermsynth.gan.augment import AUGMENT_IMPLS, AUGPIPE_SPECS
+    from dermsynth.gan.presets import PRESET_NAMES
+    from dermsynth.gan.train.config import AUG_MODES, PRECISIONS
+
+    for enum, names in ((cli.Preset, PRESET_NAMES), (cli.Aug, AUG_MODES), (cli.AugPipe, AUGPIPE_SPECS),
+                        (cli.AugmentImpl, AUGMENT_IMPLS), (cli.Precision, PRECISIONS)):  # fmt: skip
+        assert sorted(e.value for e in enum) == sorted(names), enum.__name__

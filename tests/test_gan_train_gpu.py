@@ -57,9 +57,9 @@ def test_official_networks_on_cuda_match_the_fixtures(sg2_fixtures, half, no_tf3
 def test_augment_resampling_on_cuda_matches_cpu_and_r1_runs(no_tf32):
     import math
 
-    from dermsynth.gan import augment_ops as ops
-    from dermsynth.gan.augment import AugmentPipe, wavelet_resample
-    from dermsynth.gan.augment_filters import geom_lowpass
+    from dermsynth.gan.augment import ops
+    from dermsynth.gan.augment.filters import geom_lowpass
+    from dermsynth.gan.augment.pipe import AugmentPipe, wavelet_resample
 
     x = torch.rand(4, 3, 64, 64) * 2 - 1
     theta = torch.tensor([0.3, -1.2, 2.0, math.pi / 2])
@@ -79,8 +79,8 @@ def test_augment_resampling_on_cuda_matches_cpu_and_r1_runs(no_tf32):
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
 def test_one_training_step_per_precision(tmp_path, precision):
-    from dermsynth.gan import training_loop as tl
-    from dermsynth.gan.train_config import resolve_train_config
+    from dermsynth.gan import train as tl
+    from dermsynth.gan.train.config import resolve_train_config
 
     data = make_disk_dataset(tmp_path / "d", n=16, size=32)
     cfg = resolve_train_config("auto", 32, data=str(data), cond=True, c_dim=2, batch=8, kimg=0.016, tick=0.008,

@@ -22,8 +22,8 @@ _DDP_CHILD = """
 import hashlib, sys
 import torch
 from dermsynth.core import distributed as dist
-from dermsynth.gan import training_loop as tl
-from dermsynth.gan.train_config import resolve_train_config
+from dermsynth.gan import train as tl
+from dermsynth.gan.train.config import resolve_train_config
 dist.init()
 cfg = resolve_train_config("tiny", 16, gpus=dist.world_size(), data=sys.argv[1], cond=True, c_dim=2, batch=4,
                            kimg=0.016, tick=0.008, snap=1, device="cpu", metrics=("fd_simple",))
@@ -76,8 +76,8 @@ def test_tiny_gan_learns_the_data_and_its_classes(tmp_path):
     and the EMA generator's class contrast (256 samples) must have the data's sign and at least a fifth
     of its size; measured: -0.18 vs -0.33 (Intel, loaded). The old check, on the phantom's weak
     contrast (-0.08) with a sign test at 0.3x, flipped on an AMD machine (issue 17)."""
-    from dermsynth.gan import training_loop as tl
-    from dermsynth.gan.train_config import resolve_train_config
+    from dermsynth.gan import train as tl
+    from dermsynth.gan.train.config import resolve_train_config
 
     data = make_disk_dataset(tmp_path / "data", n=64, size=32)
     cfg = resolve_train_config("tiny", 32, data=str(data), cond=True, c_dim=2, kimg=0.75, tick=0.25, snap=1,

@@ -100,7 +100,7 @@ def test_shared_keys_and_seed_reach_every_config():
 
 
 def test_gan_section_takes_every_training_option():
-    from dermsynth.gan.train_config import TrainConfig
+    from dermsynth.gan.train.config import TrainConfig
 
     cfg = _demo()
     cfg["gan"].update(batch_gpu=8, p=0.2, p_max=0.5, precision="bf16", compile=True, metrics="fd_simple,kid")
@@ -119,13 +119,13 @@ def test_gan_options_arrive_in_the_training_run(tmp_path, monkeypatch):
     """The training stage hands every gan option to the library's TrainConfig (setup/train stubbed)."""
     from dermsynth.data.phantom import make_phantom_dataset
     from dermsynth.data.split import split_dataset
-    from dermsynth.gan import training_loop as tl
+    from dermsynth.gan import train as tl
     from dermsynth.pipeline.stages import gan_configs, gan_run
 
     make_phantom_dataset(tmp_path / "data", 12, size=16)
     split_dataset(tmp_path / "data", val=0.2, test=0.2)
     seen = {}
-    monkeypatch.setattr(tl, "setup", lambda tc, run_dir, echo=None: seen.setdefault("tc", tc))
+    monkeypatch.setattr(tl, "setup", lambda tc, run_dir, echo=None, evaluate=None: seen.setdefault("tc", tc))
     monkeypatch.setattr(tl, "train", lambda run, progress=None: run)
     sec = {"cfg": "tiny", "cond": True, "batch": 8, "batch_gpu": 4, "p": 0.1, "p_max": 0.5,
            "precision": "fp32", "compile": True, "device": "cpu", "kimg": 0.1}  # fmt: skip

@@ -1,7 +1,7 @@
-"""``dermsynth gan ...``: generate images, import/export official StyleGAN2-ADA networks.
+"""``dermsynth gan ...``: train, generate images, import/export official StyleGAN2-ADA networks.
 
-Only parses arguments and calls :mod:`dermsynth.gan`; the training command is added to this same
-``app`` by the training module.
+Only parses arguments and calls :mod:`dermsynth.gan`; the training command (cli/gan_train.py) is
+mounted on this same ``app``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from pathlib import Path
 
 import typer
 
-from dermsynth.cli.common import console, parse_int_ranges, progress, user_errors
+from dermsynth.cli.common import DEVICE_HELP, console, parse_int_ranges, progress, user_errors
+from dermsynth.cli.edit import NoiseMode
+from dermsynth.cli.gan_train import train_command
 
-app = typer.Typer(help="Conditional StyleGAN2-ADA: generate, import, export.", no_args_is_help=True)
+app = typer.Typer(help="Conditional StyleGAN2-ADA: train, generate, import, export.", no_args_is_help=True)
+app.command("train")(train_command)
 
 
 def _parse_classes(spec: str | None, class_names: list[str], c_dim: int) -> list[int] | None:
@@ -40,7 +43,7 @@ def generate_command(
     class_: str = typer.Option(None, "--class", help="Class name or index, a comma list, or 'all'."),
     trunc: float = typer.Option(1.0, "--trunc", help="Truncation psi (1 = none)."),
     trunc_cutoff: int = typer.Option(None, "--trunc-cutoff", help="Truncate only the first N ws."),
-    noise_mode: str = typer.Option("const", "--noise-mode", help="const | random | none."),
+    noise_mode: NoiseMode = typer.Option(NoiseMode.const, "--noise-mode", help="Per-layer noise inputs."),
     out: Path = typer.Option(..., "--out", help="Output directory (resumable)."),
     class_aware: bool = typer.Option(False, "--class-aware", help="Truncate towards the class mean w."),
     centers_samples: int = typer.Option(
@@ -48,16 +51,22 @@ def generate_command(
     ),
     save_ws: bool = typer.Option(False, "--save-ws", help="Also write ws.npy (manifest order)."),
     grid: Path = typer.Option(None, "--grid", help="Also write a mosaic (rows per class)."),
-    batch: int = typer.Option(32, "--batch", help="Batch size (does not change the images)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
+    batch_size: int = typer.Option(
+        32, "--batch-size", help="Images per forward pass (does not change the images)."
+    ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use G_ema when the file has it."),
 ) -> None:
-    """Generate images into DIR/images with manifest.csv and dataset.json."""
+    """Generate images into OUT/images with manifest.csv and dataset.json (resumable).
+
+    Example: dermsynth gan generate --network isic2017-gen --seeds 0-999 --class all --out synth
+    """
+    from dermsynth.core.distributed import device as pick_device
     from dermsynth.gan.checkpoint import load_generator
-    from dermsynth.gan.generate import cached_class_w_centers, generate_dataset, resolve_device
+    from dermsynth.gan.generate import cached_class_w_centers, generate_dataset
 
     with user_errors():
-        dev = resolve_device(device)
+        dev = pick_device(device)
         G = load_generator(network, ema=ema, device=dev)
         classes = _parse_classes(class_, G.network_info["class_names"], G.c_dim)
         seed_list = parse_int_ranges(seeds)
@@ -73,7 +82,7 @@ def generate_command(
         with progress() as bar:
             task = bar.add_task("generate", total=total, info=str(dev))
             generate_dataset(
-                G, out, seed_list, classes, truncation_psi=trunc, noise_mode=noise_mode, batch_size=batch,
+                G, out, seed_list, classes, truncation_psi=trunc, noise_mode=noise_mode.value, batch_size=batch_size,
                 device=dev, class_aware=class_aware, w_centers=centers, truncation_cutoff=trunc_cutoff,
                 save_ws=save_ws, grid=grid, on_batch=lambda n: bar.advance(task, n),
             )  # fmt: skip
@@ -124,8 +133,3 @@ def export_command(
             out, G=nets.get("G"), D=nets.get("D"), G_ema=nets.get("G_ema"), meta=meta, module_src=module_src
         )
     console.print("wrote " + ", ".join(str(p) for p in written))
-
-
-from dermsynth.gan.train_cli import train_command  # noqa: E402
-
-app.command("train")(train_command)

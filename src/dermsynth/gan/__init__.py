@@ -1,5 +1,9 @@
 """Conditional StyleGAN2-ADA in pure PyTorch: networks, presets, checkpoints, official import, generation.
 
+Rooms: networks.py + ops.py + presets.py (the networks), checkpoint.py + official.py (files),
+generate.py (images from a network), ``augment/`` (the ADA pipe), ``train/`` (the training loop;
+``dermsynth.gan.train``). The command-line side is in cli/gan.py and cli/gan_train.py.
+
 Public API: :func:`build_networks`, :func:`load_generator`, :func:`load_discriminator`,
 :func:`load_networks`, :func:`save_network`, :func:`import_official`, :func:`generate_images`.
 Heavy imports happen on first use, never at package import.
@@ -7,7 +11,7 @@ Heavy imports happen on first use, never at package import.
 
 from __future__ import annotations
 
-from typing import Any
+from dermsynth.core.lazy import lazy_getattr
 
 __all__ = [
     "build_networks",
@@ -39,8 +43,9 @@ def build_networks(
     return Generator(**g_kwargs), Discriminator(**d_kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    lazy = {
+__getattr__ = lazy_getattr(
+    __name__,
+    {
         "get_preset": "dermsynth.gan.presets",
         "GanPreset": "dermsynth.gan.presets",
         "load_generator": "dermsynth.gan.checkpoint",
@@ -50,9 +55,5 @@ def __getattr__(name: str) -> Any:
         "import_official": "dermsynth.gan.official",
         "export_official": "dermsynth.gan.official",
         "generate_images": "dermsynth.gan.generate",
-    }
-    if name in lazy:
-        import importlib
-
-        return getattr(importlib.import_module(lazy[name]), name)
-    raise AttributeError(f"module 'dermsynth.gan' has no attribute {name!r}")
+    },
+)

@@ -25,21 +25,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dermsynth.core.distributed import device as dist_device
 from dermsynth.core.io import atomic_path, atomic_write_json, write_png
 from dermsynth.core.manifest import MANIFEST_COLUMNS, write_dataset_json, write_manifest
 from dermsynth.core.seeding import torch_generator
 from dermsynth.gan.networks import Generator
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> cuda, then mps, then cpu."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def seed_z(seed: int, z_dim: int) -> np.ndarray:
@@ -128,7 +118,7 @@ def generate_images(
         raise ValueError(f"noise_mode must be const, random or none, not {noise_mode!r}")
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    device = resolve_device(device)
+    device = dist_device(device)
     G = G.eval().to(device)
     if fused_modconv is None and device.type == "cuda":
         fused_modconv = False
@@ -289,7 +279,7 @@ def generate_dataset(
     if on_batch and len(plan) > len(todo):
         on_batch(len(plan) - len(todo))
     if class_aware and w_centers is None:
-        w_centers = class_w_centers(G, device=resolve_device(device))
+        w_centers = class_w_centers(G, device=dist_device(device))
     for i in range(0, len(todo), batch_size):
         chunk = todo[i : i + batch_size]
         labels = None if G.c_dim == 0 else [k for _, k in chunk]
@@ -351,7 +341,7 @@ def _manifest_row(seed: int, k: int | None, class_names: Sequence[str], s: Gener
 
 
 def _write_ws(G, out, plan, psi, cutoff, w_centers, device, batch_size) -> None:
-    device = resolve_device(device)
+    device = dist_device(device)
     G = G.eval().to(device)
     parts = []
     for i in range(0, len(plan), max(batch_size, 256)):

@@ -1,7 +1,7 @@
 """The sections of study.yaml, each checked against the config of the stage it feeds.
 
 A section is either one stage config (its keys are that config's fields, e.g. ``gan:`` holds
-:class:`dermsynth.gan.train_config.TrainConfig` fields) or, where a stage runs several jobs, a few
+:class:`dermsynth.gan.train.config.TrainConfig` fields) or, where a stage runs several jobs, a few
 named sub-sections holding one config each (``data: {phantom: ..., ingest: ..., split: ...}``,
 ``edit: {directions: ..., evaluate: ..., apply: ...}``, ``classify: {experiment: ..., embed: ...}``).
 Section-level ``device``, ``batch_size`` and the study ``seed`` are defaults for every config that has

@@ -147,11 +147,11 @@ GAN_FILLED = ("data", "res", "c_dim", "gpus")
 
 
 def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
-    """``gan:`` holds :class:`~dermsynth.gan.train_config.TrainConfig` fields (official train.py names).
+    """``gan:`` holds :class:`~dermsynth.gan.train.config.TrainConfig` fields (official train.py names).
 
     The preset (``cfg``) is resolved at run time, when the resolution of the data is known.
     """
-    from dermsynth.gan.train_config import TrainConfig
+    from dermsynth.gan.train.config import TrainConfig
 
     user = {k: v for k, v in sec.items() if k not in ("enabled", "resolution", "train_on")}
     names = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -173,10 +173,8 @@ def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
 
 
 def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
-    from dermsynth.gan import training_loop as tl
-    from dermsynth.gan.train_config import resolve_train_config
-    from dermsynth.gan.train_data import probe_dataset
-    from dermsynth.gan.training_setup import run_name
+    from dermsynth.gan.train import probe_dataset, resolve_train_config, run_name, setup, train
+    from dermsynth.metrics import compute_for_training
 
     over = dict(c["train"])
     data = inputs.get("clean", inputs["data"]) if c.get("train_on", "clean") == "clean" else inputs["data"]
@@ -187,7 +185,7 @@ def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
         over.pop("cfg", "auto"), res, gpus=1, data=str(data.resolve()), c_dim=c_dim, **over
     )
     run_dir = out / run_name(tc)
-    tl.train(tl.setup(tc, run_dir, echo=log))
+    train(setup(tc, run_dir, echo=log, evaluate=compute_for_training))
 
 
 def train_split_view(data: Path, out: Path, resolution: int | None = None) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from dermsynth.gan.augment import AugmentPipe
+from dermsynth.gan.augment.pipe import AugmentPipe
 
 
 class AdaController:

@@ -21,7 +21,7 @@ Geometric transformations (blit + geom) are composed into one inverse matrix (ou
 pixel, in pixel units about the image centre) and executed once (B.2): reflect-pad the image by what the
 matrix reaches, upsample 2x with the symlet-6 low-pass, sample the composed matrix bilinearly, and
 downsample 2x with the same filter. Aliasing stays far below that of a direct bicubic resampling
-(docs/gan_train.md; ``augment_fast.FastAugmentPipe`` keeps that cheaper path as an option).
+(docs/gan_train.md; ``augment.fast.FastAugmentPipe`` keeps that cheaper path as an option).
 
 One deliberate difference: at ``p = 0`` the pipe returns its input unchanged and draws no random
 numbers (the official one runs the identity transformation, equal to its input to float rounding).
@@ -34,8 +34,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dermsynth.gan import augment_filters as filters
-from dermsynth.gan import augment_ops as ops
+import dermsynth.gan.augment.filters as filters
+import dermsynth.gan.augment.ops as ops
 
 #: Strengths of each named pipe (``--augpipe``), the official ``train.py`` specs.
 _BLIT = {"xflip": 1, "rotate90": 1, "xint": 1}

@@ -9,16 +9,25 @@ moment leaves either the previous file or the new one, never a half-written one.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from dermsynth.core.io import atomic_path
+from dermsynth.core import distributed as dist
+from dermsynth.core.io import atomic_path, atomic_write_text
+from dermsynth.core.stats import read_jsonl
+from dermsynth.gan.train.run import Counters, Run
+
+#: Training states kept in a run directory (the newest; an older one is a fallback if the newest is torn).
+KEEP_STATES = 2
 
 STATE_RE = re.compile(r"^training-state-(\d+)\.pt$")
 
@@ -94,3 +103,69 @@ def latest_state(run_dir: str | os.PathLike, warn=print) -> dict[str, Any] | Non
         except ValueError as e:
             warn(f"warning: {e}; trying an older state")
     return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# A run <-> its training state
+# ---------------------------------------------------------------------------------------------------
+def collect_state(run: Run) -> dict[str, Any]:
+    """The training state of ``run`` as tensors and plain containers."""
+    c = run.counters
+    return {
+        "G": run.G.state_dict(),
+        "D": run.D.state_dict(),
+        "G_ema": run.G_ema.state_dict(),
+        "opt_G": run.opts["G"].state_dict(),
+        "opt_D": run.opts["D"].state_dict(),
+        "augment_p": run.augment_pipe.p.detach().cpu() if run.augment_pipe is not None else torch.tensor(0.0),
+        "ada": run.ada.state_dict() if run.ada is not None else {},
+        "loss": run.loss.state_dict(),
+        "sampler": {"position": c.cur_nimg, "seed": run.sampler.seed, "n": run.sampler.n},
+        "rng": rng_state(),
+        "counters": dataclasses.asdict(c),
+        "elapsed": run.clock.elapsed_before + (time.time() - run.clock.start),
+        "world_size": dist.world_size(),
+    }
+
+
+def restore_state(run: Run, state: dict[str, Any]) -> None:
+    """Continue from a saved state; drop stats lines written after it (killed run)."""
+    run.G.load_state_dict(state["G"])
+    run.D.load_state_dict(state["D"])
+    run.G_ema.load_state_dict(state["G_ema"])
+    run.opts["G"].load_state_dict(state["opt_G"])
+    run.opts["D"].load_state_dict(state["opt_D"])
+    if run.augment_pipe is not None:
+        run.augment_pipe.set_p(float(state["augment_p"]))
+    if run.ada is not None and state["ada"]:
+        run.ada.load_state_dict(state["ada"])
+    run.loss.load_state_dict(state["loss"])
+    if state["sampler"]["n"] != run.sampler.n:
+        raise ValueError(
+            f"{run.run_dir}: dataset size changed ({state['sampler']['n']} -> {run.sampler.n}) since the saved state"
+        )
+    set_rng_state(state["rng"])
+    run.counters = Counters(**state["counters"])
+    run.clock.elapsed_before = float(state["elapsed"])
+    if dist.is_main():
+        truncate_stats(run.run_dir / "stats.jsonl", run.counters.cur_tick - 1)
+    run.log(f"resumed from kimg {run.counters.cur_nimg / 1000:.3f} (tick {run.counters.cur_tick})")
+
+
+def save_state(run: Run) -> None:
+    """Write ``training-state-{kimg}.pt`` (rank 0); keep only the newest ``KEEP_STATES`` files."""
+    state = collect_state(run)
+    if dist.is_main():
+        kimg = run.counters.cur_nimg // 1000
+        save_training_state(state_path(run.run_dir, kimg), state)
+        for _, old in list_states(run.run_dir)[KEEP_STATES:]:  # ~1 GB each at 256 px: keep the newest
+            old.unlink(missing_ok=True)
+    dist.barrier()
+
+
+def truncate_stats(path: Path, last_tick: int) -> None:
+    """Keep only the stats lines of ticks <= ``last_tick`` (and no torn trailing line)."""
+    if not path.exists():
+        return
+    rows = [r for r in read_jsonl(path) if r.get("tick", -1) <= last_tick]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))

@@ -147,8 +147,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise ValueError("--aug fixed needs --p > 0")
     if not 0 <= cfg.p <= 1 or (cfg.p_max is not None and not 0 < cfg.p_max <= 1):
         raise ValueError("--p must lie in [0, 1] and --p-max in (0, 1]")
-    from dermsynth.gan.augment import AUGPIPE_SPECS
-    from dermsynth.gan.augment_fast import AUGMENT_IMPLS
+    from dermsynth.gan.augment.fast import AUGMENT_IMPLS
+    from dermsynth.gan.augment.pipe import AUGPIPE_SPECS
 
     if cfg.augpipe not in AUGPIPE_SPECS:
         raise ValueError(f"--augpipe must be one of {sorted(AUGPIPE_SPECS)}, got {cfg.augpipe!r}")

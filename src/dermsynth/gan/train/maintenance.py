@@ -1,17 +1,19 @@
 """Maintenance at the end of a training tick: statistics, image grids, network snapshots, metrics.
 
 Statistics go through one channel (DESIGN.md 3.8): per-sample loss values are summed on the device
-during a tick (:class:`TickStats`, no host sync per step), reduced over ranks at the tick's end and
+during a tick (:class:`~dermsynth.gan.train.run.TickStats`, no host sync per step), reduced over ranks at the tick's end and
 written as one ``stats.jsonl`` line by ``core.stats.StatsWriter`` (plus TensorBoard scalars).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import resource
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,35 +21,12 @@ import torch
 from dermsynth.core import distributed as dist
 from dermsynth.core.io import write_png
 from dermsynth.core.seeding import torch_generator
-from dermsynth.gan.loss import STAT_NAMES
-from dermsynth.gan.train_config import config_dict
-
-if TYPE_CHECKING:
-    from dermsynth.gan.training_loop import Run
-
-
-class TickStats:
-    """Device-side sums and counts of the loss statistics of one tick."""
-
-    def __init__(self, device: torch.device):
-        self.index = {n: i for i, n in enumerate(STAT_NAMES)}
-        self.acc = torch.zeros(len(STAT_NAMES), 2, dtype=torch.float64, device=device)
-
-    def report(self, name: str, value: torch.Tensor) -> None:
-        v = value.detach().flatten().to(torch.float64)
-        ok = torch.isfinite(v)  # no boolean indexing: it would sync the GPU on every report
-        i = self.index[name]
-        self.acc[i, 0] += torch.where(ok, v, torch.zeros_like(v)).sum()
-        self.acc[i, 1] += ok.sum()
-
-    def reduce_and_reset(self) -> dict[str, float]:
-        """Means over all ranks of every statistic seen during the tick; accumulators reset."""
-        acc = self.acc.clone()
-        if dist.is_initialized():
-            torch.distributed.all_reduce(acc)
-        acc = acc.cpu()
-        self.acc.zero_()
-        return {n: float(acc[i, 0] / acc[i, 1]) for n, i in self.index.items() if acc[i, 1] > 0}
+from dermsynth.gan.checkpoint import save_network
+from dermsynth.gan.train.config import config_dict
+from dermsynth.gan.train.fd_simple import fd_simple, simple_features
+from dermsynth.gan.train.prepare import OWN_METRICS
+from dermsynth.gan.train.run import Run
+from dermsynth.gan.train.state import save_state
 
 
 def memory_stats(device: torch.device) -> dict[str, float]:
@@ -64,9 +43,9 @@ def tick_stats(run: Run) -> dict[str, Any]:
     """Write the tick's stats line, a log line and TensorBoard scalars."""
     c = run.counters
     now = time.time()
-    tick_sec = now - run.tick_start_time
+    tick_sec = now - run.clock.tick_start
     tick_kimg = (c.cur_nimg - c.tick_start_nimg) / 1000
-    total_sec = run.elapsed_before + (now - run.start_time)
+    total_sec = run.clock.elapsed_before + (now - run.clock.start)
     p = run.augment_pipe.probability if run.augment_pipe is not None else 0.0
     rt = run.ada.last_rt if run.ada is not None else float("nan")
     fields = {
@@ -184,29 +163,24 @@ def write_network(run: Run) -> None:
     """``network-{kimg}.safetensors`` + ``.json`` through the networks stage's exporter."""
     if not dist.is_main():
         return
-    save = run.hooks.get("save_network")
-    if save is None:
-        from dermsynth.gan.checkpoint import save_network as save
-    save(snapshot_stem(run), run.G, run.D, run.G_ema, network_meta(run))
+    save_network(snapshot_stem(run), run.G, run.D, run.G_ema, network_meta(run))
 
 
 # ---------------------------------------------------------------------------------------------------
 def run_metrics(run: Run) -> None:
-    """Metrics of G_ema: ``fd_simple`` here; any other name (fid, kid, pr, ppl, memo ...) through
-    ``dermsynth.metrics.compute_for_training`` (across ranks)."""
+    """Metrics of G_ema: ``fd_simple`` here; any other name (``fid10k_effnetlite``, ``kid50k_full`` ...)
+    through ``run.evaluate``, the metrics stage's driver handed to setup (across ranks)."""
     names = list(run.cfg.metrics)
     if not names:
         return
-    own = [n for n in names if n == "fd_simple"]
-    other = [n for n in names if n != "fd_simple"]
+    own = [n for n in names if n in OWN_METRICS]
+    other = [n for n in names if n not in OWN_METRICS]
     for name in own:
         value = compute_fd_simple(run)
         _append_metric(run, name, {"fd_simple": value})
     if other:  # every rank takes part; rank 0 writes metric-<name>.jsonl
-        from dermsynth.metrics import compute_for_training
-
         was_training = run.G_ema.training
-        result = compute_for_training(
+        result = run.evaluate(
             run.G_ema.eval(),
             run.cfg.data,
             other,
@@ -241,15 +215,13 @@ def _append_metric(run: Run, name: str, results: dict[str, float]) -> None:
 @torch.no_grad()
 def compute_fd_simple(run: Run, num: int = 1000) -> float:
     """Frechet distance on simple features between reals and G_ema samples (fakes split over ranks)."""
-    from dermsynth.gan.train_metrics import fd_simple, simple_features
-
     data = run.data
     n = min(num, len(data.files))
-    if "fd_real_feats" not in run.hooks:
+    if run.fd_real_feats is None:
         feats = [
             simple_features(data.batch(np.arange(i, min(i + 256, n)), "cpu")[0]) for i in range(0, n, 256)
         ]
-        run.hooks["fd_real_feats"] = torch.cat(feats)
+        run.fd_real_feats = torch.cat(feats)
     per_rank = -(-n // dist.world_size())
     G = run.G_ema
     z = torch.randn(
@@ -267,4 +239,45 @@ def compute_fd_simple(run: Run, num: int = 1000) -> float:
         img = G.synthesis(G.mapping(zb, cb), noise_mode="const")
         fakes.append(simple_features(img.float()).to(run.device))
     feats = dist.all_gather_cat(torch.cat(fakes))[:n].cpu()
-    return fd_simple(run.hooks["fd_real_feats"], feats)
+    return fd_simple(run.fd_real_feats, feats)
+
+
+# ---------------------------------------------------------------------------------------------------
+def tick_done(run: Run) -> bool:
+    """Whether the current tick has seen ``cfg.tick`` kimg (the first tick closes after one step)."""
+    c = run.counters
+    return c.cur_tick == 0 or c.cur_nimg >= c.tick_start_nimg + run.cfg.tick * 1000
+
+
+def maintenance(run: Run, done: bool) -> dict[str, Any]:
+    """Close a tick: stats, log, TensorBoard; every ``snap`` ticks images, network, state and metrics."""
+    with _preserved_rng():
+        row = tick_stats(run)
+        run.last_row = row
+        if done or run.counters.cur_tick % run.cfg.snap == 0:
+            write_image_grid(run)
+            write_network(run)
+            run.counters.tick_start_nimg = run.counters.cur_nimg
+            run.counters.cur_tick += 1
+            save_state(run)
+            run_metrics(run)
+        else:
+            run.counters.tick_start_nimg = run.counters.cur_nimg
+            run.counters.cur_tick += 1
+    run.clock.tick_start = time.time()
+    return row
+
+
+@contextlib.contextmanager
+def _preserved_rng():
+    """Run a block without disturbing the global RNG streams of training."""
+    py, npy, tch = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)
+        torch.set_rng_state(tch)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)

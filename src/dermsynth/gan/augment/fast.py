@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dermsynth.gan import augment_ops as ops
-from dermsynth.gan.augment import AugmentPipe
+import dermsynth.gan.augment.ops as ops
+from dermsynth.gan.augment.pipe import AugmentPipe
 
 
 class FastAugmentPipe(AugmentPipe):

@@ -6,11 +6,40 @@ Option names and defaults follow the official StyleGAN2-ADA ``train.py``; unset 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from dermsynth.cli.common import console, user_errors
+from dermsynth.cli.common import DEVICE_HELP, console, user_errors
+
+# Choices as enums (shown in --help). Written out so that `--help` needs no torch; tests/test_gan_train.py
+# checks them against the library's lists (presets.PRESET_NAMES, augment.AUGPIPE_SPECS ...).
+Preset = StrEnum(
+    "Preset", {n: n for n in ("auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "tiny")}
+)
+Aug = StrEnum("Aug", {n: n for n in ("ada", "noaug", "fixed")})
+AugPipe = StrEnum(
+    "AugPipe",
+    {
+        n: n
+        for n in (
+            "blit",
+            "geom",
+            "color",
+            "filter",
+            "noise",
+            "cutout",
+            "bg",
+            "bgc",
+            "bgcf",
+            "bgcfn",
+            "bgcfnc",
+        )
+    },
+)
+AugmentImpl = StrEnum("AugmentImpl", {n: n for n in ("faithful", "fast")})
+Precision = StrEnum("Precision", {n: n for n in ("fp16", "bf16", "fp32")})
 
 
 def _progress_callback(bar, task, total_nimg: int):
@@ -30,7 +59,9 @@ def train_command(
     out: Path = typer.Option(
         ..., "--out", help="Parent directory of runs; the run directory is named from the config."
     ),
-    cfg: str = typer.Option("auto", "--cfg", help="auto|stylegan2|paper256|paper512|paper1024|cifar|tiny"),
+    cfg: Preset = typer.Option(
+        Preset.auto, "--cfg", help="Official preset (auto: from resolution and GPUs)."
+    ),
     cond: bool = typer.Option(False, "--cond", help="Condition on the class labels of dataset.json."),
     mirror: bool = typer.Option(False, "--mirror", help="Add x-flipped copies of the images."),
     kimg: float | None = typer.Option(
@@ -40,7 +71,12 @@ def train_command(
     snap: int | None = typer.Option(
         None, "--snap", help="Ticks per snapshot and training state (default 50)."
     ),
-    batch: int | None = typer.Option(None, "--batch", help="Total batch over all processes (preset)."),
+    batch: int | None = typer.Option(
+        None,
+        "--batch-size",
+        "--batch",
+        help="Total batch over all processes (preset; --batch: official spelling).",
+    ),
     batch_gpu: int | None = typer.Option(
         None, "--batch-gpu", help="Micro-batch per process (gradient accumulation)."
     ),
@@ -50,7 +86,7 @@ def train_command(
     map_layers: int | None = typer.Option(None, "--map", help="Mapping network depth (preset)."),
     cbase: int | None = typer.Option(None, "--cbase", help="Channel base (preset)."),
     cmax: int | None = typer.Option(None, "--cmax", help="Channel max (preset)."),
-    aug: str = typer.Option("ada", "--aug", help="ada|noaug|fixed"),
+    aug: Aug = typer.Option(Aug.ada, "--aug", help="Augmentation mode: ADA-adjusted p, none, or fixed --p."),
     p: float | None = typer.Option(
         None, "--p", help="Augmentation probability (start value for ada, fixed value for fixed)."
     ),
@@ -60,13 +96,11 @@ def train_command(
     p_max: float | None = typer.Option(
         None, "--p-max", help="Ceiling of the ADA probability (ours; default none, as the official)."
     ),
-    augpipe: str | None = typer.Option(
-        None, "--augpipe", help="blit|geom|color|filter|noise|cutout|bg|bgc|bgcf|bgcfn|bgcfnc (default bgc)."
-    ),
-    augment_impl: str | None = typer.Option(
-        None,
+    augpipe: AugPipe = typer.Option(AugPipe.bgc, "--augpipe", help="Augmentation groups (official names)."),
+    augment_impl: AugmentImpl = typer.Option(
+        AugmentImpl.faithful,
         "--augment-impl",
-        help="faithful (official wavelet resampling, default) | fast (bicubic, leaks).",
+        help="faithful: official wavelet resampling; fast: bicubic, leaks.",
     ),
     resume: str | None = typer.Option(
         None, "--resume", help="Start from an exported network (transfer learning)."
@@ -79,8 +113,10 @@ def train_command(
         None, "--metrics-num", help="Generated images per metric (default 10000)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
-    precision: str | None = typer.Option(
-        None, "--precision", help="fp16 (official mixed precision) | bf16 | fp32."
+    precision: Precision | None = typer.Option(
+        None,
+        "--precision",
+        help="fp16: official mixed precision (CUDA only) | bf16 | fp32 (default: the preset's).",
     ),
     fp32: bool = typer.Option(False, "--fp32", help="Same as --precision fp32 (official flag)."),
     channels_last: bool = typer.Option(False, "--nhwc/--no-nhwc", help="channels_last memory format."),
@@ -88,27 +124,32 @@ def train_command(
         False, "--allow-tf32/--no-allow-tf32", help="TF32 matmuls/convolutions on CUDA."
     ),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the non-regularisation passes."),
-    device: str | None = typer.Option(None, "--device", help="auto|cpu|cuda|mps"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
 ) -> None:
-    """Train a (conditional) StyleGAN2-ADA; rerunning the same command resumes the run."""
+    """Train a (conditional) StyleGAN2-ADA; rerunning the same command resumes the run.
+
+    Example (the shipped isic2017-gen, continued by rerunning with a larger --kimg):
+
+      dermsynth gan train --data isic2017-train-64 --out runs --cond --mirror --cbase 2048 --cmax 128 --map 2 --precision fp32 --kimg 200
+
+    Transfer learning from a shipped network: add --resume isic2017-gen.
+    """
     from dermsynth.core import distributed as dist
     from dermsynth.core.io import to_json
-    from dermsynth.gan import training_loop as tl
-    from dermsynth.gan.train_config import config_dict, resolve_train_config
-    from dermsynth.gan.train_data import probe_dataset
-    from dermsynth.gan.training_setup import run_name
+    from dermsynth.gan.train import config_dict, probe_dataset, resolve_train_config, run_name, setup, train
+    from dermsynth.metrics import compute_for_training
 
     with user_errors():
         dist.init()
         res, c_dim, _ = probe_dataset(data, cond=cond)
         tc = resolve_train_config(
-            cfg, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
+            cfg.value, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
             mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
-            glr=glr, dlr=dlr, map=map_layers, cbase=cbase, cmax=cmax, aug=aug, p=p, target=target, p_max=p_max,
-            augpipe=augpipe, augment_impl=augment_impl, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
+            glr=glr, dlr=dlr, map=map_layers, cbase=cbase, cmax=cmax, aug=aug.value, p=p, target=target, p_max=p_max,
+            augpipe=augpipe.value, augment_impl=augment_impl.value, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
-            precision="fp32" if fp32 else precision, channels_last=channels_last or None, tf32=tf32 or None,
+            precision="fp32" if fp32 else precision and precision.value, channels_last=channels_last or None, tf32=tf32 or None,
             compile=compile_ or None, device=device,
         )  # fmt: skip
         run_dir = Path(out) / run_name(tc)
@@ -116,14 +157,16 @@ def train_command(
             if dist.is_main():
                 typer.echo(to_json({"run_dir": str(run_dir), **config_dict(tc)}))
             return
-        run = tl.setup(tc, run_dir, echo=console.print if dist.is_main() else None)
+        run = setup(
+            tc, run_dir, echo=console.print if dist.is_main() else None, evaluate=compute_for_training
+        )
         total = int(tc.kimg * 1000)
         if not dist.is_main():
-            tl.train(run)
+            train(run)
             return
         from dermsynth.cli.common import progress
 
         with progress() as bar:
             task = bar.add_task("train", total=total, completed=run.counters.cur_nimg, info="")
-            tl.train(run, progress=_progress_callback(bar, task, total))
+            train(run, progress=_progress_callback(bar, task, total))
         console.print(f"done: {run_dir}")

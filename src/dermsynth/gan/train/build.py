@@ -1,5 +1,5 @@
-"""Setting up a StyleGAN2-ADA training run: networks, optimisers with lazy-regularisation correction,
-augmentation, transfer learning with frozen D layers, and the run directory.
+"""The parts a StyleGAN2-ADA training run is built from: networks, optimisers with lazy-regularisation
+correction, phases, transfer sources with frozen D layers, and the name of the run directory.
 
 Reference: Karras et al. 2020 (StyleGAN2, Sec. 3.1 lazy regularisation: with a penalty every k
 minibatches the Adam hyper-parameters become lr * k/(k+1), beta ** (k/(k+1))); Mo et al. 2020
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from dermsynth.core.io import sha256_json
-from dermsynth.gan.train_config import TrainConfig, config_dict
+from dermsynth.gan.train.config import TrainConfig, config_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,19 +27,29 @@ class Phase:
     interval: int
 
 
-def build_training_networks(cfg: TrainConfig, c_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """G and D for ``cfg`` from the networks stage (``dermsynth.gan.build_networks``).
+def network_config(cfg: TrainConfig, c_dim: int) -> dict[str, dict]:
+    """The constructor arguments of G and D for ``cfg`` (z_dim, w_dim, mapping depth, channels,
+    architectures, fp16 blocks, conv clamp, minibatch-std group), as the official ``train.py`` builds
+    them; written to ``config.json`` under ``networks``.
 
     ``precision``: ``fp16``/``bf16`` keep the preset's mixed-precision blocks (used on CUDA only) and
     conv clamping; ``fp32`` turns both off, as the official ``--fp32``.
     """
-    from dermsynth.gan import build_networks
-    from dermsynth.gan.networks import set_half_dtype
+    from dermsynth.gan.presets import get_preset, network_kwargs
 
     overrides = dict(map_layers=cfg.map, mbstd_group=cfg.mbstd, channel_base=cfg.cbase, channel_max=cfg.cmax)
     if cfg.precision == "fp32":  # official --fp32: no fp16 blocks and no activation clamping
         overrides.update(num_fp16_res=0, conv_clamp=None)
-    G, D = build_networks(cfg.cfg, cfg.res, c_dim, gpus=cfg.gpus, **overrides)
+    g, d = network_kwargs(get_preset(cfg.cfg, res=cfg.res, gpus=cfg.gpus, **overrides), cfg.res, c_dim)
+    return {"G": g, "D": d}
+
+
+def build_training_networks(cfg: TrainConfig, c_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """G and D for ``cfg`` (:func:`network_config`); ``bf16`` sets the half dtype of the fp16 blocks."""
+    from dermsynth.gan.networks import Discriminator, Generator, set_half_dtype
+
+    kwargs = network_config(cfg, c_dim)
+    G, D = Generator(**kwargs["G"]), Discriminator(**kwargs["D"])
     if cfg.precision == "bf16":
         set_half_dtype(G, "bf16")
         set_half_dtype(D, "bf16")
