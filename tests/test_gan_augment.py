@@ -253,7 +253,7 @@ def test_fast_pipe_draws_the_same_numbers_and_differs_only_in_resampling():
 # ---------------------------------------------------------------------------------------------------
 def test_ada_controller_moves_p_without_ceiling_by_default_and_with_p_max():
     pipe = AugmentPipe.from_spec("bgc", p=0.0)
-    ada = AdaController(target=0.6, speed_kimg=500, interval=4)
+    ada = AdaController(target=0.6, ada_kimg=500, interval=4)
     ada.accumulate(torch.ones(64, 1))  # D sure of every real: r_t = 1 > target
     assert ada.update(pipe, batch_size=64) == 1.0
     assert float(pipe.p) == pytest.approx(64 * 4 / 500_000)

@@ -55,7 +55,7 @@ def _setup(**cfg):
     loss = StyleGAN2Loss(
         G,
         D,
-        LossConfig(**{"style_mixing_prob": 0.0, **cfg}),
+        LossConfig(**{"style_mixing": 0.0, **cfg}),
         report=lambda n, v: stats.setdefault(n, []).append(v),
     )
     z = torch.randn(6, 8)
@@ -91,7 +91,7 @@ def test_gmain_is_non_saturating_and_reaches_only_g():
 
 
 def test_r1_penalty_and_lazy_gain():
-    G, D, loss, stats, z, c, real = _setup(r1_gamma=4.0)
+    G, D, loss, stats, z, c, real = _setup(gamma=4.0)
     G.requires_grad_(False)
     loss.accumulate_gradients("Dreg", real, c, z, c, gain=16.0)
     # D(x) = w . x  ->  grad_x = w, R1 = ||w||^2 per sample; d/dw (gamma/2 ||w||^2) = gamma w
@@ -131,7 +131,7 @@ def test_path_length_gradient_flows_through_the_running_mean_like_the_official()
 
 
 def test_style_mixing_splits_ws_at_a_cutoff():
-    G, D, loss, stats, z, c, real = _setup(style_mixing_prob=1.0)
+    G, D, loss, stats, z, c, real = _setup(style_mixing=1.0)
     torch.manual_seed(0)
     _, ws = loss.run_G(z, c)
     first = G.mapping(z, c)
@@ -151,7 +151,7 @@ def test_all_phases_on_the_real_tiny_networks():
 
     torch.manual_seed(0)
     G, D = build_networks("tiny", 16, 2)
-    loss = StyleGAN2Loss(G, D, LossConfig(r1_gamma=0.1))
+    loss = StyleGAN2Loss(G, D, LossConfig(gamma=0.1))
     z, c = torch.randn(4, G.z_dim), F.one_hot(torch.tensor([0, 1, 0, 1]), 2).float()
     real = torch.rand(4, 3, 16, 16) * 2 - 1
     for phase, module in (("Gmain", G), ("Greg", G), ("Dmain", D), ("Dreg", D)):

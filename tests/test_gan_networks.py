@@ -170,11 +170,11 @@ def test_presets_match_official_specs():
     from dermsynth.gan.presets import get_preset
 
     p = get_preset("auto", res=256, gpus=1)
-    assert (p.batch, p.mbstd_group, p.channel_base, p.lrate, p.map_layers) == (16, 4, 16384, 0.0025, 2)
+    assert (p.batch, p.mbstd, p.cbase, p.lrate, p.map) == (16, 4, 16384, 0.0025, 2)
     assert p.gamma == pytest.approx(0.0002 * 256**2 / 16) and p.ema_kimg == pytest.approx(5.0)
     p8 = get_preset("auto", res=256, gpus=8)
-    assert (p8.batch, p8.mbstd_group) == (64, 4)
-    assert get_preset("paper256").channel_base == 16384 and get_preset("paper256").mbstd_group == 8
+    assert (p8.batch, p8.mbstd) == (64, 4)
+    assert get_preset("paper256").cbase == 16384 and get_preset("paper256").mbstd == 8
     assert get_preset("cifar").d_architecture == "orig" and get_preset("cifar").gamma == 0.01
     with pytest.raises(ValueError, match="unknown GAN preset"):
         get_preset("nope")

@@ -83,7 +83,7 @@ def train_command(
     gamma: float | None = typer.Option(None, "--gamma", help="R1 weight (preset)."),
     glr: float | None = typer.Option(None, "--glr", help="G learning rate (preset)."),
     dlr: float | None = typer.Option(None, "--dlr", help="D learning rate (preset)."),
-    map_layers: int | None = typer.Option(None, "--map", help="Mapping network depth (preset)."),
+    map_: int | None = typer.Option(None, "--map", help="Mapping network depth (preset)."),
     cbase: int | None = typer.Option(None, "--cbase", help="Channel base (preset)."),
     cmax: int | None = typer.Option(None, "--cmax", help="Channel max (preset)."),
     aug: Aug = typer.Option(Aug.ada, "--aug", help="Augmentation mode: ADA-adjusted p, none, or fixed --p."),
@@ -146,7 +146,7 @@ def train_command(
         tc = resolve_train_config(
             cfg.value, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
             mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
-            glr=glr, dlr=dlr, map=map_layers, cbase=cbase, cmax=cmax, aug=aug.value, p=p, target=target, p_max=p_max,
+            glr=glr, dlr=dlr, map=map_, cbase=cbase, cmax=cmax, aug=aug.value, p=p, target=target, p_max=p_max,
             augpipe=augpipe.value, augment_impl=augment_impl.value, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
             precision="fp32" if fp32 else precision and precision.value, channels_last=channels_last or None, tf32=tf32 or None,

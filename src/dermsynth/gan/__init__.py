@@ -32,8 +32,8 @@ def build_networks(
 ):
     """(G, D) for preset ``cfg`` at resolution ``res`` with ``c_dim`` classes (0 = unconditional).
 
-    ``overrides`` are :class:`~dermsynth.gan.presets.GanPreset` fields (``map_layers=8``,
-    ``channel_base=16384``, ``g_architecture='resnet'`` ...).
+    ``overrides`` are :class:`~dermsynth.gan.presets.GanPreset` fields (``map=8``,
+    ``cbase=16384``, ``g_architecture='resnet'`` ...).
     """
     from dermsynth.gan.networks import Discriminator, Generator
     from dermsynth.gan.presets import get_preset, network_kwargs

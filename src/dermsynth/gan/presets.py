@@ -17,21 +17,27 @@ from dermsynth.core.config import resolve
 
 @dataclass(frozen=True)
 class GanPreset:
-    """Architecture + training hyper-parameters of one preset (names follow ``train.py``)."""
+    """Architecture + training hyper-parameters of one preset.
+
+    Field names are the training options' (``TrainConfig``: ``map``, ``mbstd``, ``cbase``, ``cmax``,
+    ``gamma``, ``style_mixing`` ...), one name per idea; only the networks' constructor arguments
+    (:func:`network_kwargs`: ``num_layers``, ``channel_base``, ``mbstd_group_size``) keep the official
+    networks' names, because they are the official pickles' ``init_kwargs``.
+    """
 
     name: str
     ref_gpus: int = 8  # GPUs the batch/lrate were tuned for
     kimg: int = 25000  # training length in thousands of real images
     batch: int = 32  # total minibatch (mb)
-    mbstd_group: int = 4  # minibatch-std group size (mbstd)
-    fmaps: float = 1.0  # channel multiplier: channel_base = fmaps * 32768
-    channel_base: int = 32768
-    channel_max: int = 512
+    mbstd: int = 4  # minibatch-std group size (mbstd)
+    fmaps: float = 1.0  # channel multiplier: cbase = fmaps * 32768
+    cbase: int = 32768  # channel base (official spec: fmaps * 32768)
+    cmax: int = 512  # channel max
     lrate: float = 0.002  # Adam lr for G and D (betas 0, 0.99; eps 1e-8)
     gamma: float = 10.0  # R1 weight
     ema_kimg: float = 10.0  # half-life of G_ema in kimg
     ema_rampup: float | None = None  # EMA ramp-up ratio (None = off)
-    map_layers: int = 8  # mapping network depth
+    map: int = 8  # mapping network depth
     num_fp16_res: int = 4  # mixed precision on the N highest resolutions
     conv_clamp: float | None = 256
     z_dim: int = 512
@@ -39,7 +45,7 @@ class GanPreset:
     g_architecture: str = "skip"
     d_architecture: str = "resnet"
     pl_weight: float = 2.0  # path-length regulariser weight
-    style_mixing_prob: float = 0.9
+    style_mixing: float = 0.9
 
     @property
     def batch_gpu(self) -> int:
@@ -49,9 +55,9 @@ class GanPreset:
 
 def _spec(name: str, ref_gpus, kimg, mb, mbstd, fmaps, lrate, gamma, ema, ramp, map_, **kw) -> GanPreset:
     return GanPreset(
-        name=name, ref_gpus=ref_gpus, kimg=kimg, batch=mb, mbstd_group=mbstd, fmaps=fmaps,
-        channel_base=int(fmaps * 32768), lrate=lrate, gamma=gamma, ema_kimg=ema, ema_rampup=ramp,
-        map_layers=map_, **kw,
+        name=name, ref_gpus=ref_gpus, kimg=kimg, batch=mb, mbstd=mbstd, fmaps=fmaps,
+        cbase=int(fmaps * 32768), lrate=lrate, gamma=gamma, ema_kimg=ema, ema_rampup=ramp,
+        map=map_, **kw,
     )  # fmt: skip
 
 
@@ -75,22 +81,22 @@ PRESETS: dict[str, GanPreset] = {
         2,
         d_architecture="orig",
         pl_weight=0.0,
-        style_mixing_prob=0.0,
+        style_mixing=0.0,
     ),  # fmt: skip
     "tiny": GanPreset(
         name="tiny",
         ref_gpus=1,
         kimg=100,
         batch=8,
-        mbstd_group=4,
+        mbstd=4,
         fmaps=1 / 16,
-        channel_base=2048,
-        channel_max=64,
+        cbase=2048,
+        cmax=64,
         lrate=0.0025,
         gamma=0.05,
         ema_kimg=0.5,
         ema_rampup=0.05,
-        map_layers=2,
+        map=2,
         num_fp16_res=0,
         conv_clamp=256,
         z_dim=64,
@@ -118,8 +124,8 @@ def get_preset(cfg: str = "auto", res: int = 256, gpus: int = 1, **overrides) ->
         base = PRESETS
     else:
         raise ValueError(f"unknown GAN preset {cfg!r}; choose from {PRESET_NAMES}")
-    if "fmaps" in overrides and "channel_base" not in overrides and overrides["fmaps"] is not None:
-        overrides["channel_base"] = int(overrides["fmaps"] * 32768)
+    if "fmaps" in overrides and "cbase" not in overrides and overrides["fmaps"] is not None:
+        overrides["cbase"] = int(overrides["fmaps"] * 32768)
     return resolve(base, cfg, **overrides)
 
 
@@ -127,17 +133,17 @@ def network_kwargs(p: GanPreset, res: int, c_dim: int, img_channels: int = 3) ->
     """Constructor kwargs of (Generator, Discriminator) for a preset, as ``train.py`` builds them."""
     g = dict(
         z_dim=p.z_dim, c_dim=c_dim, w_dim=p.w_dim, img_resolution=res, img_channels=img_channels,
-        mapping_kwargs=dict(num_layers=p.map_layers),
+        mapping_kwargs=dict(num_layers=p.map),
         synthesis_kwargs=dict(
-            channel_base=p.channel_base, channel_max=p.channel_max, num_fp16_res=p.num_fp16_res,
+            channel_base=p.cbase, channel_max=p.cmax, num_fp16_res=p.num_fp16_res,
             conv_clamp=p.conv_clamp, architecture=p.g_architecture,
         ),
     )  # fmt: skip
     d = dict(
         c_dim=c_dim, img_resolution=res, img_channels=img_channels, architecture=p.d_architecture,
-        channel_base=p.channel_base, channel_max=p.channel_max, num_fp16_res=p.num_fp16_res,
+        channel_base=p.cbase, channel_max=p.cmax, num_fp16_res=p.num_fp16_res,
         conv_clamp=p.conv_clamp, block_kwargs={}, mapping_kwargs={},
-        epilogue_kwargs=dict(mbstd_group_size=p.mbstd_group),
+        epilogue_kwargs=dict(mbstd_group_size=p.mbstd),
     )  # fmt: skip
     return g, d
 

@@ -2,8 +2,8 @@
 
 Reference: Karras et al., "Training Generative Adversarial Networks with Limited Data" (NeurIPS 2020),
 Sec. 3: r_t = E[sign(D(x_real))] over the reals seen since the last update; every ``interval`` steps
-p moves by sign(r_t - target) * images / (speed_kimg * 1000), so it can go from 0 to 1 in
-``speed_kimg`` thousand images, and never below 0. As in the official code p has no ceiling by
+p moves by sign(r_t - target) * images / (ada_kimg * 1000), so it can go from 0 to 1 in
+``ada_kimg`` thousand images, and never below 0. As in the official code p has no ceiling by
 default; ``p_max`` (``--p-max``, ours) sets one.
 """
 
@@ -17,16 +17,16 @@ from dermsynth.gan.augment.pipe import AugmentPipe
 class AdaController:
     """The ADA heuristic (paper Sec. 3): adjust ``pipe.p`` from r_t towards ``target``.
 
-    Every ``interval`` steps, ``p += sign(r_t - target) * images_seen / (speed_kimg * 1000)`` so that p
-    can move from 0 to 1 in ``speed_kimg`` thousand images (500 as in the paper), clamped below at 0.
+    Every ``interval`` steps, ``p += sign(r_t - target) * images_seen / (ada_kimg * 1000)`` so that p
+    can move from 0 to 1 in ``ada_kimg`` thousand images (500 as in the paper), clamped below at 0.
     ``p_max`` (ours; None = no ceiling, as the official) caps it: on a few hundred images p can climb
     past the ~0.8 where the paper finds ``bgc`` starts to leak (ADA paper Fig. 3), which a cap prevents.
     """
 
     def __init__(
-        self, target: float = 0.6, speed_kimg: float = 500, interval: int = 4, p_max: float | None = None
+        self, target: float = 0.6, ada_kimg: float = 500, interval: int = 4, p_max: float | None = None
     ):
-        self.target, self.speed_kimg, self.interval, self.p_max = target, speed_kimg, interval, p_max
+        self.target, self.ada_kimg, self.interval, self.p_max = target, ada_kimg, interval, p_max
         self.sign_sum = 0.0  # signs already moved to the host (after a resume)
         self.sign_count = 0
         self._acc: torch.Tensor | None = None  # device-side [sum of signs, count]: no sync per step
@@ -60,7 +60,7 @@ class AdaController:
         rt = float(stats[0] / stats[1])
         self.last_rt = rt
         sign = float((rt > self.target) - (rt < self.target))
-        step = sign * (batch_size * self.interval) / (self.speed_kimg * 1000)
+        step = sign * (batch_size * self.interval) / (self.ada_kimg * 1000)
         p = max(pipe.probability + step, 0.0)
         pipe.set_p(p if self.p_max is None else min(p, self.p_max))
         return rt

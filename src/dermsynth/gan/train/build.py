@@ -37,7 +37,7 @@ def network_config(cfg: TrainConfig, c_dim: int) -> dict[str, dict]:
     """
     from dermsynth.gan.presets import get_preset, network_kwargs
 
-    overrides = dict(map_layers=cfg.map, mbstd_group=cfg.mbstd, channel_base=cfg.cbase, channel_max=cfg.cmax)
+    overrides = dict(map=cfg.map, mbstd=cfg.mbstd, cbase=cfg.cbase, cmax=cfg.cmax)
     if cfg.precision == "fp32":  # official --fp32: no fp16 blocks and no activation clamping
         overrides.update(num_fp16_res=0, conv_clamp=None)
     g, d = network_kwargs(get_preset(cfg.cfg, res=cfg.res, gpus=cfg.gpus, **overrides), cfg.res, c_dim)

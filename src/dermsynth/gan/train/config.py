@@ -22,52 +22,63 @@ from dermsynth.core.config import to_dict
 class TrainConfig:
     """Everything a training run depends on (written to ``config.json``)."""
 
-    data: str = ""
-    cfg: str = "auto"
-    res: int = 0  # from the dataset
-    c_dim: int = 0  # 0 = unconditional
-    cond: bool = False
-    mirror: bool = False
-    kimg: float = 25000
-    tick: float = 4  # kimg per tick
-    snap: int = 50  # ticks per snapshot (images, network, training state)
-    batch: int = 0
+    # -- data (official train.py: --data, --cond, --mirror)
+    data: str = ""  # dataset folder (images/, dataset.json, manifest.csv)
+    cfg: str = "auto"  # preset (--cfg): auto | stylegan2 | paper256 | paper512 | paper1024 | cifar | tiny
+    res: int = 0  # image side, from the dataset
+    c_dim: int = 0  # number of classes conditioned on (0 = unconditional)
+    cond: bool = False  # condition on dataset.json labels
+    mirror: bool = False  # add x-flipped copies of the images
+    # -- length and bookkeeping
+    kimg: float = 25000  # training length in thousands of real images shown to D
+    tick: float = 4  # kimg per tick (a stats line)
+    snap: int = 50  # ticks per snapshot (images, network, training state, metrics)
+    # -- batch and processes
+    batch: int = 0  # total minibatch over all processes (official mb)
     batch_gpu: int = 0  # micro-batch per process; gradients summed over its rounds
-    gpus: int = 1
-    gamma: float = 0.0
-    glr: float = 0.002
-    dlr: float = 0.002
-    betas: tuple[float, float] = (0.0, 0.99)
-    map: int = 2
-    mbstd: int = 4
-    cbase: int = 32768  # channel base (fmaps * 32768)
+    gpus: int = 1  # processes (torchrun world size)
+    # -- optimisation (Karras et al. 2020; StyleGAN2 lazy regularisation)
+    gamma: float = 0.0  # R1 weight
+    glr: float = 0.002  # G Adam learning rate (official lrate)
+    dlr: float = 0.002  # D Adam learning rate (official lrate)
+    betas: tuple[float, float] = (0.0, 0.99)  # Adam betas (before the lazy-regularisation correction)
+    # -- architecture (the preset's; config.json also holds the G/D constructor arguments)
+    map: int = 2  # mapping network depth
+    mbstd: int = 4  # minibatch-std group size
+    cbase: int = 32768  # channel base (official fmaps * 32768)
     cmax: int = 512  # channel max
-    ema_kimg: float = 10.0
-    ema_rampup: float | None = 0.05
-    g_reg_interval: int = 4
-    d_reg_interval: int = 16
-    pl_weight: float = 2.0
-    style_mixing: float = 0.9
-    aug: str = "ada"  # ada | noaug | fixed
-    p: float = 0.0
-    target: float = 0.6
+    # -- G moving average
+    ema_kimg: float = 10.0  # half-life of G_ema in kimg
+    ema_rampup: float | None = 0.05  # half-life at most ema_rampup * kimg so far (None = off)
+    # -- regularisation and mixing
+    g_reg_interval: int = 4  # path-length penalty every N minibatches (lazy)
+    d_reg_interval: int = 16  # R1 penalty every N minibatches (lazy)
+    pl_weight: float = 2.0  # path-length regulariser weight
+    style_mixing: float = 0.9  # probability of mixing two latents in a G pass
+    # -- augmentation (Karras et al. 2020, ADA)
+    aug: str = "ada"  # ada (p adjusted) | noaug | fixed (p constant)
+    p: float = 0.0  # augmentation probability (start for ada, value for fixed)
+    target: float = 0.6  # ADA target of E[sign(D(real))]
     p_max: float | None = None  # ours: ceiling of the ADA p (None = none, as the official)
-    ada_kimg: float = 500
-    ada_interval: int = 4
-    augpipe: str = "bgc"
+    ada_kimg: float = 500  # kimg for p to go from 0 to 1 (official ada_kimg; 100 with resume)
+    ada_interval: int = 4  # minibatches between p updates
+    augpipe: str = "bgc"  # augmentation groups (official names)
     augment_impl: str = "faithful"  # faithful (official resampling) | fast (one bicubic grid_sample, ours)
-    resume: str | None = None
-    freezed: int = 0
-    metrics: tuple[str, ...] = ()
-    metrics_num: int = 10000  # generated images per metric evaluation (dermsynth.metrics)
-    seed: int = 0
+    # -- transfer learning
+    resume: str | None = None  # exported network (path or registry name) to start from
+    freezed: int = 0  # D layers kept frozen (Freeze-D), counted from the highest resolution
+    # -- metrics at snapshots
+    metrics: tuple[str, ...] = ()  # metric names (fd_simple, fid10k_effnetlite, fid50k_full ...)
+    metrics_num: int = 10000  # generated images per metric evaluation (names with a count use theirs)
+    # -- reproducibility and performance
+    seed: int = 0  # every random draw derives from it
     precision: str = (
         "fp16"  # fp16 (official: mixed precision in the 4 highest-res blocks, CUDA only) | bf16 | fp32
     )
-    channels_last: bool = False
-    tf32: bool = False
-    compile: bool = False
-    device: str = "auto"
+    channels_last: bool = False  # NHWC memory format
+    tf32: bool = False  # TF32 matmuls/convolutions on CUDA
+    compile: bool = False  # torch.compile the non-regularisation passes
+    device: str = "auto"  # auto (cuda:LOCAL_RANK, else mps, else cpu) | cpu | cuda | cuda:N | mps
 
 
 AUG_MODES = ("ada", "noaug", "fixed")
@@ -78,10 +89,10 @@ _PRESET_FIELDS = {
     "batch": "batch",
     "gamma": "gamma",
     "glr": "lrate",
-    "map": "map_layers",
-    "mbstd": "mbstd_group",
-    "cbase": "channel_base",
-    "cmax": "channel_max",
+    "map": "map",
+    "mbstd": "mbstd",
+    "cbase": "cbase",
+    "cmax": "cmax",
     "ema_kimg": "ema_kimg",
 }
 
@@ -109,14 +120,14 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
         gamma=pr.gamma,
         glr=pr.lrate,
         dlr=pr.lrate,
-        map=pr.map_layers,
-        mbstd=pr.mbstd_group,
-        cbase=pr.channel_base,
-        cmax=pr.channel_max,
+        map=pr.map,
+        mbstd=pr.mbstd,
+        cbase=pr.cbase,
+        cmax=pr.cmax,
         ema_kimg=pr.ema_kimg,
         ema_rampup=pr.ema_rampup,
         pl_weight=pr.pl_weight,
-        style_mixing=pr.style_mixing_prob,
+        style_mixing=pr.style_mixing,
         precision="fp16" if pr.num_fp16_res > 0 else "fp32",
     )
     # Official micro-batch: the preset's batch over the GPUs it was tuned for (``auto``: this run's

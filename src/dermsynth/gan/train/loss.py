@@ -38,8 +38,8 @@ STAT_NAMES = (
 
 @dataclass(frozen=True)
 class LossConfig:
-    r1_gamma: float = 10.0
-    style_mixing_prob: float = 0.9
+    gamma: float = 10.0
+    style_mixing: float = 0.9
     pl_weight: float = 2.0
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
@@ -78,10 +78,10 @@ class StyleGAN2Loss:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """ws from the mapping network, with style mixing from a second latent; then the image."""
         ws = self.G.mapping(z, c, update_emas=update_emas)
-        if self.cfg.style_mixing_prob > 0:
+        if self.cfg.style_mixing > 0:
             num_ws = ws.shape[1]
             cutoff = int(torch.randint(1, num_ws, ()).item()) if num_ws > 1 else num_ws
-            if float(torch.rand(())) >= self.cfg.style_mixing_prob:
+            if float(torch.rand(())) >= self.cfg.style_mixing:
                 cutoff = num_ws
             if cutoff < num_ws:
                 ws2 = self.G.mapping(torch.randn_like(z), c, update_emas=False)
@@ -116,7 +116,7 @@ class StyleGAN2Loss:
             self._d_gen(gen_z, gen_c, gain)
             self._d_real(real_img, real_c, gain, main=True, r1=False)
         elif phase == "Dreg":
-            if self.cfg.r1_gamma != 0:
+            if self.cfg.gamma != 0:
                 self._d_real(real_img, real_c, gain, main=False, r1=True)
 
     def _g_main(self, gen_z, gen_c, gain) -> None:
@@ -175,8 +175,8 @@ class StyleGAN2Loss:
             penalty = grads.square().sum([1, 2, 3])
             self.report("Loss/r1_penalty", penalty)
             reg = penalty.view_as(logits) if penalty.numel() == logits.numel() else penalty.mean()
-            loss = loss + reg * (self.cfg.r1_gamma / 2)
-            self.report("Loss/D/reg", penalty * (self.cfg.r1_gamma / 2))
+            loss = loss + reg * (self.cfg.gamma / 2)
+            self.report("Loss/D/reg", penalty * (self.cfg.gamma / 2))
         (logits * 0 + loss).mean().mul(gain).backward()
 
     # -------------------------------------------------------------------------------------------------
