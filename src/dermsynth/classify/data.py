@@ -203,13 +203,7 @@ def filter_artifacts(
     if not artifacts:
         return df
     missing = [a for a in artifacts if a not in df.columns]
-    if missing and not detector_available() and len(missing) < len(artifacts):
-        warnings.warn(
-            f"no column for {missing} and no detector: filtered by {sorted(set(artifacts) - set(missing))} only",
-            stacklevel=2,
-        )
-        artifacts = tuple(a for a in artifacts if a not in missing)
-    elif missing:
+    if missing:
         df = add_detected_artifacts(df, missing, detect_cache)
     flags = df[list(artifacts)].apply(pd.to_numeric, errors="coerce")
     unknown = int(flags.isna().any(axis=1).sum())
@@ -219,23 +213,9 @@ def filter_artifacts(
     return df[keep].reset_index(drop=True)
 
 
-def detector_available() -> bool:
-    try:
-        from dermsynth.bias import detect  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path | None) -> pd.DataFrame:
     """Artifact flags from the bias stage's detectors, cached in ``cache`` (csv by image path)."""
-    try:
-        from dermsynth.bias import detect
-    except ImportError:
-        raise ValueError(
-            f"manifest lacks artifact column(s) {artifacts} and dermsynth.bias.detect is not available; "
-            "run `dermsynth bias audit` on the dataset first"
-        ) from None
+    from dermsynth.bias import detect
     from dermsynth.core.io import atomic_path, read_rgb
 
     known = pd.read_csv(cache) if cache is not None and cache.is_file() else pd.DataFrame(columns=["path"])

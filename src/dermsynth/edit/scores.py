@@ -3,9 +3,9 @@
 A scorer maps uint8 images [N, H, W, 3] to a :class:`Scores` (score per image, presence flag,
 optional masks). Specs are ``name`` or ``name:argument``:
 
-- ``dark_corner``: the bias stage's frame detector (``dermsynth.bias.detect``) where installed,
-  else ``simple_dark_corner`` (this stage's own, :mod:`dermsynth.edit.frame`);
-- ``simple_dark_corner``; ``bias:<artifact>``: any artifact of the bias audit;
+- ``dark_corner``: the bias stage's frame detector (``dermsynth.bias.detect``);
+- ``simple_dark_corner``: this stage's own (:mod:`dermsynth.edit.frame`);
+- ``bias:<artifact>``: any artifact of the bias audit;
 - ``d_projection``: a conditional discriminator's class score D(x, c=1) - D(x, c=0) (> 0: class 1,
   melanoma), needs ``D`` in the context;
 - ``lesion_area``: fraction of the image the lesion segmentation covers;
@@ -75,19 +75,10 @@ def _simple_dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
     return lambda images: _stack([dark_corner(im, **kw) for im in images], True)
 
 
-def _bias_detect():
-    try:
-        from dermsynth.bias import detect
-    except ImportError:
-        return None
-    return detect
-
-
 @register_scorer("bias")
 def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
-    detect = _bias_detect()
-    if detect is None:
-        raise ValueError("scorer 'bias:<artifact>' needs dermsynth.bias.detect, which is not installed here")
+    from dermsynth.bias import detect
+
     if not arg:
         raise ValueError("scorer 'bias' needs an artifact name, e.g. bias:dark_corner")
 
@@ -101,9 +92,7 @@ def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
 
 @register_scorer("dark_corner")
 def _dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
-    if _bias_detect() is not None:
-        return _bias("dark_corner", context)
-    return _simple_dark_corner(arg, context)
+    return _bias("dark_corner", context)
 
 
 @register_scorer("lesion_area")
