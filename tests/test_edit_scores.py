@@ -68,7 +68,7 @@ def test_lpips_outside_column_with_a_distance():
         G,
         dirs,
         [0, 1],
-        get_scorer("simple_dark_corner"),
+        get_scorer("dark_corner"),
         None,
         EvalSettings(num=8, alphas=(3.0,), batch_size=8),
         distance=dist,

@@ -3,8 +3,8 @@
 A scorer maps uint8 images [N, H, W, 3] to a :class:`Scores` (score per image, presence flag,
 optional masks). Specs are ``name`` or ``name:argument``:
 
-- ``dark_corner``: the bias stage's frame detector (``dermsynth.bias.detect``);
-- ``simple_dark_corner``: this stage's own (:mod:`dermsynth.edit.frame`);
+- ``dark_corner[:THRESHOLD]``: the bias stage's frame detector (``dermsynth.bias.detect``), present
+  from its default threshold or ``THRESHOLD``;
 - ``bias:<artifact>``: any artifact of the bias audit;
 - ``d_projection``: a conditional discriminator's class score D(x, c=1) - D(x, c=0) (> 0: class 1,
   melanoma), needs ``D`` in the context;
@@ -36,6 +36,8 @@ class Scores:
 
 Scorer = Callable[[np.ndarray], Scores]
 _REGISTRY: dict[str, Callable[[str | None, dict[str, Any]], Scorer]] = {}
+#: scorer names that are gone -> what to use instead
+_REMOVED = {"simple_dark_corner": "dark_corner (the bias stage's frame detector)"}
 
 
 def register_scorer(name: str):
@@ -55,6 +57,8 @@ def scorer_names() -> list[str]:
 def get_scorer(spec: str, **context: Any) -> Scorer:
     """The scorer for ``spec`` (``name`` or ``name:arg``); clear error for unknown names."""
     name, _, arg = spec.partition(":")
+    if name in _REMOVED:
+        raise ValueError(f"scorer {name!r} was removed; use {_REMOVED[name]}")
     if name not in _REGISTRY:
         raise ValueError(f"unknown scorer {spec!r}; known: {scorer_names()} (as name or name:argument)")
     return _REGISTRY[name](arg or None, context)
@@ -67,23 +71,16 @@ def _stack(results: list, with_masks: bool) -> Scores:
     return Scores(scores, present, masks)
 
 
-@register_scorer("simple_dark_corner")
-def _simple_dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
-    from dermsynth.edit.frame import dark_corner
-
-    kw = {"threshold": float(arg)} if arg else {}
-    return lambda images: _stack([dark_corner(im, **kw) for im in images], True)
-
-
 @register_scorer("bias")
-def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
+def _bias(arg: str | None, context: dict[str, Any], threshold: float | None = None) -> Scorer:
     from dermsynth.bias import detect
 
     if not arg:
         raise ValueError("scorer 'bias' needs an artifact name, e.g. bias:dark_corner")
+    thresholds = {arg: threshold} if threshold is not None else None
 
     def score(images: np.ndarray) -> Scores:
-        results = [detect(im, [arg])[arg] for im in images]
+        results = [detect(im, [arg], thresholds)[arg] for im in images]
         with_masks = all(getattr(r, "mask", None) is not None for r in results)
         return _stack(results, with_masks)
 
@@ -92,7 +89,7 @@ def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
 
 @register_scorer("dark_corner")
 def _dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
-    return _bias("dark_corner", context)
+    return _bias("dark_corner", context, float(arg) if arg else None)
 
 
 @register_scorer("lesion_area")
