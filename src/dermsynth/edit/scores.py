@@ -129,7 +129,7 @@ def _d_projection(arg: str | None, context: dict[str, Any]) -> Scorer:
 
 def _exported_classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
     """A shipped or exported melanoma classifier (default: the shipped one); present = p >= 0.5."""
-    from dermsynth.classify.exported import load_classifier, predict_images
+    from dermsynth.classify import load_classifier, predict_images
     from dermsynth.models import default_model
 
     spec = arg or default_model("edit-class-judge")
@@ -150,10 +150,7 @@ def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
     classify stage's best model of that setup; score = melanoma probability, present = p >= 0.5."""
     from pathlib import Path
 
-    import torch
-
-    from dermsynth.classify.loader import make_transform
-    from dermsynth.classify.trained import load_trained
+    from dermsynth.classify import load_trained, predict_images
 
     if not arg or not (Path(arg.partition("@")[0]) / "setups").is_dir():
         return _exported_classifier(arg, context)
@@ -164,14 +161,11 @@ def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
             raise ValueError(f"classifier:{arg}: name the setup (RUN_DIR@SETUP); trained setups: {done}")
         setup = done[0]
     clf, exp = load_trained(run_dir, setup)
-    device = context.get("device", "cpu")
-    model = clf.model.to(device).eval()
-    tf = make_transform(exp.model.image_size, clf.mean, clf.std, train=False)
+    clf.model.to(context.get("device", "cpu")).eval()
+    meta = {"input_size": exp.model.image_size}
 
-    @torch.no_grad()
     def score(images: np.ndarray) -> Scores:
-        x = tf(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)).to(device)
-        p = torch.sigmoid(model(x).float().reshape(-1)).cpu().numpy().astype(np.float64)
+        p = predict_images(clf, meta, list(images), tta=False).astype(np.float64)
         return Scores(p, p >= 0.5)
 
     return score
