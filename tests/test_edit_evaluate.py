@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dermsynth.edit import Directions, EvalSettings, choose_best, evaluate_directions, get_scorer
-from dermsynth.edit.evaluate import masked_ssim, plot_table
+from dermsynth.edit.measure import masked_ssim, plot_table
 
 COLUMNS = {
     "method",

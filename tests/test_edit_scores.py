@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dermsynth.edit import Directions, EvalSettings, evaluate_directions, get_scorer
-from dermsynth.edit.evaluate import lpips_distance, outside_composite
+from dermsynth.edit.measure import lpips_distance, outside_composite
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ Public API. The jobs (``dermsynth edit`` and the study pipeline call these, each
 from dermsynth.edit.apply import edit_strip, edit_ws, parse_alphas, strip_image, until_clean
 from dermsynth.edit.batch import EditJob, clean_to_dataset, edit_to_dataset
 from dermsynth.edit.directions import Directions, load_directions, save_directions
-from dermsynth.edit.evaluate import EvalSettings, choose_best, evaluate_directions
 from dermsynth.edit.jobs import (
     ApplyConfig,
     DirectionsConfig,
@@ -26,6 +25,7 @@ from dermsynth.edit.jobs import (
     find_directions,
 )
 from dermsynth.edit.layers import StyleAffine, parse_layers, style_affines, style_affines_from_state_dict
+from dermsynth.edit.measure import EvalSettings, choose_best, evaluate_directions
 from dermsynth.edit.pca import pca_directions, pca_of_generator
 from dermsynth.edit.scores import Scores, get_scorer, register_scorer
 from dermsynth.edit.sefa import sefa, sefa_from_state_dict

@@ -222,13 +222,13 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
     from dermsynth.core.ranges import parse_int_ranges
     from dermsynth.edit.apply import parse_alphas, strip_image
     from dermsynth.edit.directions import load_directions
-    from dermsynth.edit.evaluate import (
+    from dermsynth.edit.layers import parse_layers
+    from dermsynth.edit.measure import (
         EvalSettings,
         best_strip,
         evaluate_directions,
         save_evaluation,
     )
-    from dermsynth.edit.layers import parse_layers
     from dermsynth.edit.scores import get_scorer
 
     dirs = load_directions(cfg.directions)
@@ -275,7 +275,7 @@ def _perceptual(lpips: str, dev, log: Log):
     """(distance function or None, description) for ``lpips``: auto | off | weights path."""
     if lpips == "off":
         return None, "off"
-    from dermsynth.edit.evaluate import lpips_distance
+    from dermsynth.edit.measure import lpips_distance
     from dermsynth.metrics.lpips import load_lpips
 
     try:
