@@ -15,32 +15,15 @@ import json
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
+from dermsynth.bias.annotations import labels_dataset
 from dermsynth.bias.audit import audit_dataset, parse_method
 from dermsynth.bias.evaluate import evaluate_dataset
-from dermsynth.core.manifest import write_manifest
 from dermsynth.core.paths import shared_data_dir
 
 
 def real_manifest(out: Path, split: str) -> Path:
-    """A manifest dataset over isic2017-256 images of one split (absolute file paths)."""
-    src = shared_data_dir() / "isic2017-256"
-    lab = pd.read_csv(src / "labels.csv")
-    lab = lab[(lab["split"] == split) & (lab["has_bias_annotation"] == 1)]
-    df = pd.DataFrame(
-        {
-            "image_id": lab["image_id"],
-            "file": [str(src / "images" / f"{i}.jpg") for i in lab["image_id"]],
-            "label": lab["melanoma"].astype(int),
-            "class_name": lab["melanoma"].map({0: "not_melanoma", 1: "melanoma"}),
-            "source": "isic2017-256",
-            "split": split,
-        }
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    write_manifest(df, out)
-    return out
+    """A manifest dataset over the annotated isic2017-256 images of one split (absolute file paths)."""
+    return labels_dataset(shared_data_dir() / "isic2017-256", out, split, annotated_only=True)
 
 
 def tune(split: str, truth: Path) -> None:

@@ -63,7 +63,7 @@ def bench_network(device: str, res: int, num: int) -> None:
     dirs = Directions(r / np.linalg.norm(r, axis=1, keepdims=True), [1, 1], [], "pca")
     s = EvalSettings(num=min(num, 256), alphas=(-3.0, 3.0), batch_size=64, device=device)
     _, t = _timed(
-        evaluate_directions, G, dirs, [0, 1], get_scorer("simple_dark_corner"), get_scorer("lesion_area"), s
+        evaluate_directions, G, dirs, [0, 1], get_scorer("dark_corner"), get_scorer("lesion_area"), s
     )
     n_img = s.num * 5  # reference + 4 edits
     print(

@@ -35,26 +35,9 @@ def reference_images(n: int = REF_N, size: int = 256) -> list[np.ndarray]:
 
 
 def _isic_val_dataset(out: Path, split: str = "val") -> Path:
-    from dermsynth.core.manifest import write_manifest
+    from dermsynth.bias.annotations import labels_dataset
 
-    src = shared_data_dir() / "isic2017-256"
-    lab = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
-    lab = lab[lab["split"] == split]
-    df = pd.DataFrame(
-        {
-            "image_id": lab["image_id"],
-            "file": [str(src / "images" / f"{i}.jpg") for i in lab["image_id"]],
-            "label": lab["melanoma"].astype(int),
-            "class_name": lab["melanoma"].map({0: "not_melanoma", 1: "melanoma"}),
-            "source": "isic2017-256",
-            "split": split,
-        }
-    )
-    for a in ("dark_corner", "hair", "ruler", "ink", "gel_bubble", "gel_border"):
-        df[a + "_annotated"] = lab[a].where(lab["has_bias_annotation"] == 1).to_numpy()
-    out.mkdir(parents=True, exist_ok=True)
-    write_manifest(df, out)
-    return out
+    return labels_dataset(shared_data_dir() / "isic2017-256", out, split)
 
 
 def ship_artifacts(src: Path, info: dict, name: str = "isic2017-artifacts") -> Path:

@@ -35,6 +35,21 @@ def test_labels_layout_keeps_only_annotated_rows(tmp_path):
     assert "patches" not in ann.columns and ann.dtypes.map(lambda d: d.kind == "i").all()
 
 
+def test_labels_dataset_is_a_manifest_of_one_split(tmp_path):
+    from dermsynth.bias.annotations import labels_dataset
+    from dermsynth.core.manifest import read_manifest
+
+    (tmp_path / "isic").mkdir()
+    (tmp_path / "isic" / "labels.csv").write_text(LABELS)
+    df = read_manifest(labels_dataset(tmp_path / "isic", tmp_path / "all", "train"))
+    assert df["image_id"].tolist() == ["ISIC_0000000", "ISIC_0000001", "ISIC_0000002"]
+    assert df["label"].tolist() == [0, 0, 1] and set(df["split"]) == {"train"}
+    assert df["file"].iloc[2] == str(tmp_path / "isic" / "images" / "ISIC_0000002.jpg")
+    assert df["dark_corner_annotated"].iloc[1] == 1 and pd.isna(df["dark_corner_annotated"].iloc[2])
+    ann = read_manifest(labels_dataset(tmp_path / "isic", tmp_path / "ann", "train", annotated_only=True))
+    assert ann["image_id"].tolist() == ["ISIC_0000000", "ISIC_0000001"]
+
+
 def test_bissoto_layout_reads_as_is_and_equals_labels_layout(tmp_path):
     (tmp_path / "b.csv").write_text(BISSOTO)
     (tmp_path / "l.csv").write_text(LABELS)

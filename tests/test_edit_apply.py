@@ -108,10 +108,11 @@ def test_edit_to_dataset_manifest_and_resume(G, tmp_path):
 
 
 def test_until_clean_removes_toy_frames(tmp_path):
+    from dermsynth.bias import THRESHOLDS
     from test_edit_standin import ToyFrameG
 
     G = ToyFrameG(w_dim=8)
-    det = get_scorer("simple_dark_corner")
+    det = get_scorer("dark_corner")
     ws = map_seeds(G, list(range(40)))
     first = det(synthesize(G, ws))
     assert 5 < first.present.sum() < 35
@@ -124,8 +125,8 @@ def test_until_clean_removes_toy_frames(tmp_path):
     # the dataset writer with the sign chosen automatically
     dirs = Directions(u[None], [1.0], [], "svm")
     manifest, sign = clean_to_dataset(
-        G, EditJob(dirs, 0, batch_size=16), list(range(40)), det, "simple_dark_corner", tmp_path / "clean"
+        G, EditJob(dirs, 0, batch_size=16), list(range(40)), det, "dark_corner", tmp_path / "clean"
     )
     df = pd.read_csv(manifest)
     assert sign == -1.0 and len(df) == 40 and (df["status"] != "still_present").all()
-    assert (df["score_after"] < 0.5).all() and (df["label"] == -1).all()
+    assert (df["score_after"] < THRESHOLDS["dark_corner"]).all() and (df["label"] == -1).all()

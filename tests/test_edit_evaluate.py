@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dermsynth.edit import Directions, EvalSettings, choose_best, evaluate_directions, get_scorer
-from dermsynth.edit.evaluate import masked_ssim, plot_table
+from dermsynth.edit.measure import masked_ssim, plot_table
 
 COLUMNS = {
     "method",
@@ -39,7 +39,7 @@ def test_evaluation_on_tiny_random_generator(tmp_path):
         G,
         dirs,
         [0, 2],
-        get_scorer("simple_dark_corner"),
+        get_scorer("dark_corner"),
         get_scorer("lesion_area"),
         EvalSettings(num=8, alphas=(-2.0, 2.0), batch_size=8),
     )
@@ -60,7 +60,7 @@ def test_evaluation_finds_the_frame_direction_on_toy_generator():
         G,
         dirs,
         [0, 1, 2],
-        get_scorer("simple_dark_corner"),
+        get_scorer("dark_corner"),
         None,
         EvalSettings(num=40, alphas=(3.0,), batch_size=20),
     )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dermsynth.edit import Directions, EvalSettings, evaluate_directions, get_scorer
-from dermsynth.edit.evaluate import lpips_distance, outside_composite
+from dermsynth.edit.measure import lpips_distance, outside_composite
 
 
 @pytest.mark.slow
@@ -68,7 +68,7 @@ def test_lpips_outside_column_with_a_distance():
         G,
         dirs,
         [0, 1],
-        get_scorer("simple_dark_corner"),
+        get_scorer("dark_corner"),
         None,
         EvalSettings(num=8, alphas=(3.0,), batch_size=8),
         distance=dist,

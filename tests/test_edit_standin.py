@@ -186,8 +186,11 @@ def test_tiny_standin_affines_follow_official_ws_allocation():
 
 
 def test_toy_frame_generator_frames_follow_u():
-    from dermsynth.edit.frame import dark_corner
+    from dermsynth.bias import detect
     from dermsynth.edit.sampling import to_uint8
+
+    def dark_corner(img):
+        return detect(img, ["dark_corner"])["dark_corner"]
 
     G = ToyFrameG()
     w = torch.stack([G.u * 2, -G.u * 2])

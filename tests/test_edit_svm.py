@@ -49,7 +49,7 @@ def test_frame_boundary_on_toy_generator():
     from test_edit_standin import ToyFrameG
 
     G = ToyFrameG(w_dim=8)
-    w, scores, labels = sample_scored_w(G, 400, get_scorer("simple_dark_corner"), batch_size=100)
+    w, scores, labels = sample_scored_w(G, 400, get_scorer("dark_corner"), batch_size=100)
     assert labels is None and w.shape == (400, 8)
     b = boundary_from_scores(w, scores, fraction=0.3)
     assert float(b.normal @ G.u.numpy()) > 0.9

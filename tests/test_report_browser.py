@@ -6,36 +6,28 @@ and images open enlarged on click. Screenshots are saved under the test's tmp fo
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
 from dermsynth.report.html import TILE_PX
+from dermsynth.report.pdf import LAUNCH_FLAGS, find_chromium
 from dermsynth.report.thesis import CATALOGUE
 from test_report_study import make_study
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("DERMSYNTH_CHROMIUM") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+CHROMIUM = find_chromium()  # $DERMSYNTH_CHROMIUM, else /usr/bin/chromium or chromium on PATH
 SCREENS = [(1366, 768), (390, 844)]
 LOAD_TIMEOUT_MS = 180_000  # a 2-core machine shared with trainings can take a minute to lay out the page
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no chromium binary at {CHROMIUM} (install it: apt-get install -y chromium)")
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary (install it: apt-get install -y chromium, or set DERMSYNTH_CHROMIUM)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS)
         yield b
         b.close()
 
@@ -140,8 +132,8 @@ def test_click_enlarges_and_escape_closes(browser, report):
 
 
 def test_report_pdf(report, tmp_path, monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no chromium binary at {CHROMIUM}")
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary")
     from dermsynth.report import print_pdf
 
     monkeypatch.setenv("DERMSYNTH_CHROMIUM", CHROMIUM)

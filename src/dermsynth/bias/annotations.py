@@ -82,3 +82,36 @@ def read_annotations(path: str | os.PathLike, artifacts: list[str] | None = None
     if out.index.duplicated().any():
         raise ValueError(f"{path}: duplicated image id {out.index[out.index.duplicated()][0]!r}")
     return out.astype(int)
+
+
+def labels_dataset(
+    root: str | os.PathLike, out: str | os.PathLike, split: str, annotated_only: bool = False
+) -> Path:
+    """A dataset directory ``out`` (manifest.csv, absolute file paths) over one ``split`` of
+    ``root/labels.csv`` (the isic2017-256 layout above; images at ``root/images/<image_id>.jpg``).
+
+    The annotations come along as ``<artifact>_annotated`` (empty where an image has none), which the
+    audit leaves alone; ``annotated_only`` keeps only the images with ``has_bias_annotation == 1``.
+    """
+    from dermsynth.core.manifest import write_manifest
+
+    root, out = Path(root), Path(out)
+    lab = pd.read_csv(root / "labels.csv", dtype={"image_id": str})
+    lab = lab[lab["split"] == split]
+    if annotated_only:
+        lab = lab[lab["has_bias_annotation"] == 1]
+    df = pd.DataFrame(
+        {
+            "image_id": lab["image_id"],
+            "file": [str(root / "images" / f"{i}.jpg") for i in lab["image_id"]],
+            "label": lab["melanoma"].astype(int),
+            "class_name": lab["melanoma"].map({0: "not_melanoma", 1: "melanoma"}),
+            "source": root.name,
+            "split": split,
+        }
+    )
+    for a in ARTIFACTS:
+        df[a + ANNOTATED_SUFFIX] = lab[a].where(lab["has_bias_annotation"] == 1).to_numpy()
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(df, out)
+    return out

@@ -7,21 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dermsynth.core.io import atomic_path
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from dermsynth.core.figures import pyplot, save_figure
 
 
 def prevalence_figure(prevalence: dict[str, dict[str, float]], path: str | os.PathLike) -> Path:
     """Grouped bars: fraction of images with each artifact, one bar per class (``{class: {a: frac}}``)."""
-    plt = _plt()
+    plt = pyplot()
     classes = list(prevalence)
     artifacts = list(next(iter(prevalence.values()))) if classes else []
     x = np.arange(len(artifacts))
@@ -37,11 +28,7 @@ def prevalence_figure(prevalence: dict[str, dict[str, float]], path: str | os.Pa
     ax.legend(frameon=False)
     ax.set_title("Artifact prevalence per class")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def example_grid(
@@ -53,7 +40,7 @@ def example_grid(
     cols: int = 6,
 ) -> Path:
     """A grid of RGB images (optionally with a red mask outline) and small titles."""
-    plt = _plt()
+    plt = pyplot()
     import cv2
 
     n = max(1, len(images))
@@ -74,8 +61,4 @@ def example_grid(
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

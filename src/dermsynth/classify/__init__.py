@@ -11,7 +11,10 @@ Nothing is imported eagerly: torch is only loaded by the modules that need it.
 
 Public API (``dermsynth classify`` and the study pipeline call these): :func:`experiment_from_dict`,
 :func:`load_experiment` (-> :class:`Experiment`), :func:`run_experiment`, :func:`embed_datasets`
-(:class:`EmbedConfig`), :func:`shortcut_test`, :func:`load_trained`.
+(:class:`EmbedConfig`), :func:`shortcut_test`, :func:`load_trained`; other stages score images with
+:func:`load_classifier` + :func:`predict_images` (``edit``'s ``classifier`` scorer);
+``classify export|predict``: :func:`export_setup`, :func:`predict_dataset`; :func:`load_dataset` (a
+dataset dir's rows), :func:`evaluate` (confusion counts, AUC + bootstrap CI of a prediction).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ _PUBLIC = {
     "embed_datasets": "dermsynth.classify.embed",
     "shortcut_test": "dermsynth.classify.shortcut",
     "load_trained": "dermsynth.classify.trained",
+    "load_classifier": "dermsynth.classify.exported",
+    "predict_images": "dermsynth.classify.exported",
+    "predict_dataset": "dermsynth.classify.exported",
+    "export_setup": "dermsynth.classify.exported",
+    "load_dataset": "dermsynth.classify.data",
+    "evaluate": "dermsynth.classify.metrics",
 }
 
 __all__ = sorted(_PUBLIC)

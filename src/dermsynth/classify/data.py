@@ -42,17 +42,33 @@ def _resolve(base: Path, p: str) -> Path:
     return q if q.is_absolute() else (base / q).resolve()
 
 
+def select_split(df: pd.DataFrame, directory: Path, split: str | None) -> pd.DataFrame:
+    """The manifest rows of ``split`` (all rows when None); a clear error when there are none."""
+    if split is None:
+        return df
+    if "split" not in df.columns:
+        raise ValueError(f"{directory}/manifest.csv: no `split` column, cannot select split {split!r}")
+    df = df[df["split"].astype(str) == split]
+    if df.empty:
+        raise ValueError(f"{directory}/manifest.csv: no rows with split == {split!r}")
+    return df
+
+
+def read_or_warn(path: str | Path, then: str) -> np.ndarray | None:
+    """The RGB uint8 image at ``path``, or None after a warning naming the file and ``then`` (what follows)."""
+    from dermsynth.core.io import read_rgb
+
+    try:
+        return read_rgb(path)
+    except (ValueError, OSError) as e:
+        warnings.warn(f"{e}; {then}", stacklevel=3)
+        return None
+
+
 def load_dataset(directory: str | Path, split: str | None = None, source: str | None = None) -> pd.DataFrame:
     """Manifest rows with absolute ``path``; filtered by ``split``; images missing on disk dropped (warned)."""
     d = Path(directory)
-    df = read_manifest(d)
-    if split is not None:
-        if "split" not in df.columns:
-            raise ValueError(f"{d}/manifest.csv: no `split` column, cannot select split {split!r}")
-        df = df[df["split"].astype(str) == split]
-        if df.empty:
-            raise ValueError(f"{d}/manifest.csv: no rows with split == {split!r}")
-    df = df.copy()
+    df = select_split(read_manifest(d), d, split).copy()
     df["path"] = [str((d / f).resolve()) for f in df["file"]]
     lab = pd.to_numeric(df["label"], errors="coerce")
     if lab.isna().any() or not set(lab.astype(int)) <= {0, 1}:
@@ -203,13 +219,7 @@ def filter_artifacts(
     if not artifacts:
         return df
     missing = [a for a in artifacts if a not in df.columns]
-    if missing and not detector_available() and len(missing) < len(artifacts):
-        warnings.warn(
-            f"no column for {missing} and no detector: filtered by {sorted(set(artifacts) - set(missing))} only",
-            stacklevel=2,
-        )
-        artifacts = tuple(a for a in artifacts if a not in missing)
-    elif missing:
+    if missing:
         df = add_detected_artifacts(df, missing, detect_cache)
     flags = df[list(artifacts)].apply(pd.to_numeric, errors="coerce")
     unknown = int(flags.isna().any(axis=1).sum())
@@ -219,24 +229,10 @@ def filter_artifacts(
     return df[keep].reset_index(drop=True)
 
 
-def detector_available() -> bool:
-    try:
-        from dermsynth.bias import detect  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path | None) -> pd.DataFrame:
     """Artifact flags from the bias stage's detectors, cached in ``cache`` (csv by image path)."""
-    try:
-        from dermsynth.bias import detect
-    except ImportError:
-        raise ValueError(
-            f"manifest lacks artifact column(s) {artifacts} and dermsynth.bias.detect is not available; "
-            "run `dermsynth bias audit` on the dataset first"
-        ) from None
-    from dermsynth.core.io import atomic_path, read_rgb
+    from dermsynth.bias import detect
+    from dermsynth.core.io import atomic_path
 
     known = pd.read_csv(cache) if cache is not None and cache.is_file() else pd.DataFrame(columns=["path"])
     known = known.set_index("path")
@@ -245,12 +241,12 @@ def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path |
         if p in known.index and all(a in known.columns for a in artifacts):
             rows.append({a: known.at[p, a] for a in artifacts})
             continue
-        try:
-            res = detect(read_rgb(p), artifacts=list(artifacts))
-            rows.append({a: int(bool(res[a].present)) if a in res else math.nan for a in artifacts})
-        except (ValueError, OSError) as e:
-            warnings.warn(f"{p}: artifact detection failed ({e}); treated as unknown", stacklevel=2)
+        img = read_or_warn(p, "its artifacts are treated as unknown")
+        if img is None:
             rows.append(dict.fromkeys(artifacts, math.nan))
+            continue
+        res = detect(img, artifacts=list(artifacts))
+        rows.append({a: int(bool(res[a].present)) if a in res else math.nan for a in artifacts})
     flags = pd.DataFrame(rows, index=df.index)
     if cache is not None:
         with atomic_path(cache) as tmp:

@@ -150,31 +150,21 @@ def predict_dataset(
 
     Unreadable images get an empty score and a warning naming the file; the run goes on.
     """
-    import warnings
-
-    from dermsynth.core.io import read_rgb
+    from dermsynth.classify.data import read_or_warn, select_split
     from dermsynth.core.manifest import read_manifest
 
     directory = Path(directory)
-    df = read_manifest(directory)
-    if split is not None:
-        if "split" not in df.columns:
-            raise ValueError(f"{directory}/manifest.csv has no split column; leave out --split")
-        df = df[df["split"].astype(str) == split]
-        if df.empty:
-            raise ValueError(f"{directory}/manifest.csv: no image in split {split!r}")
+    df = select_split(read_manifest(directory), directory, split)
     clf, meta = load_classifier(model, device)
     scores = np.full(len(df), np.nan)
     rows = list(range(len(df)))
     for s in range(0, len(rows), batch_size):
         chunk, imgs = [], []
         for i in rows[s : s + batch_size]:
-            path = directory / str(df["file"].iloc[i])
-            try:
-                imgs.append(read_rgb(path))
+            img = read_or_warn(directory / str(df["file"].iloc[i]), "skipped (empty score)")
+            if img is not None:
+                imgs.append(img)
                 chunk.append(i)
-            except (ValueError, OSError) as e:
-                warnings.warn(f"skipping unreadable image: {e}", stacklevel=2)
         if imgs:
             scores[chunk] = predict_images(clf, meta, imgs, tta, batch_size)
         if on_batch:

@@ -3,11 +3,10 @@
 Thesis §4 and Bissoto et al. (2020): dark corners co-occur with melanoma in ISIC data, so a model can
 score frames instead of lesions. We score the real test images (1) split by whether they show a frame
 (manifest ``dark_corner`` column from the bias audit or annotations) and (2) *frame-flipped*: a frame
-is added to each frameless image (``dermsynth.data.phantom.add_frame`` when the phantom renderer is
-installed, else a plain dark circular vignette) and removed from each framed image by cropping to the
-centred square inside the frame circle (radius from the radial brightness profile). A model that
-learned the frame shows a large mean score increase when frames are added and an AUC drop on the
-flipped set.
+is added to each frameless image (``dermsynth.data.phantom.add_frame``) and removed from each framed
+image by cropping to the centred square inside the frame circle (radius from the radial brightness
+profile). A model that learned the frame shows a large mean score increase when frames are added and
+an AUC drop on the flipped set.
 """
 
 from __future__ import annotations
@@ -39,18 +38,12 @@ def dark_frame(img: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, n
 
 
 def frame_adder(seed: int) -> Callable[[np.ndarray, int], np.ndarray]:
-    """``fn(rgb, i)``: image ``i`` with a frame, seeded per image (phantom renderer when installed)."""
-    try:
-        from dermsynth.data.phantom import add_frame as phantom_frame
-
-        def add_frame(img: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-            # a full visible ring (as most framed dermoscopy images), not a faint corner vignette
-            return phantom_frame(img, gen, radius=(0.80, 0.98))
-    except ImportError:
-        add_frame = dark_frame
+    """``fn(rgb, i)``: image ``i`` with a frame (the phantom renderer's), seeded per image."""
+    from dermsynth.data.phantom import add_frame
 
     def fn(rgb: np.ndarray, i: int) -> np.ndarray:
-        return add_frame(rgb, rng(seed, "shortcut-frame", i))[0]
+        # a full visible ring (as most framed dermoscopy images), not a faint corner vignette
+        return add_frame(rgb, rng(seed, "shortcut-frame", i), radius=(0.80, 0.98))[0]
 
     return fn
 

@@ -59,15 +59,9 @@ def generate_source(
 
     Uses the GAN stage's ``load_generator`` and ``generate_dataset`` (manifest with source=synthetic).
     """
-    try:
-        from dermsynth.gan.checkpoint import load_generator
-        from dermsynth.gan.generate import generate_dataset
-    except ImportError:
-        raise ValueError(
-            f"network source {network}: the GAN stage (dermsynth.gan) is not installed in this checkout; "
-            "generate images with `dermsynth gan generate` and give the dataset dir instead"
-        ) from None
     from dermsynth.core.distributed import device as pick_device
+    from dermsynth.gan.checkpoint import load_generator
+    from dermsynth.gan.generate import generate_dataset
 
     dev = pick_device(device)
     G = load_generator(network, device=dev)

@@ -11,17 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dermsynth.core.io import atomic_path
+from dermsynth.core.figures import pyplot, save_figure
 
 
 def before_after(rows: list[tuple], path: str | os.PathLike, title: str) -> Path:
     """One row per image: ``(image_id, before, changed_mask, after[, caption])``; the caption defaults
     to the changed fraction."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     n = max(1, len(rows))
     fig, axes = plt.subplots(n, 3, figsize=(6.0, 2.15 * n + 0.3), squeeze=False)
     for ax in axes.ravel():
@@ -40,8 +36,4 @@ def before_after(rows: list[tuple], path: str | os.PathLike, title: str) -> Path
         )
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -18,7 +18,7 @@ torchscript (--torchscript), lpips (ppl only).
 
 Examples:
 
-dermsynth metrics --real data/isic256 --fake out/synthetic
+dermsynth metrics --real data/isic256 --synthetic out/synthetic
 --metrics fid10k_effnetlite,pr10k3_effnetlite --json metrics.json
 
 dermsynth metrics --real data/isic256 --network net.safetensors
@@ -40,9 +40,9 @@ def metrics(
     real: Path = typer.Option(
         ..., "--real", help="Real image directory (manifest.csv layout or a folder of images)."
     ),
-    fake: Path | None = typer.Option(None, "--fake", help="Synthetic image directory."),
+    synthetic: Path | None = typer.Option(None, "--synthetic", help="Synthetic image directory."),
     network: Path | None = typer.Option(
-        None, "--network", help="Generator checkpoint / export (instead of --fake)."
+        None, "--network", help="Generator checkpoint / export (instead of --synthetic)."
     ),
     metric_list: str = typer.Option(
         ..., "--metrics", help="Comma list of metric names, e.g. fid10k_effnetlite,pr10k3_effnetlite."
@@ -72,7 +72,7 @@ def metrics(
         1.0, "--trunc", help="Truncation psi of generated images (official names: 1 only)."
     ),
     memo_holdout: Path | None = typer.Option(None, "--memo-holdout", help="Held-out real images for memo."),
-    batch_size: int = typer.Option(64, "--batch-size", "--batch", help="Images per batch."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Reference statistics cache directory."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute the real features."),
@@ -84,10 +84,17 @@ def metrics(
     num: int | None = typer.Option(
         None, "--num", hidden=True, callback=_removed("the sample count is part of the metric name")
     ),
+    fake: Path | None = typer.Option(None, "--fake", hidden=True, help="Old spelling of --synthetic."),
 ) -> None:
     """Measure synthetic images against real ones, by metric name (offline weights only)."""
     from dermsynth.cli.common import console, progress, user_errors
     from dermsynth.metrics import compute_metrics, write_results
+
+    if fake is not None:
+        if synthetic is not None:
+            raise typer.BadParameter("give --synthetic only (--fake is its old spelling)")
+        typer.echo("note: --fake is deprecated; use --synthetic", err=True)
+        synthetic = fake
 
     out_dir = out or (json_out.parent if json_out else Path("dermsynth-metrics"))
     with user_errors(), progress() as bar:
@@ -100,7 +107,7 @@ def metrics(
 
         res = compute_metrics(
             real,
-            fake_dir=fake,
+            fake_dir=synthetic,
             network=network,
             metrics=metric_list,
             progress=on_progress,

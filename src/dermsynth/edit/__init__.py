@@ -9,14 +9,19 @@ Public API. The jobs (``dermsynth edit`` and the study pipeline call these, each
   :func:`orthogonalise`, :func:`project_out`
 - :class:`Directions`, :func:`save_directions`, :func:`load_directions`
 - :func:`edit_ws`, :func:`edit_strip`, :func:`strip_image`, :func:`until_clean`,
-  :func:`edit_to_dataset`, :func:`clean_to_dataset`
-- :func:`evaluate_directions`, :func:`choose_best`; scorers: :func:`get_scorer`, :func:`register_scorer`
+  :func:`edit_to_dataset`, :func:`clean_to_dataset`; :func:`map_seeds`, :func:`synthesize`
+- :func:`evaluate_directions` (module ``measure``), :func:`choose_best`; scorers: :func:`get_scorer`,
+  :func:`register_scorer`
+
+``import dermsynth.edit`` loads numpy only: the modules that need torch, OpenCV, scikit-image or
+scikit-learn (``apply``, ``batch``, ``measure``, ``sampling``, ``svm``) load on first use of one of
+their names (``core.lazy``).
 """
 
-from dermsynth.edit.apply import edit_strip, edit_ws, parse_alphas, strip_image, until_clean
-from dermsynth.edit.batch import EditJob, clean_to_dataset, edit_to_dataset
+from __future__ import annotations
+
+from dermsynth.core.lazy import lazy_getattr
 from dermsynth.edit.directions import Directions, load_directions, save_directions
-from dermsynth.edit.evaluate import EvalSettings, choose_best, evaluate_directions
 from dermsynth.edit.jobs import (
     ApplyConfig,
     DirectionsConfig,
@@ -29,27 +34,39 @@ from dermsynth.edit.layers import StyleAffine, parse_layers, style_affines, styl
 from dermsynth.edit.pca import pca_directions, pca_of_generator
 from dermsynth.edit.scores import Scores, get_scorer, register_scorer
 from dermsynth.edit.sefa import sefa, sefa_from_state_dict
-from dermsynth.edit.svm import (
-    boundary_from_scores,
-    class_boundary,
-    orthogonalise,
-    project_out,
-    sample_scored_w,
-    svm_directions,
-)
+
+_LAZY = {
+    "edit_strip": "dermsynth.edit.apply",
+    "edit_ws": "dermsynth.edit.apply",
+    "parse_alphas": "dermsynth.edit.apply",
+    "strip_image": "dermsynth.edit.apply",
+    "until_clean": "dermsynth.edit.apply",
+    "EditJob": "dermsynth.edit.batch",
+    "clean_to_dataset": "dermsynth.edit.batch",
+    "edit_to_dataset": "dermsynth.edit.batch",
+    "EvalSettings": "dermsynth.edit.measure",
+    "choose_best": "dermsynth.edit.measure",
+    "evaluate_directions": "dermsynth.edit.measure",
+    "map_seeds": "dermsynth.edit.sampling",
+    "synthesize": "dermsynth.edit.sampling",
+    "boundary_from_scores": "dermsynth.edit.svm",
+    "class_boundary": "dermsynth.edit.svm",
+    "orthogonalise": "dermsynth.edit.svm",
+    "project_out": "dermsynth.edit.svm",
+    "sample_scored_w": "dermsynth.edit.svm",
+    "svm_directions": "dermsynth.edit.svm",
+}
 
 __all__ = [
     "ApplyConfig",
-    "DirectionsConfig",
-    "EvaluateConfig",
-    "apply_direction",
-    "evaluate",
-    "find_directions",
     "Directions",
+    "DirectionsConfig",
     "EditJob",
     "EvalSettings",
+    "EvaluateConfig",
     "Scores",
     "StyleAffine",
+    "apply_direction",
     "boundary_from_scores",
     "choose_best",
     "class_boundary",
@@ -57,17 +74,20 @@ __all__ = [
     "edit_strip",
     "edit_to_dataset",
     "edit_ws",
+    "evaluate",
     "evaluate_directions",
+    "find_directions",
     "get_scorer",
     "load_directions",
+    "map_seeds",
+    "orthogonalise",
     "parse_alphas",
     "parse_layers",
     "pca_directions",
     "pca_of_generator",
-    "orthogonalise",
     "project_out",
-    "sample_scored_w",
     "register_scorer",
+    "sample_scored_w",
     "save_directions",
     "sefa",
     "sefa_from_state_dict",
@@ -75,5 +95,8 @@ __all__ = [
     "style_affines",
     "style_affines_from_state_dict",
     "svm_directions",
+    "synthesize",
     "until_clean",
 ]
+
+__getattr__ = lazy_getattr("dermsynth.edit", _LAZY)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dermsynth.edit.network as net
+from dermsynth.core.distributed import device as pick_device
 
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
@@ -96,12 +97,6 @@ class EvaluateConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
 
 
-def _device(device: str) -> str:
-    from dermsynth.core.distributed import device as pick
-
-    return str(pick(device))
-
-
 def _class(G, name: str | None) -> int | None:
     from dermsynth.core.manifest import class_index
     from dermsynth.edit.batch import class_names_of
@@ -134,7 +129,7 @@ def find_directions(cfg: DirectionsConfig, progress: Progress = _noop_progress, 
             f"top eigenvalues {d.values[:6].round(3).tolist()}"
         )
     else:
-        dev = _device(cfg.device)
+        dev = pick_device(cfg.device)
         G = net.load_generator(cfg.network, dev)
         cls = _class(G, cfg.class_name)
         if cfg.method == "pca":
@@ -178,7 +173,7 @@ def apply_direction(
     if cfg.noise_mode not in NOISE_MODES:
         raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {cfg.noise_mode!r}")
     dirs = load_directions(cfg.directions)
-    dev = _device(cfg.device)
+    dev = pick_device(cfg.device)
     G = net.load_generator(cfg.network, dev)
     if dirs.w_dim != G.w_dim:
         raise ValueError(
@@ -227,17 +222,17 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
     from dermsynth.core.ranges import parse_int_ranges
     from dermsynth.edit.apply import parse_alphas, strip_image
     from dermsynth.edit.directions import load_directions
-    from dermsynth.edit.evaluate import (
+    from dermsynth.edit.layers import parse_layers
+    from dermsynth.edit.measure import (
         EvalSettings,
         best_strip,
         evaluate_directions,
         save_evaluation,
     )
-    from dermsynth.edit.layers import parse_layers
     from dermsynth.edit.scores import get_scorer
 
     dirs = load_directions(cfg.directions)
-    dev = _device(cfg.device)
+    dev = pick_device(cfg.device)
     G = net.load_generator(cfg.network, dev)
     idx = [i for i in parse_int_ranges(cfg.indices) if i < dirs.k]
     if not idx:
@@ -257,7 +252,7 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
         D = net.load_discriminator(cfg.network, dev) if cfg.class_scorer.startswith("d_projection") else None
         cscorer, cname = get_scorer(cfg.class_scorer, D=D, device=dev), cfg.class_scorer
     s = EvalSettings(cfg.num, tuple(parse_alphas(cfg.alphas)), tuple(lay) if lay else None,
-                     _class(G, cfg.class_name), cfg.trunc, "const", cfg.seed_offset, cfg.batch_size, dev,
+                     _class(G, cfg.class_name), cfg.trunc, "const", cfg.seed_offset, cfg.batch_size, str(dev),
                      cfg.min_lesion_iou, cfg.min_class_kept)  # fmt: skip
     det = get_scorer(cfg.detector)
     dist, perceptual = _perceptual(cfg.lpips, dev, log)
@@ -276,11 +271,11 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
     return table, best
 
 
-def _perceptual(lpips: str, dev: str, log: Log):
+def _perceptual(lpips: str, dev, log: Log):
     """(distance function or None, description) for ``lpips``: auto | off | weights path."""
     if lpips == "off":
         return None, "off"
-    from dermsynth.edit.evaluate import lpips_distance
+    from dermsynth.edit.measure import lpips_distance
     from dermsynth.metrics.lpips import load_lpips
 
     try:

@@ -13,16 +13,16 @@ import cv2
 import numpy as np
 from skimage.filters import threshold_otsu
 
-from dermsynth.edit.frame import _luminance, radial
+from dermsynth.bias.common import luminance, radius_map
 
 
 def lesion_mask(rgb: np.ndarray, centre: float = 0.8) -> np.ndarray:
     """Bool lesion mask [H, W] of an RGB uint8 image (empty when the centre is uniform)."""
-    lum = _luminance(rgb)
+    lum = luminance(rgb).astype(np.float32)
     h, w = lum.shape
     k = max(3, (min(h, w) // 32) | 1)
     dark = cv2.GaussianBlur(255.0 - lum, (k, k), 0)
-    inside = radial(h, w) <= centre
+    inside = radius_map(h, w) <= centre
     vals = dark[inside]
     if vals.max() - vals.min() < 1e-3:
         return np.zeros((h, w), bool)

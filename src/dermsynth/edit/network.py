@@ -26,22 +26,17 @@ def _resolve(path: str | os.PathLike) -> Path:
 
 def load_generator(path: str | os.PathLike, device: str = "cpu"):
     """The generator (G_ema where the file has one) via ``dermsynth.gan.checkpoint.load_generator``."""
-    p = _resolve(path)
-    try:
-        from dermsynth.gan.checkpoint import load_generator as _load
-    except ImportError as e:
-        raise ValueError(f"{p}: loading a generator needs dermsynth.gan.checkpoint ({e})") from None
-    G = _load(p)
+    from dermsynth.gan.checkpoint import load_generator as _load
+
+    G = _load(_resolve(path))
     return G.eval().requires_grad_(False).to(device)
 
 
 def load_discriminator(path: str | os.PathLike, device: str = "cpu"):
-    """The discriminator of an exported network, or None when the file or the gan stage has none."""
+    """The discriminator of an exported network, or None when the file has none."""
+    from dermsynth.gan.checkpoint import load_discriminator as _load
+
     p = _resolve(path)
-    try:
-        from dermsynth.gan.checkpoint import load_discriminator as _load
-    except ImportError:
-        return None
     try:
         D = _load(p)
     except (KeyError, ValueError, FileNotFoundError):

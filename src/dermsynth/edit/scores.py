@@ -3,9 +3,9 @@
 A scorer maps uint8 images [N, H, W, 3] to a :class:`Scores` (score per image, presence flag,
 optional masks). Specs are ``name`` or ``name:argument``:
 
-- ``dark_corner``: the bias stage's frame detector (``dermsynth.bias.detect``) where installed,
-  else ``simple_dark_corner`` (this stage's own, :mod:`dermsynth.edit.frame`);
-- ``simple_dark_corner``; ``bias:<artifact>``: any artifact of the bias audit;
+- ``dark_corner[:THRESHOLD]``: the bias stage's frame detector (``dermsynth.bias.detect``), present
+  from its default threshold or ``THRESHOLD``;
+- ``bias:<artifact>``: any artifact of the bias audit;
 - ``d_projection``: a conditional discriminator's class score D(x, c=1) - D(x, c=0) (> 0: class 1,
   melanoma), needs ``D`` in the context;
 - ``lesion_area``: fraction of the image the lesion segmentation covers;
@@ -36,6 +36,8 @@ class Scores:
 
 Scorer = Callable[[np.ndarray], Scores]
 _REGISTRY: dict[str, Callable[[str | None, dict[str, Any]], Scorer]] = {}
+#: scorer names that are gone -> what to use instead
+_REMOVED = {"simple_dark_corner": "dark_corner (the bias stage's frame detector)"}
 
 
 def register_scorer(name: str):
@@ -55,6 +57,8 @@ def scorer_names() -> list[str]:
 def get_scorer(spec: str, **context: Any) -> Scorer:
     """The scorer for ``spec`` (``name`` or ``name:arg``); clear error for unknown names."""
     name, _, arg = spec.partition(":")
+    if name in _REMOVED:
+        raise ValueError(f"scorer {name!r} was removed; use {_REMOVED[name]}")
     if name not in _REGISTRY:
         raise ValueError(f"unknown scorer {spec!r}; known: {scorer_names()} (as name or name:argument)")
     return _REGISTRY[name](arg or None, context)
@@ -67,32 +71,16 @@ def _stack(results: list, with_masks: bool) -> Scores:
     return Scores(scores, present, masks)
 
 
-@register_scorer("simple_dark_corner")
-def _simple_dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
-    from dermsynth.edit.frame import dark_corner
-
-    kw = {"threshold": float(arg)} if arg else {}
-    return lambda images: _stack([dark_corner(im, **kw) for im in images], True)
-
-
-def _bias_detect():
-    try:
-        from dermsynth.bias import detect
-    except ImportError:
-        return None
-    return detect
-
-
 @register_scorer("bias")
-def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
-    detect = _bias_detect()
-    if detect is None:
-        raise ValueError("scorer 'bias:<artifact>' needs dermsynth.bias.detect, which is not installed here")
+def _bias(arg: str | None, context: dict[str, Any], threshold: float | None = None) -> Scorer:
+    from dermsynth.bias import detect
+
     if not arg:
         raise ValueError("scorer 'bias' needs an artifact name, e.g. bias:dark_corner")
+    thresholds = {arg: threshold} if threshold is not None else None
 
     def score(images: np.ndarray) -> Scores:
-        results = [detect(im, [arg])[arg] for im in images]
+        results = [detect(im, [arg], thresholds)[arg] for im in images]
         with_masks = all(getattr(r, "mask", None) is not None for r in results)
         return _stack(results, with_masks)
 
@@ -101,9 +89,7 @@ def _bias(arg: str | None, context: dict[str, Any]) -> Scorer:
 
 @register_scorer("dark_corner")
 def _dark_corner(arg: str | None, context: dict[str, Any]) -> Scorer:
-    if _bias_detect() is not None:
-        return _bias("dark_corner", context)
-    return _simple_dark_corner(arg, context)
+    return _bias("dark_corner", context, float(arg) if arg else None)
 
 
 @register_scorer("lesion_area")
@@ -143,7 +129,7 @@ def _d_projection(arg: str | None, context: dict[str, Any]) -> Scorer:
 
 def _exported_classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
     """A shipped or exported melanoma classifier (default: the shipped one); present = p >= 0.5."""
-    from dermsynth.classify.exported import load_classifier, predict_images
+    from dermsynth.classify import load_classifier, predict_images
     from dermsynth.models import default_model
 
     spec = arg or default_model("edit-class-judge")
@@ -164,10 +150,7 @@ def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
     classify stage's best model of that setup; score = melanoma probability, present = p >= 0.5."""
     from pathlib import Path
 
-    import torch
-
-    from dermsynth.classify.loader import make_transform
-    from dermsynth.classify.trained import load_trained
+    from dermsynth.classify import load_trained, predict_images
 
     if not arg or not (Path(arg.partition("@")[0]) / "setups").is_dir():
         return _exported_classifier(arg, context)
@@ -178,14 +161,11 @@ def _classifier(arg: str | None, context: dict[str, Any]) -> Scorer:
             raise ValueError(f"classifier:{arg}: name the setup (RUN_DIR@SETUP); trained setups: {done}")
         setup = done[0]
     clf, exp = load_trained(run_dir, setup)
-    device = context.get("device", "cpu")
-    model = clf.model.to(device).eval()
-    tf = make_transform(exp.model.image_size, clf.mean, clf.std, train=False)
+    clf.model.to(context.get("device", "cpu")).eval()
+    meta = {"input_size": exp.model.image_size}
 
-    @torch.no_grad()
     def score(images: np.ndarray) -> Scores:
-        x = tf(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)).to(device)
-        p = torch.sigmoid(model(x).float().reshape(-1)).cpu().numpy().astype(np.float64)
+        p = predict_images(clf, meta, list(images), tta=False).astype(np.float64)
         return Scores(p, p >= 0.5)
 
     return score

@@ -4,8 +4,10 @@ Names: ``isic2017-artifacts`` (multi-label artifact detector, the default of ``b
 ``isic2017-melanoma`` (melanoma classifier, ``classify predict`` and the ``dermo:`` feature space),
 ``isic2017-gen`` (conditional StyleGAN2-ADA generator). Each ships with a card: data, labels, the
 command that made it, hardware, time and measured figures, and the sha256 of every file.
+:func:`publish_model` adds one (``dermsynth models publish``). Standard library only at import.
 """
 
+from dermsynth.models.publish import publish_model
 from dermsynth.models.registry import (
     WEIGHTS_DIR,
     Card,
@@ -13,6 +15,7 @@ from dermsynth.models.registry import (
     card,
     default_model,
     list_models,
+    registry_root,
     resolve,
     resolve_spec,
     verify,
@@ -25,6 +28,8 @@ __all__ = [
     "card",
     "default_model",
     "list_models",
+    "publish_model",
+    "registry_root",
     "resolve",
     "resolve_spec",
     "verify",

@@ -7,14 +7,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-FLAGS = [
+#: headless Chromium with no sandbox, GPU or network of its own (what tests/test_report_browser.py launches too)
+LAUNCH_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
-    "--no-pdf-header-footer",
 ]
 
 
@@ -41,7 +41,7 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, timeout
             f"print {html_path} from a browser. The HTML report was written."
         )
     tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    cmd = [exe, *FLAGS, f"--print-to-pdf={tmp}", html_path.as_uri()]
+    cmd = [exe, *LAUNCH_FLAGS, "--no-pdf-header-footer", f"--print-to-pdf={tmp}", html_path.as_uri()]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:

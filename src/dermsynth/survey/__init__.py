@@ -5,4 +5,30 @@ chain for every stimulus, secret random ids), :mod:`.leakcheck` shows that neith
 statistics tell real from synthetic, :mod:`.app` serves it (FastAPI, SQLAlchemy), :mod:`.analyze`
 turns ``responses.csv`` + ``stimuli.csv`` into the thesis tables and figures plus the statistics it
 could not state. Nothing happens at import time.
+
+Public API (loaded on first use, ``core.lazy``): :func:`build_study` (:class:`BuildOptions`),
+:func:`create_app` (:class:`Settings`, :func:`check_public_url`), :func:`invite`, :func:`revoke`,
+:func:`set_closed`, :func:`export`. ``analyze`` and ``leakcheck`` are reached through their modules
+(``dermsynth.survey.analyze.analyze``, ``dermsynth.survey.leakcheck.leakcheck``): a package attribute
+of either name is the module.
 """
+
+from __future__ import annotations
+
+from dermsynth.core.lazy import lazy_getattr
+
+_PUBLIC = {
+    "BuildOptions": "dermsynth.survey.build",
+    "build_study": "dermsynth.survey.build",
+    "Settings": "dermsynth.survey.app",
+    "check_public_url": "dermsynth.survey.app",
+    "create_app": "dermsynth.survey.app",
+    "export": "dermsynth.survey.service",
+    "invite": "dermsynth.survey.service",
+    "revoke": "dermsynth.survey.service",
+    "set_closed": "dermsynth.survey.service",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__ = lazy_getattr("dermsynth.survey", _PUBLIC)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dermsynth.report.figures._mpl import CLASS_COLOURS, plt, save
+from dermsynth.core.figures import pyplot
+from dermsynth.report.figures._mpl import CLASS_COLOURS, save
 
 
 def bias_prevalence(prev: pd.DataFrame, path: str | Path, title: str = "", names: dict | None = None) -> Path:
@@ -14,7 +15,7 @@ def bias_prevalence(prev: pd.DataFrame, path: str | Path, title: str = "", names
     prev = prev.copy()
     prev.index = [(names or {}).get(a, a.replace("_", " ")) for a in prev.index]
     prev.columns = [str(c).replace("_", " ") for c in prev.columns]
-    p = plt()
+    p = pyplot()
     fig, ax = p.subplots(figsize=(5.2, 3))
     (prev * 100).plot.bar(ax=ax, rot=0, color=[CLASS_COLOURS.get(c, None) for c in prev.columns])
     ax.set_ylabel("% of images")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dermsynth.report.figures._mpl import CLASS_COLOURS, plt, save
+from dermsynth.core.figures import pyplot
+from dermsynth.report.figures._mpl import CLASS_COLOURS, save
 
 SPLITS = ["train", "val", "test"]
 
@@ -16,7 +17,7 @@ def class_distribution(counts: pd.DataFrame, path: str | Path, title: str = "") 
     order = [s for s in SPLITS if s in counts.index] + sorted(set(counts.index) - set(SPLITS))
     counts = counts.loc[order]
     counts.columns = [str(c).replace("_", " ") for c in counts.columns]
-    p = plt()
+    p = pyplot()
     fig, ax = p.subplots(figsize=(5.2, 3))
     counts.plot.bar(ax=ax, rot=0, color=[CLASS_COLOURS.get(c, None) for c in counts.columns])
     ax.set_ylabel("images")

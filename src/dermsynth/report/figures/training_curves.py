@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dermsynth.report.figures._mpl import plt, save
+from dermsynth.core.figures import pyplot
+from dermsynth.report.figures._mpl import save
 
 #: Panels: title -> (stats keys, a matching key prefix for names that vary between versions).
 PANELS = {
@@ -34,7 +35,7 @@ def training_curves(rows: list[dict], path: str | Path, x: str = "kimg") -> Path
             panels.append((title, lines))
     if not panels:
         return None
-    p = plt()
+    p = pyplot()
     fig, axes = p.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.6), squeeze=False)
     for ax, (title, lines) in zip(axes[0], panels, strict=True):
         for key, xs, ys in lines:
