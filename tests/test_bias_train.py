@@ -10,12 +10,12 @@ import pytest
 
 from dermsynth.bias.audit import audit_dataset, decisions, parse_method
 from dermsynth.bias.model import load_model, predict_proba
-from dermsynth.bias.train import TrainConfig, train_classifier
+from dermsynth.bias.train import ArtifactTrainConfig, train_classifier
 from dermsynth.core.io import read_rgb
 from dermsynth.core.manifest import read_manifest
 from dermsynth.core.stats import read_jsonl
 
-CFG = TrainConfig(weights=None, size=32, epochs=1, batch_size=8, holdout=0.3, tta=False, device="cpu")
+CFG = ArtifactTrainConfig(weights=None, size=32, epochs=1, batch_size=8, holdout=0.3, tta=False, device="cpu")
 
 
 @pytest.fixture(scope="module")

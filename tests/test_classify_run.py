@@ -154,13 +154,13 @@ def test_frozen_backbone_trains_only_the_head(toy, tmp_path):
     import torch
 
     from dermsynth.classify.data import load_dataset
-    from dermsynth.classify.experiment import ModelConfig, TrainConfig
+    from dermsynth.classify.experiment import ClassifierTrainConfig, ModelConfig
     from dermsynth.classify.models import build_classifier
     from dermsynth.classify.train import train_setup
 
     df = load_dataset(toy / "real")
     tr, va = df[df.split == "train"], df[df.split == "val"]
-    cfg = TrainConfig(epochs=1, batch_size=16, lr=0.05, workers=0, freeze_backbone=True)
+    cfg = ClassifierTrainConfig(epochs=1, batch_size=16, lr=0.05, workers=0, freeze_backbone=True)
     torch.manual_seed(0)
     start = build_classifier("tiny-cnn", "none").model.state_dict()
     clf, st = train_setup(

@@ -5,7 +5,7 @@ So Fast", ISIC Workshop @ CVPR 2020): dark_corner, hair, ruler, ink, gel_bubble,
 
 Public API: :func:`detect` / :func:`scores` (classical detectors, :data:`DETECTORS`, :data:`THRESHOLDS`,
 :data:`ALIASES`, :class:`ArtifactResult`); :func:`audit_dataset` (method from :func:`parse_method`);
-:func:`evaluate_dataset`; :func:`train_classifier` (:class:`TrainConfig`), :func:`load_model`,
+:func:`evaluate_dataset`; :func:`train_classifier` (:class:`ArtifactTrainConfig`), :func:`load_model`,
 :func:`predict_proba`; :func:`read_annotations`, :func:`labels_dataset`. Imports are lazy:
 ``import dermsynth.bias`` loads neither OpenCV nor pandas (``core.lazy``).
 """
@@ -24,7 +24,7 @@ _PUBLIC = {
     "audit_dataset": "dermsynth.bias.audit",
     "parse_method": "dermsynth.bias.audit",
     "evaluate_dataset": "dermsynth.bias.evaluate",
-    "TrainConfig": "dermsynth.bias.train",
+    "ArtifactTrainConfig": "dermsynth.bias.train",
     "train_classifier": "dermsynth.bias.train",
     "load_model": "dermsynth.bias.model",
     "predict_proba": "dermsynth.bias.model",

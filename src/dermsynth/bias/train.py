@@ -30,7 +30,7 @@ STATE_FILE = "training-state.pt"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class ArtifactTrainConfig:
     """Options of ``dermsynth bias train`` (defaults: CPU in minutes at 128 px)."""
 
     model: str = "tf_efficientnet_lite0"
@@ -57,7 +57,7 @@ class Prepared:
     hold: np.ndarray  # bool [N]
 
 
-def prepare(directory, truth, cfg: TrainConfig, on_image=None) -> Prepared:
+def prepare(directory, truth, cfg: ArtifactTrainConfig, on_image=None) -> Prepared:
     """Load annotated images of the training splits at ``cfg.size``; skip unreadable ones."""
     table = annotated_images(directory, truth)
     table = table[~table["split"].str.lower().isin(EVAL_SPLITS)]
@@ -93,7 +93,7 @@ def augment(x, gen):
     return torch.rot90(x, k, (2, 3)) if k else x
 
 
-def train_epoch(model, opt, sched, prep: Prepared, cfg: TrainConfig, epoch: int, dev) -> float:
+def train_epoch(model, opt, sched, prep: Prepared, cfg: ArtifactTrainConfig, epoch: int, dev) -> float:
     """One pass over the training part in seeded random order; returns the mean loss."""
     import torch
 
@@ -115,7 +115,7 @@ def train_epoch(model, opt, sched, prep: Prepared, cfg: TrainConfig, epoch: int,
     return float(np.mean(losses))
 
 
-def predict_holdout(model, prep: Prepared, cfg: TrainConfig, dev) -> np.ndarray:
+def predict_holdout(model, prep: Prepared, cfg: ArtifactTrainConfig, dev) -> np.ndarray:
     """Probabilities [n_holdout, A] on the holdout images (with the same TTA as inference)."""
     model.eval()
     idx = np.flatnonzero(prep.hold)
@@ -141,7 +141,7 @@ def heuristic_on_holdout(prep: Prepared) -> dict[str, dict]:
     return out
 
 
-def _save_state(path: Path, model, opt, sched, epoch: int, best: dict, cfg: TrainConfig) -> None:
+def _save_state(path: Path, model, opt, sched, epoch: int, best: dict, cfg: ArtifactTrainConfig) -> None:
     import torch
 
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
@@ -149,7 +149,7 @@ def _save_state(path: Path, model, opt, sched, epoch: int, best: dict, cfg: Trai
         torch.save({**state, "epoch": epoch, "best": best, "config": json.dumps(asdict(cfg))}, tmp)
 
 
-def _setup(prep: Prepared, cfg: TrainConfig, out_dir: Path):
+def _setup(prep: Prepared, cfg: ArtifactTrainConfig, out_dir: Path):
     import torch
 
     from dermsynth.core import distributed
@@ -181,7 +181,7 @@ def train_classifier(
     directory: str | os.PathLike,
     out_dir: str | os.PathLike,
     truth: str | os.PathLike | None = None,
-    cfg: TrainConfig = TrainConfig(),
+    cfg: ArtifactTrainConfig = ArtifactTrainConfig(),
     on_image=None,
     on_epoch=None,
 ) -> Path:

@@ -49,7 +49,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class ClassifierTrainConfig:
     """How each setup's classifier is trained (``experiment.train``)."""
 
     epochs: int = 20  # most epochs (early stopping may end sooner)
@@ -115,7 +115,7 @@ class Experiment:
     data: dict[str, Any] = field(default_factory=dict)  # named data sources (``real`` is required)
     sizes: SizesConfig = SizesConfig()  # images per setup
     model: ModelConfig = ModelConfig()  # the network
-    train: TrainConfig = TrainConfig()  # training of each setup
+    train: ClassifierTrainConfig = ClassifierTrainConfig()  # training of each setup
     eval: EvalConfig = EvalConfig()  # judging on the real test set
     setups: tuple[SetupSpec, ...] = ()  # the training sets compared
     base_dir: str = "."  # relative data paths are resolved against the experiment file's folder
@@ -125,16 +125,16 @@ class Experiment:
 
 
 #: Named presets for model + training (DESIGN.md 3.2).
-PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
-    "default": (ModelConfig(), TrainConfig()),
-    "thesis": (ModelConfig("efficientnet_b2", "imagenet", 260), TrainConfig(epochs=30, patience=5)),
+PRESETS: dict[str, tuple[ModelConfig, ClassifierTrainConfig]] = {
+    "default": (ModelConfig(), ClassifierTrainConfig()),
+    "thesis": (ModelConfig("efficientnet_b2", "imagenet", 260), ClassifierTrainConfig(epochs=30, patience=5)),
     "cpu": (
         ModelConfig("tf_efficientnet_lite0", "imagenet", 128),
-        TrainConfig(epochs=4, batch_size=32, lr=3e-4, patience=2, workers=1),
+        ClassifierTrainConfig(epochs=4, batch_size=32, lr=3e-4, patience=2, workers=1),
     ),
     "tiny": (
         ModelConfig("tiny-cnn", "none", 32),
-        TrainConfig(epochs=6, batch_size=16, eval_batch_size=64, lr=3e-3, patience=3, workers=0),
+        ClassifierTrainConfig(epochs=6, batch_size=16, eval_batch_size=64, lr=3e-3, patience=3, workers=0),
     ),
 }
 
@@ -230,7 +230,7 @@ def experiment_from_dict(d: dict[str, Any], base_dir: str | os.PathLike = ".") -
         data=dict(data),
         sizes=sizes,
         model=model,
-        train=_sub(TrainConfig, train0, d.get("train"), "train"),
+        train=_sub(ClassifierTrainConfig, train0, d.get("train"), "train"),
         eval=_sub(EvalConfig, EvalConfig(), d.get("eval"), "eval"),
         setups=setups,
         base_dir=str(Path(base_dir).resolve()),
@@ -255,7 +255,7 @@ def experiment_from_json(d: dict[str, Any]) -> Experiment:
         data=d["data"],
         sizes=SizesConfig(**d["sizes"]),
         model=ModelConfig(**d["model"]),
-        train=TrainConfig(**d["train"]),
+        train=ClassifierTrainConfig(**d["train"]),
         eval=EvalConfig(**d["eval"]),
         setups=tuple(
             SetupSpec(

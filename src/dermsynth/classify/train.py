@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dermsynth.classify.experiment import ModelConfig, TrainConfig
+from dermsynth.classify.experiment import ClassifierTrainConfig, ModelConfig
 from dermsynth.classify.loader import (
     ImageTable,
     balanced_indices,
@@ -124,7 +124,7 @@ def train_epoch(model, loader, opt, device, amp: bool, frozen: bool = False) -> 
     return total / max(seen, 1), seen
 
 
-def epoch_lr(cfg: TrainConfig, epoch: int) -> float:
+def epoch_lr(cfg: ClassifierTrainConfig, epoch: int) -> float:
     """Learning rate of ``epoch`` (0-based): constant, or a half cosine from ``lr`` to 0 over ``epochs``."""
     if cfg.lr_schedule == "constant":
         return cfg.lr
@@ -145,7 +145,7 @@ def train_setup(
     train_df: pd.DataFrame,
     val_df: pd.DataFrame,
     model_cfg: ModelConfig,
-    train_cfg: TrainConfig,
+    train_cfg: ClassifierTrainConfig,
     out_dir: Path,
     seed: int,
     device,

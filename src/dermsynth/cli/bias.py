@@ -65,9 +65,9 @@ def train(
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Train the multi-label artifact classifier; rerun the same command to resume."""
-    from dermsynth.bias.train import TrainConfig, train_classifier
+    from dermsynth.bias.train import ArtifactTrainConfig, train_classifier
 
-    cfg = TrainConfig(
+    cfg = ArtifactTrainConfig(
         model=model_name,
         weights=None if weights.lower() in ("none", "random") else weights,
         size=size,

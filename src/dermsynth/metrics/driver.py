@@ -291,7 +291,7 @@ def evaluate(
     opts = opts or MetricOptions()
     if (G is None) == (fake_dir is None):
         raise ValueError(
-            "give exactly one of a synthetic image directory (--fake) or a generator (--network)"
+            "give exactly one of a synthetic image directory (--synthetic) or a generator (--network)"
         )
     specs = check_metrics(metrics, G is not None, opts)
     ev = Evaluation(specs, real_dir, opts, G=G, fake_dir=fake_dir, progress=progress)
