@@ -405,3 +405,21 @@ def test_cli_choices_are_the_library_lists():
     for enum, names in ((cli.Preset, PRESET_NAMES), (cli.Aug, AUG_MODES), (cli.AugPipe, AUGPIPE_SPECS),
                         (cli.AugmentImpl, AUGMENT_IMPLS), (cli.Precision, PRECISIONS)):  # fmt: skip
         assert sorted(e.value for e in enum) == sorted(names), enum.__name__
+
+
+@pytest.mark.parametrize("cfg_name, res", [("auto", 64), ("paper256", 256), ("cifar", 32), ("tiny", 16)])
+def test_the_preset_is_resolved_once_into_the_config(cfg_name, res):
+    """The architecture fields come from the preset into TrainConfig, and the networks from TrainConfig alone."""
+    from dermsynth.gan.presets import get_preset
+    from dermsynth.gan.train.build import network_config
+
+    pr = get_preset(cfg_name, res=res)
+    tc = resolve_train_config(cfg_name, res, data="x", c_dim=2, cond=True)
+    fields = ("z_dim", "w_dim", "g_architecture", "d_architecture", "map", "mbstd", "cbase", "cmax")
+    assert {f: getattr(tc, f) for f in fields} == {f: getattr(pr, f) for f in fields}
+    nets = network_config(tc, 2)
+    assert nets["G"]["mapping_kwargs"]["num_layers"] == tc.map and nets["D"]["channel_base"] == tc.cbase
+    fp32 = resolve_train_config(cfg_name, res, data="x", precision="fp32")
+    assert (fp32.num_fp16_res, fp32.conv_clamp) == (0, None)
+    g = network_config(fp32, 0)["G"]["synthesis_kwargs"]
+    assert (g["num_fp16_res"], g["conv_clamp"]) == (0, None)

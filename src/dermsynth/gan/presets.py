@@ -130,7 +130,11 @@ def get_preset(cfg: str = "auto", res: int = 256, gpus: int = 1, **overrides) ->
 
 
 def network_kwargs(p: GanPreset, res: int, c_dim: int, img_channels: int = 3) -> tuple[dict, dict]:
-    """Constructor kwargs of (Generator, Discriminator) for a preset, as ``train.py`` builds them."""
+    """Constructor kwargs of (Generator, Discriminator) for a preset, as ``train.py`` builds them.
+
+    ``p`` is a :class:`GanPreset` or anything with its architecture fields under the same names (the
+    training config ``gan.train.TrainConfig`` has them).
+    """
     g = dict(
         z_dim=p.z_dim, c_dim=c_dim, w_dim=p.w_dim, img_resolution=res, img_channels=img_channels,
         mapping_kwargs=dict(num_layers=p.map),

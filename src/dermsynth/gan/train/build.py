@@ -28,19 +28,13 @@ class Phase:
 
 
 def network_config(cfg: TrainConfig, c_dim: int) -> dict[str, dict]:
-    """The constructor arguments of G and D for ``cfg`` (z_dim, w_dim, mapping depth, channels,
-    architectures, fp16 blocks, conv clamp, minibatch-std group), as the official ``train.py`` builds
-    them; written to ``config.json`` under ``networks``.
+    """The constructor arguments of G and D for ``cfg``, as the official ``train.py`` builds them; written
+    to ``config.json`` under ``networks``. Everything comes from ``cfg`` (the preset was resolved once,
+    into it, by ``resolve_train_config``: z/w size, mapping depth, channels, architectures, fp16 blocks,
+    conv clamp, minibatch-std group)."""
+    from dermsynth.gan.presets import network_kwargs
 
-    ``precision``: ``fp16``/``bf16`` keep the preset's mixed-precision blocks (used on CUDA only) and
-    conv clamping; ``fp32`` turns both off, as the official ``--fp32``.
-    """
-    from dermsynth.gan.presets import get_preset, network_kwargs
-
-    overrides = dict(map=cfg.map, mbstd=cfg.mbstd, cbase=cfg.cbase, cmax=cfg.cmax)
-    if cfg.precision == "fp32":  # official --fp32: no fp16 blocks and no activation clamping
-        overrides.update(num_fp16_res=0, conv_clamp=None)
-    g, d = network_kwargs(get_preset(cfg.cfg, res=cfg.res, gpus=cfg.gpus, **overrides), cfg.res, c_dim)
+    g, d = network_kwargs(cfg, cfg.res, c_dim)
     return {"G": g, "D": d}
 
 

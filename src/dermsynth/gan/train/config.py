@@ -47,6 +47,12 @@ class TrainConfig:
     mbstd: int = 4  # minibatch-std group size
     cbase: int = 32768  # channel base (official fmaps * 32768)
     cmax: int = 512  # channel max
+    z_dim: int = 512  # size of the latent z
+    w_dim: int = 512  # size of the intermediate latent w
+    g_architecture: str = "skip"  # G output structure: orig | skip | resnet
+    d_architecture: str = "resnet"  # D structure: orig | skip | resnet
+    num_fp16_res: int = 4  # fp16 in the N highest-resolution blocks (0 with precision fp32)
+    conv_clamp: float | None = 256  # activation clamp of the fp16 blocks (None with precision fp32)
     # -- G moving average
     ema_kimg: float = 10.0  # half-life of G_ema in kimg
     ema_rampup: float | None = 0.05  # half-life at most ema_rampup * kimg so far (None = off)
@@ -129,6 +135,12 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
         pl_weight=pr.pl_weight,
         style_mixing=pr.style_mixing,
         precision="fp16" if pr.num_fp16_res > 0 else "fp32",
+        z_dim=pr.z_dim,
+        w_dim=pr.w_dim,
+        g_architecture=pr.g_architecture,
+        d_architecture=pr.d_architecture,
+        num_fp16_res=pr.num_fp16_res,
+        conv_clamp=pr.conv_clamp,
     )
     # Official micro-batch: the preset's batch over the GPUs it was tuned for (``auto``: this run's
     # GPUs), or --batch over this run's GPUs; never more than a process's share of the batch.
@@ -139,6 +151,8 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
     if user.get("resume"):  # official: react faster and skip EMA ramp-up when fine-tuning
         spec.update(ada_kimg=100, ema_rampup=None)
     spec.update(user)
+    if spec["precision"] == "fp32":  # official --fp32: no fp16 blocks and no activation clamping
+        spec.update(num_fp16_res=0, conv_clamp=None)
     return validate(TrainConfig(cfg=cfg, res=res, gpus=gpus, **spec))
 
 
