@@ -90,17 +90,10 @@ class TrainConfig:
 AUG_MODES = ("ada", "noaug", "fixed")
 PRECISIONS = ("fp32", "fp16", "bf16")
 
-#: CLI option -> GanPreset field, for options that change the networks or the preset's defaults.
-_PRESET_FIELDS = {
-    "batch": "batch",
-    "gamma": "gamma",
-    "glr": "lrate",
-    "map": "map",
-    "mbstd": "mbstd",
-    "cbase": "cbase",
-    "cmax": "cmax",
-    "ema_kimg": "ema_kimg",
-}
+#: Options that also override the preset before it is resolved (the rest apply after it); ``glr``
+#: overrides the preset's single ``lrate``, so an unset ``dlr`` follows it.
+_PRESET_OPTIONS = {"batch": "batch", "gamma": "gamma", "glr": "lrate", "map": "map", "mbstd": "mbstd",
+                   "cbase": "cbase", "cmax": "cmax", "ema_kimg": "ema_kimg"}  # fmt: skip
 
 
 def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> TrainConfig:
@@ -109,7 +102,7 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
     As in the official ``train.py``, ``--batch`` does not change the preset's gamma, EMA or mbstd group.
     ``None`` overrides are ignored, so CLI options left unset keep the preset's value.
     """
-    from dermsynth.gan.presets import get_preset
+    from dermsynth.gan.presets import GanPreset, get_preset
 
     if res < 4 or res & (res - 1):
         raise ValueError(f"resolution must be a power of two >= 4, got {res}")
@@ -118,30 +111,14 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
     if unknown:
         raise ValueError(f"unknown training option(s) {unknown}")
     user = {k: v for k, v in overrides.items() if v is not None}
-    preset_over = {_PRESET_FIELDS[k]: v for k, v in user.items() if k in _PRESET_FIELDS}
+    preset_over = {_PRESET_OPTIONS[k]: v for k, v in user.items() if k in _PRESET_OPTIONS}
     pr = get_preset(cfg, res=res, gpus=gpus, **preset_over)
-    spec = dict(
-        kimg=pr.kimg,
-        batch=pr.batch,
-        gamma=pr.gamma,
-        glr=pr.lrate,
-        dlr=pr.lrate,
-        map=pr.map,
-        mbstd=pr.mbstd,
-        cbase=pr.cbase,
-        cmax=pr.cmax,
-        ema_kimg=pr.ema_kimg,
-        ema_rampup=pr.ema_rampup,
-        pl_weight=pr.pl_weight,
-        style_mixing=pr.style_mixing,
-        precision="fp16" if pr.num_fp16_res > 0 else "fp32",
-        z_dim=pr.z_dim,
-        w_dim=pr.w_dim,
-        g_architecture=pr.g_architecture,
-        d_architecture=pr.d_architecture,
-        num_fp16_res=pr.num_fp16_res,
-        conv_clamp=pr.conv_clamp,
-    )
+    # One name per idea: every field the preset shares with TrainConfig is copied under its own name.
+    shared = {f.name for f in dataclasses.fields(GanPreset)} & {
+        f.name for f in dataclasses.fields(TrainConfig)
+    }
+    spec = {name: getattr(pr, name) for name in sorted(shared)}
+    spec.update(glr=pr.lrate, dlr=pr.lrate, precision="fp16" if pr.num_fp16_res > 0 else "fp32")
     # Official micro-batch: the preset's batch over the GPUs it was tuned for (``auto``: this run's
     # GPUs), or --batch over this run's GPUs; never more than a process's share of the batch.
     batch_gpu = user["batch"] // gpus if user.get("batch") else pr.batch // pr.ref_gpus
