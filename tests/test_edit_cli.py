@@ -124,6 +124,8 @@ def test_cli_svm_apply_evaluate_on_toy(tmp_path, toy):
         svm,
         "--num",
         "24",
+        "--pool",
+        "200",
         "--alphas",
         "-3,3",
         "--detector",
@@ -137,6 +139,10 @@ def test_cli_svm_apply_evaluate_on_toy(tmp_path, toy):
     assert len(t) == 2 and t.loc[t["best"], "alpha"].tolist() == [-3.0]
     summary = json.loads((ev / "table.json").read_text())
     assert summary["best"]["alpha"] == -3.0 and "LPIPS" in summary["perceptual_distance"]
+    assert summary["settings"]["pool"] == 200 and 24 <= summary["seeds_searched"] <= 224
+    assert (t["n_present"] >= 12).all()  # half of the 24, found in the pool when the first 24 lack them
+    if summary["seeds_searched"] > 24:
+        assert (t["n_present"] == 12).all() and (t["n"] > 24).all()
     assert (ev / "figure.png").exists() and (ev / "best_strip.png").exists()
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dermsynth.edit import Directions, EvalSettings, choose_best, evaluate_directions, get_scorer
+from dermsynth.edit import (
+    Directions,
+    EvalSettings,
+    choose_best,
+    evaluate_directions,
+    evaluation_samples,
+    get_scorer,
+)
 from dermsynth.edit.measure import masked_ssim, plot_table
 
 COLUMNS = {
@@ -75,6 +82,37 @@ def test_evaluation_finds_the_frame_direction_on_toy_generator():
     # outside the frame, removing it changes less than moving the lesion
     assert by.loc[1, "ssim_outside"] > max(0.8, by.loc[0, "ssim_outside"])
     assert t.loc[t["best"], "index"].tolist() == [1]
+
+
+def test_pool_finds_rare_framed_samples_and_measures_their_removal():
+    """Frames on ~4% of samples (w . u > 1.75): 32 seeds hold one or two; the pool search adds framed
+    samples from later seeds (in seed order) until half the set is framed, and removal is measured there."""
+    from dermsynth.edit.sampling import map_seeds, synthesize
+    from test_edit_standin import ToyFrameG
+
+    G = ToyFrameG(w_dim=8, frame_offset=1.75)
+    det = get_scorer("dark_corner")
+    base = evaluation_samples(G, EvalSettings(num=32, batch_size=32), det)
+    k0 = int(base.det.present.sum())
+    assert len(base.images) == 32 and base.searched == 32 and k0 < 4
+    s = EvalSettings(num=32, alphas=(-3.0,), batch_size=32, pool=2000)
+    got = evaluation_samples(G, s, det)
+    assert int(got.det.present.sum()) == 16 and len(got.images) == 32 + 16 - k0 and got.det.present[32:].all()
+    np.testing.assert_array_equal(got.images[:32], base.images)  # the first num seeds come first, unchanged
+    assert 32 < got.searched < 2032
+    # the added samples are the first framed ones of the searched seeds, whatever the search's batching
+    seeds = range(32, got.searched)
+    present = det(synthesize(G, map_seeds(G, seeds, None), "const", 500, "cpu")).present
+    want = np.flatnonzero(present)[: 16 - k0]
+    np.testing.assert_allclose(got.ws[32:].numpy(), map_seeds(G, [seeds[i] for i in want], None).numpy())
+    assert len(present) - 64 <= want[-1] < len(present)  # the search stopped in the batch (64) that filled it
+    # u at alpha -3 removes the frames: measured on the 16 framed samples, not the one or two of the first 32
+    t = evaluate_directions(
+        G, Directions(G.u.numpy()[None], [1.0], [], "svm"), [0], det, None, s, samples=got
+    )
+    assert (
+        t.loc[0, "n_present"] == 16 and t.loc[0, "removed_frac"] >= 0.9 and t.loc[0, "n"] == len(got.images)
+    )
 
 
 def test_best_rule_respects_thresholds():

@@ -122,13 +122,16 @@ def make_generator(c_dim: int = 2, res: int = 32):
 
 
 class ToyFrameG(nn.Module):
-    """Frame where w . u > 0 (frame darkness ~ sigmoid(4 w . u)); lesion radius follows w . v.
+    """Frame where w . u > frame_offset (darkness ~ sigmoid(4 (w . u - offset))); lesion radius follows w . v.
 
     ``frame_ws`` / ``lesion_ws`` say which ws index controls which, so layer-range edits matter.
     """
 
-    def __init__(self, w_dim: int = 8, res: int = 32, c_dim: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self, w_dim: int = 8, res: int = 32, c_dim: int = 0, seed: int = 0, frame_offset: float = 0.0
+    ) -> None:
         super().__init__()
+        self.frame_offset = frame_offset  # frames where w . u > frame_offset (rare when it is large)
         g = torch.Generator().manual_seed(seed)
         u, v = torch.randn(2, w_dim, generator=g)
         v = v - (v @ u) / (u @ u) * u
@@ -145,7 +148,7 @@ class ToyFrameG(nn.Module):
         skin = torch.tensor([0.55, 0.15, 0.05]).view(1, 3, 1, 1)
         lesion = torch.tensor([-0.45, -0.65, -0.7]).view(1, 3, 1, 1)
         black = torch.full((1, 3, 1, 1), -0.95)
-        fr = torch.sigmoid(4 * (ws[:, self.frame_ws] @ self.u)).view(-1, 1, 1, 1)
+        fr = torch.sigmoid(4 * (ws[:, self.frame_ws] @ self.u - self.frame_offset)).view(-1, 1, 1, 1)
         rad = (0.35 + 0.15 * torch.tanh(ws[:, self.lesion_ws] @ self.v)).view(-1, 1, 1, 1)
         inside = torch.sigmoid((rad - self.r) * 40)
         img = skin + (lesion - skin) * inside

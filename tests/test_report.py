@@ -278,3 +278,15 @@ def test_cleaning_figures_take_their_thesis_numbers(tmp_path):
     assert figure_number(frame, "skin-inpaint") == figure_number(frame, "telea") == "Fig. 4.2"
     assert figure_number(hair, "crop") == "Fig. 4.3"
     assert figure_number(Path("figures/quality.png"), "crop") == ""
+
+
+def test_edit_sentence_says_where_framed_samples_were_found():
+    from dermsynth.report.stages.edit import best_sentence
+
+    best = {"method": "svm", "index": 0, "alpha": -3.0, "n": 48, "n_present": 16, "removed_frac": 0.75,
+            "class_kept": 1.0, "lesion_iou": 0.9, "eligible": True}  # fmt: skip
+    pooled = best_sentence(best, searched=416)
+    assert "from 75% of framed samples (12 of 16; 48 measured, found among 416 seeds)" in pooled
+    assert "(12 of 16; 48 sampled)" in best_sentence(best)  # no search beyond the first n
+    none = best_sentence(best | {"n_present": 0, "removed_frac": None}, searched=2064)
+    assert "fired on none of the 2,064 generated samples" in none

@@ -138,6 +138,12 @@ def evaluate(
     alphas: str = typer.Option("-3,3", "--alphas", help="Alphas per direction (both signs by default)"),
     num: int = typer.Option(64, "--num", help="Samples (seeds seed-offset ..)"),
     seed_offset: int = typer.Option(0, "--seed-offset", help="First seed"),
+    pool: int = typer.Option(
+        0,
+        "--pool",
+        help="Also search the next POOL seeds for samples where the detector fires, adding them until "
+        "half the samples have the artifact (a generator that rarely draws it still gets measured)",
+    ),
     class_name: str | None = typer.Option(None, "--class", help="One class; default all classes in turn"),
     layers: str | None = typer.Option(
         None, "--layers", help="ws indices to move (default: the file's layers)"
@@ -168,9 +174,10 @@ def evaluate(
     from dermsynth.edit.jobs import EvaluateConfig
     from dermsynth.edit.jobs import evaluate as run
 
-    cfg = EvaluateConfig(str(network), str(directions_file), str(out), indices, alphas, num, seed_offset,
-                         class_name, layers, trunc, detector, class_scorer, min_lesion_iou, min_class_kept,
-                         lpips, batch_size, device)  # fmt: skip
+    cfg = EvaluateConfig(str(network), str(directions_file), str(out), indices, alphas, num=num,
+                         seed_offset=seed_offset, pool=pool, class_name=class_name, layers=layers, trunc=trunc,
+                         detector=detector, class_scorer=class_scorer, min_lesion_iou=min_lesion_iou,
+                         min_class_kept=min_class_kept, lpips=lpips, batch_size=batch_size, device=device)  # fmt: skip
     table, _ = _run(run, cfg, "evaluating")
     cols = ["index", "alpha", "n_present", "removed_frac", "induced_frac", "ssim_outside", "lesion_iou",
             "class_kept", "eligible", "best"]  # fmt: skip

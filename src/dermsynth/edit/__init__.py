@@ -10,7 +10,7 @@ Public API. The jobs (``dermsynth edit`` and the study pipeline call these, each
 - :class:`Directions`, :func:`save_directions`, :func:`load_directions`
 - :func:`edit_ws`, :func:`edit_strip`, :func:`strip_image`, :func:`until_clean`,
   :func:`edit_to_dataset`, :func:`clean_to_dataset`; :func:`map_seeds`, :func:`synthesize`
-- :func:`evaluate_directions` (module ``measure``), :func:`choose_best`; scorers: :func:`get_scorer`,
+- :func:`evaluate_directions`, :func:`evaluation_samples` (module ``measure``), :func:`choose_best`; scorers: :func:`get_scorer`,
   :func:`register_scorer`
 
 ``import dermsynth.edit`` loads numpy only: the modules that need torch, OpenCV, scikit-image or
@@ -47,6 +47,7 @@ _LAZY = {
     "EvalSettings": "dermsynth.edit.measure",
     "choose_best": "dermsynth.edit.measure",
     "evaluate_directions": "dermsynth.edit.measure",
+    "evaluation_samples": "dermsynth.edit.measure",
     "map_seeds": "dermsynth.edit.sampling",
     "synthesize": "dermsynth.edit.sampling",
     "boundary_from_scores": "dermsynth.edit.svm",
@@ -76,6 +77,7 @@ __all__ = [
     "edit_ws",
     "evaluate",
     "evaluate_directions",
+    "evaluation_samples",
     "find_directions",
     "get_scorer",
     "load_directions",

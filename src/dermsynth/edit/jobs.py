@@ -85,6 +85,7 @@ class EvaluateConfig:
     alphas: str = "-3,3"  # alphas per direction (both signs by default)
     num: int = 64  # samples (seeds seed_offset ..)
     seed_offset: int = 0  # first seed
+    pool: int = 0  # also search the next POOL seeds for samples with the artifact, until half the set has it
     class_name: str | None = None  # one class; None: all classes in turn
     layers: str | None = None  # ws indices to move (None: the file's layers)
     trunc: float = 1.0  # truncation psi
@@ -227,6 +228,7 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
         EvalSettings,
         best_strip,
         evaluate_directions,
+        evaluation_samples,
         save_evaluation,
     )
     from dermsynth.edit.scores import get_scorer
@@ -253,16 +255,22 @@ def evaluate(cfg: EvaluateConfig, progress: Progress = _noop_progress, log: Log 
         cscorer, cname = get_scorer(cfg.class_scorer, D=D, device=dev), cfg.class_scorer
     s = EvalSettings(cfg.num, tuple(parse_alphas(cfg.alphas)), tuple(lay) if lay else None,
                      _class(G, cfg.class_name), cfg.trunc, "const", cfg.seed_offset, cfg.batch_size, str(dev),
-                     cfg.min_lesion_iou, cfg.min_class_kept)  # fmt: skip
+                     cfg.min_lesion_iou, cfg.min_class_kept, cfg.pool)  # fmt: skip
     det = get_scorer(cfg.detector)
     dist, perceptual = _perceptual(cfg.lpips, dev, log)
+    samples = evaluation_samples(G, s, det)
+    n_present = int(samples.det.present.sum())
+    log(
+        f"{cfg.detector}: present in {n_present} of {len(samples.images)} samples ({samples.searched} seeds searched)"
+    )
     total = len(idx) * len(s.alphas)
-    table = evaluate_directions(G, dirs, idx, det, cscorer, s, lambda m: progress(m, total), dist)
+    table = evaluate_directions(G, dirs, idx, det, cscorer, s, lambda m: progress(m, total), dist, samples)
     info = {"directions": str(cfg.directions), "network": str(cfg.network), "detector": cfg.detector,
-            "class_scorer": cname, "perceptual_distance": perceptual}  # fmt: skip
+            "class_scorer": cname, "perceptual_distance": perceptual,
+            "seeds_searched": samples.searched}  # fmt: skip
     out = Path(cfg.out)
     best = save_evaluation(table, out, s, info)
-    imgs, mid = best_strip(G, dirs, int(best["index"]), s, det)
+    imgs, mid = best_strip(G, dirs, int(best["index"]), s, det, samples=samples)
     write_png(out / "best_strip.png", strip_image(imgs, mid))
     log(
         f"best: direction {int(best['index'])} at alpha {best['alpha']:+g} (eligible={bool(best['eligible'])});"

@@ -1,6 +1,8 @@
 """Measuring edits instead of eyeballing them (issue 7, Sec. 3).
 
-For each direction and alpha, on ``num`` sampled images (seeds ``seed_offset ..``):
+For each direction and alpha, on ``num`` sampled images (seeds ``seed_offset ..``) and, with ``pool``,
+samples where the detector fires found among the next ``pool`` seeds (:func:`evaluation_samples`: a
+generator that rarely draws the artifact still gets its removal measured on enough samples):
 
 - ``removed_frac``: of the samples where the detector fires, the fraction where it no longer fires
   after the edit; ``induced_frac``: of the clean samples, the fraction where the edit makes it fire;
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pandas as pd
+import torch
 from skimage.color import rgb2lab
 from skimage.metrics import structural_similarity
 
@@ -52,6 +55,7 @@ class EvalSettings:
     device: str = "cpu"
     min_lesion_iou: float = 0.5
     min_class_kept: float = 0.9
+    pool: int = 0
 
 
 def ssim_window(shape: tuple[int, ...]) -> int:
@@ -89,22 +93,70 @@ class _Reference:
     class_present: np.ndarray | None
 
 
-def _sample_ws(G, s: EvalSettings, num: int):
-    seeds = list(range(s.seed_offset, s.seed_offset + num))
+@dataclass
+class Samples:
+    """The evaluation samples: ws [N, num_ws, w_dim], their images, the detector's scores on them and
+    how many seeds were looked at to find them."""
+
+    ws: torch.Tensor
+    images: np.ndarray
+    det: Scores
+    searched: int
+
+
+def _sample_ws(G, s: EvalSettings, seeds: Sequence[int]):
+    """ws of ``seeds``; a conditional G draws class ``class_idx`` or, when None, classes in turn by seed."""
     c_dim = int(getattr(G, "c_dim", 0))
-    labels = (
-        None
-        if c_dim == 0
-        else (np.full(num, s.class_idx) if s.class_idx is not None else np.arange(num) % c_dim)
-    )
+    if c_dim == 0:
+        labels = None
+    elif s.class_idx is not None:
+        labels = np.full(len(seeds), s.class_idx)
+    else:
+        labels = (np.asarray(seeds, np.int64) - s.seed_offset) % c_dim
     return map_seeds(G, seeds, labels, s.truncation_psi, 256, s.device)
 
 
-def _reference(G, s: EvalSettings, detector: Callable, class_scorer: Callable | None):
-    ws = _sample_ws(G, s, s.num)
-    imgs = synthesize(G, ws, s.noise_mode, s.batch_size, s.device)
+def _cat_scores(parts: list[Scores]) -> Scores:
+    masks = None if any(p.masks is None for p in parts) else np.concatenate([p.masks for p in parts])
+    return Scores(
+        np.concatenate([p.scores for p in parts]), np.concatenate([p.present for p in parts]), masks
+    )
+
+
+def _take(x: Scores, keep: np.ndarray) -> Scores:
+    return Scores(x.scores[keep], x.present[keep], None if x.masks is None else x.masks[keep])
+
+
+def evaluation_samples(G, s: EvalSettings, detector: Callable) -> Samples:
+    """Seeds ``seed_offset .. seed_offset + num - 1``; then, when ``pool`` > 0 and the detector fires on
+    fewer than half of them, the samples where it fires among the next ``pool`` seeds (in seed order),
+    added until half of the set has the artifact or the pool is used up."""
+    base = list(range(s.seed_offset, s.seed_offset + s.num))
+    ws = [_sample_ws(G, s, base)]
+    imgs = [synthesize(G, ws[0], s.noise_mode, s.batch_size, s.device)]
+    det = [detector(imgs[0])]
+    want = s.num // 2 - int(det[0].present.sum())
+    start, end = base[-1] + 1 if base else s.seed_offset, s.seed_offset + s.num + max(s.pool, 0)
+    chunk = max(s.batch_size, 64)
+    while want > 0 and start < end:
+        seeds = list(range(start, min(start + chunk, end)))
+        start = seeds[-1] + 1
+        w = _sample_ws(G, s, seeds)
+        im = synthesize(G, w, s.noise_mode, s.batch_size, s.device)
+        d = detector(im)
+        keep = np.flatnonzero(d.present)[:want]
+        if len(keep):
+            ws.append(w[torch.as_tensor(keep)])
+            imgs.append(im[keep])
+            det.append(_take(d, keep))
+            want -= len(keep)
+    return Samples(torch.cat(ws), np.concatenate(imgs), _cat_scores(det), start - s.seed_offset)
+
+
+def _reference(samples: Samples, class_scorer: Callable | None) -> _Reference:
+    imgs = samples.images
     cls = class_scorer(imgs).present if class_scorer else None
-    return ws, _Reference(imgs, detector(imgs), np.stack([lesion_mask(im) for im in imgs]), cls)
+    return _Reference(imgs, samples.det, np.stack([lesion_mask(im) for im in imgs]), cls)
 
 
 def outside_composite(original: np.ndarray, edited: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
@@ -164,12 +216,15 @@ def evaluate_directions(
     settings: EvalSettings = EvalSettings(),
     progress: Callable[[int], None] | None = None,
     distance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    samples: Samples | None = None,
 ) -> pd.DataFrame:
     """One row per (direction index, alpha) with the measures in the module docstring.
 
-    ``distance(a, b)`` (uint8 batches -> [N]), e.g. LPIPS, adds ``lpips_outside``."""
+    ``distance(a, b)`` (uint8 batches -> [N]), e.g. LPIPS, adds ``lpips_outside``; ``samples``: those of
+    :func:`evaluation_samples` (drawn here when None)."""
     s = settings
-    ws, ref = _reference(G, s, detector, class_scorer)
+    samples = samples if samples is not None else evaluation_samples(G, s, detector)
+    ws, ref = samples.ws, _reference(samples, class_scorer)
     rows = []
     for k in indices:
         d = directions.direction(k)
@@ -237,12 +292,18 @@ def save_evaluation(table: pd.DataFrame, out_dir, settings: EvalSettings, info: 
 
 
 def best_strip(
-    G, directions: Directions, index: int, s: EvalSettings, detector: Callable, rows: int = 6
+    G,
+    directions: Directions,
+    index: int,
+    s: EvalSettings,
+    detector: Callable,
+    rows: int = 6,
+    samples: Samples | None = None,
 ) -> tuple[np.ndarray, int]:
     """Strip images [rows, A, H, W, 3] of direction ``index`` over 0, the alphas and their halves,
     on the first evaluation samples where the detector fires (then the others); original column."""
-    ws = _sample_ws(G, s, min(s.num, 4 * rows))
-    present = detector(synthesize(G, ws, s.noise_mode, s.batch_size, s.device)).present
+    samples = samples if samples is not None else evaluation_samples(G, s, detector)
+    ws, present = samples.ws, samples.det.present
     order = np.concatenate([np.flatnonzero(present), np.flatnonzero(~present)])[:rows]
     alphas = sorted({0.0, *s.alphas, *(a / 2 for a in s.alphas)})
     imgs, _, mid = edit_strip(

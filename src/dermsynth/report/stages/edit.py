@@ -51,22 +51,28 @@ def strip_alphas(ev: dict) -> str:
     return "; columns α = " + ", ".join(fmt.signed(a, 2) if a else "0" for a in cols)
 
 
-def best_sentence(best: dict) -> str:
-    """One plain sentence about the best direction (from table.json's ``best`` row)."""
+def best_sentence(best: dict, searched: int | None = None) -> str:
+    """One plain sentence about the best direction (from table.json's ``best`` row; ``searched``: the
+    seeds looked at to find the samples, when the evaluation searched a pool for framed ones)."""
     if not best:
         return "No best direction was recorded (table.json missing)."
     m, k, a = method_name(best.get("method", "")), best.get("index"), fmt.num(best.get("alpha"))
     head = f"{m} direction {k} at α = {fmt.signed(a, 2)}"
     n, framed = fmt.num(best.get("n")), fmt.num(best.get("n_present"))
+    pooled = bool(searched and n and searched > n)  # framed samples were searched for beyond the first n
+    looked = fmt.count(searched if pooled else n)
     if not framed:
         return (
-            f"{head}: the frame detector fired on none of the {fmt.count(n)} generated samples, so frame "
+            f"{head}: the frame detector fired on none of the {looked} generated samples, so frame "
             "removal could not be measured."
         )
     removed = fmt.num(best.get("removed_frac"))
     s = f"{head} removes the frame from {fmt.pct(removed)} of framed samples"
     if removed is not None:
-        s += f" ({fmt.count(round(removed * framed))} of {fmt.count(framed)}; {fmt.count(n)} sampled)"
+        drawn = (
+            f"{fmt.count(n)} measured, found among {looked} seeds" if pooled else f"{fmt.count(n)} sampled"
+        )
+        s += f" ({fmt.count(round(removed * framed))} of {fmt.count(framed)}; {drawn})"
     kept = fmt.num(best.get("class_kept"))
     s += "," + (f" keeps the class in {fmt.pct(kept)}" if kept is not None else " class kept not measured")
     s += f" and the lesion (mask IoU {fmt.rate(best.get('lesion_iou'))})."
@@ -99,7 +105,8 @@ def edit_block(ctx: Ctx, d: Path) -> tuple[Block, str, Figure | None]:
         best.get("method") or (table["method"].iloc[0] if table is not None and "method" in table else "")
     )
     b = Block(title=f"{method_name(method)} directions ({ctx.rel(d)})")
-    sentence = best_sentence(best)
+    searched = fmt.num(ev.get("seeds_searched"))
+    sentence = best_sentence(best, int(searched) if searched is not None else None)
     b.text.append(sentence)
     number = METHOD_FIG.get(method.lower(), ("", ""))[0]
     strip = None
