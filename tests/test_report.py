@@ -290,3 +290,21 @@ def test_edit_sentence_says_where_framed_samples_were_found():
     assert "(12 of 16; 48 sampled)" in best_sentence(best)  # no search beyond the first n
     none = best_sentence(best | {"n_present": 0, "removed_frac": None}, searched=2064)
     assert "fired on none of the 2,064 generated samples" in none
+
+
+def test_leak_sentence_names_the_pixel_features_that_separate():
+    from dermsynth.report.stages.survey import leak_sentence
+
+    lc = {"passed": False, "alpha": 0.001, "accuracy": 0.5, "p_value": 0.56,
+          "pixel": {"classifier": {"accuracy": 1.0, "p_value": 9e-13},
+                    "features": {"block8": {"auc": 0.77, "p_bonferroni": 0.028},
+                                 "noise_std": {"auc": 0.0, "p_bonferroni": 4.8e-7},
+                                 "hf_power_quarter": {"auc": 0.0, "p_bonferroni": 4.8e-7}}}}  # fmt: skip
+    s = leak_sentence(lc)
+    assert s.startswith(
+        "leak check FAILED: a classifier on file-level features alone is 0.50 accurate (p = 0.56)"
+    )
+    assert "one on pixel statistics 1.00 (p < 0.001)" in s
+    assert "noise_std, hf_power_quarter separate synthetic from real" in s and "block8" not in s
+    ok = leak_sentence({"passed": True, "accuracy": 0.5, "p_value": 0.6})
+    assert ok == "leak check passed: a classifier on file-level features alone is 0.50 accurate (p = 0.60)"

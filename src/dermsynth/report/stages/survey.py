@@ -42,13 +42,28 @@ def study_sentence(d: Path) -> str:
             + ")"
         )
     s = f"Study built with {fmt.count(n)} images{parts}"
-    if lc:
-        ok = "passed" if lc.get("passed") else "FAILED"
+    return s + (f"; {leak_sentence(lc)}" if lc else "") + "."
+
+
+def leak_sentence(lc: dict) -> str:
+    """The leak check in words: file-level and (when run) pixel-level results, and which features failed."""
+    s = (
+        f"leak check {'passed' if lc.get('passed') else 'FAILED'}: a classifier on file-level features alone is "
+        f"{fmt.rate(lc.get('accuracy'))} accurate ({fmt.p_eq(lc.get('p_value'))})"
+    )
+    pc = (lc.get("pixel") or {}).get("classifier") or {}
+    if pc:
+        s += f", one on pixel statistics {fmt.rate(pc.get('accuracy'))} ({fmt.p_eq(pc.get('p_value'))})"
+    alpha = fmt.num(lc.get("alpha")) or 0.001
+    feats = [k for k, v in ((lc.get("pixel") or {}).get("features") or {}).items()
+             if (fmt.num(v.get("p_bonferroni")) if isinstance(v, dict) else None) is not None
+             and fmt.num(v.get("p_bonferroni")) < alpha]  # fmt: skip
+    if feats:
         s += (
-            f"; leak check {ok}: a classifier on file-level features alone is {fmt.rate(lc.get('accuracy'))} "
-            f"accurate ({fmt.p_eq(lc.get('p_value'))})"
+            f"; {', '.join(feats)} separate synthetic from real images, so a reader could tell them apart by "
+            "sharpness or noise rather than by the lesion"
         )
-    return s + "."
+    return s
 
 
 def readers_table(r: pd.DataFrame, compact: bool = False) -> pd.DataFrame:
