@@ -99,6 +99,17 @@ def test_shared_keys_and_seed_reach_every_config():
     assert r["gan"]["train"]["seed"] == 7 and r["classify"]["embed"].seed == 7
 
 
+def test_generated_images_are_audited_like_the_data_unless_switched_off():
+    cfg = _demo()
+    cfg["audit"] = {"method": "best", "device": "cpu"}
+    a = check_study(cfg)["generate"]["audit"]
+    assert (a.method, a.device, a.figures) == ("best", "cpu", True)  # the audit section's own config
+    cfg["generate"]["audit"] = False
+    assert check_study(cfg)["generate"]["audit"] is None
+    cfg["generate"]["audit"], cfg["audit"]["enabled"] = True, False
+    assert check_study(cfg)["generate"]["audit"] is None  # no audit of the data, none of the generated
+
+
 def test_gan_section_takes_every_training_option():
     from dermsynth.gan.train.config import TrainConfig
 

@@ -51,7 +51,14 @@ def test_study_end_to_end_and_rerun(tmp_path):
     table = pd.read_csv(out / "classify" / "table.csv")
     assert {"real", "synthetic", "synthetic-noframes", "mixed"} <= set(table["setup"])
     assert table["AUC"].between(0, 1).all()
+    # the generated images were audited like the real ones, and the report sets them side by side
+    gen = pd.read_csv(out / "generate" / "manifest.csv")
+    assert {"dark_corner", "hair", "ruler"} <= set(gen.columns) and len(gen) == 48
     html = (out / "report" / "report.html").read_text()
+    assert (
+        "Does the generator keep the data&#x27;s biases?" in html
+        or "Does the generator keep the data's biases?" in html
+    )
     for sec in ("data", "gan", "metrics", "edit", "classify", "survey", "datacards"):
         assert f"<section id='{sec}'>" in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 8

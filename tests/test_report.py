@@ -308,3 +308,17 @@ def test_leak_sentence_names_the_pixel_features_that_separate():
     assert "noise_std, hf_power_quarter separate synthetic from real" in s and "block8" not in s
     ok = leak_sentence({"passed": True, "accuracy": 0.5, "p_value": 0.6})
     assert ok == "leak check passed: a classifier on file-level features alone is 0.50 accurate (p = 0.60)"
+
+
+def test_generated_biases_beside_real(study):
+    """The generated set's audit columns are set beside the real data's: frames in 3 of 6 generated
+    melanoma images (i % 4 == 3) and none of the others, as in the real data (i % 4 == 1)."""
+    _, text = study
+    plain = htmllib.unescape(re.sub(r"<[^>]+>", " ", text))
+    plain = re.sub(r"\s+", " ", plain)
+    want = (
+        "By the same audit: frames (dark corners) in 50% of generated melanoma and 0% of generated "
+        "not melanoma images (real: 50% and 0%)."
+    )
+    assert want in plain
+    assert "Does the generator keep the data's biases?" in plain

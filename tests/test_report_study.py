@@ -80,7 +80,7 @@ def dataset(d: Path, n: int, source: str, rng, size: int = 64, **extra) -> pd.Da
                         "dark_corner_annotated": int(i % 4 in (1, 2)),
                     }
                     if source != "synthetic"
-                    else {}
+                    else {"dark_corner": int(i % 4 == 3), "hair": 0}  # the generated set's audit columns
                 ),
                 **extra,
             }

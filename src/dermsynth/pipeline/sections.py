@@ -62,6 +62,7 @@ class GenerateConfig:
     ema: bool = True  # use G_ema when the network file has it
     batch_size: int = 32  # images per forward pass (does not change the images)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    audit: bool = True  # when the study audits its data: audit the generated images the same way (does the GAN keep the biases?)
 
 
 @dataclass(frozen=True)

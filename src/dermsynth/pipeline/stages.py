@@ -242,7 +242,16 @@ def latest_network(gan_dir: Path) -> Path:
 
 
 def generate_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
-    return {"generate": sub_config(GenerateConfig, sec, None, "generate")}
+    """``generate: GenerateConfig``; with ``audit`` (default) and an enabled audit stage, the generated
+    images are audited by the audit section's method, so that the report can set their artifact
+    prevalence beside the real images' (the thesis found its GAN kept the frame bias of melanoma)."""
+    g = sub_config(GenerateConfig, sec, None, "generate")
+    audit = (
+        audit_configs(section_of(study, "audit"), study, out, inputs)["audit"]
+        if g.audit and _on("audit")(study)
+        else None
+    )
+    return {"generate": g, "audit": audit}
 
 
 def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
@@ -263,6 +272,12 @@ def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
                      batch_size=g.batch_size, device=dev, class_aware=g.class_aware, w_centers=centers,
                      truncation_cutoff=g.trunc_cutoff, save_ws=g.save_ws, grid=out / "samples.png")  # fmt: skip
     log(f"[generate] {g.per_class} images per class from {net.name}")
+    a: AuditConfig | None = c["audit"]
+    if a is not None:
+        from dermsynth.bias.audit import audit_dataset, parse_method
+
+        audit_dataset(out, parse_method(a.method, a.model), figures=False, device=_pick(a.device))
+        log(f"[generate] audited the generated images ({a.method}): artifact columns in manifest.csv")
 
 
 # --------------------------------------------------------------------------------------- metrics

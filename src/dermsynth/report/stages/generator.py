@@ -13,7 +13,14 @@ from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
 from dermsynth.report.figures.training_curves import training_curves
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
 from dermsynth.report.images import tiles_per_class
-from dermsynth.report.stages.data import is_synthetic, real_datasets
+from dermsynth.report.stages.data import (
+    ARTIFACT_NAMES,
+    SHORT,
+    is_synthetic,
+    manifest,
+    prevalence,
+    real_datasets,
+)
 
 GAN_TITLE = "Generator: training and samples"
 METRICS_TITLE = "Generator: how close to real, and no copies (Table 4.2)"
@@ -258,6 +265,37 @@ def samples_figure(ctx: Ctx, synth: Path, per_class: int = 6) -> Figure | None:
     )
 
 
+def biases_kept(gen: pd.DataFrame, real: pd.DataFrame) -> pd.DataFrame:
+    """Artifact prevalence per class, generated beside real (rows: artifacts both sets were audited for)."""
+    arts = [a for a in gen.index if a in real.index]
+    t = pd.DataFrame({"artifact": [SHORT.get(a, a) for a in arts]})
+    for c in gen.columns:
+        t[f"{fmt.class_label(c)}: generated"] = [fmt.pct(gen.loc[a, c]) for a in arts]
+        if c in real.columns:
+            t[f"{fmt.class_label(c)}: real"] = [fmt.pct(real.loc[a, c]) for a in arts]
+    return t
+
+
+def biases_sentence(gen: pd.DataFrame, real: pd.DataFrame) -> str:
+    """Frames (the thesis's bias) and the real data's largest class gap, generated vs real, in words."""
+    arts = [a for a in gen.index if a in real.index]
+    classes = [c for c in gen.columns if c in real.columns]
+    if not arts or not classes:
+        return ""
+    picks = ["dark_corner"] if "dark_corner" in arts else []
+    if len(classes) >= 2:
+        gap = (real.loc[arts, classes].max(axis=1) - real.loc[arts, classes].min(axis=1)).sort_values(
+            ascending=False
+        )
+        picks += [a for a in gap.index[:1] if a not in picks]
+    parts = []
+    for a in picks:
+        g = " and ".join(f"{fmt.pct(gen.loc[a, c])} of generated {fmt.class_label(c)}" for c in classes)
+        r = " and ".join(fmt.pct(real.loc[a, c]) for c in classes)
+        parts.append(f"{ARTIFACT_NAMES.get(a, a)} in {g} images (real: {r})")
+    return "By the same audit: " + "; ".join(parts) + "."
+
+
 def gan_blocks(ctx: Ctx) -> list[Block]:
     blocks = []
     for i, d in enumerate(ctx.found.gan_runs):
@@ -306,6 +344,7 @@ def build(ctx: Ctx) -> list[StageReport]:
     synth = synthetic_sets(ctx)
     blocks = []
     sample_fig = None
+    bias_line = ""
     for s in synth:
         b = Block(title=f"Generated set {ctx.rel(s)}")
         df = pd.read_csv(s / "manifest.csv", low_memory=False)
@@ -324,6 +363,20 @@ def build(ctx: Ctx) -> list[StageReport]:
         if fig is not None:
             b.items.append(fig)
             sample_fig = sample_fig or fig
+        gprev, reals = prevalence(manifest(s)), real_datasets(ctx)
+        rprev = prevalence(manifest(reals[0])) if reals else pd.DataFrame()
+        if len(gprev) and len(rprev):
+            bias_line = bias_line or biases_sentence(gprev, rprev)
+            b.text.append(biases_sentence(gprev, rprev))
+            b.items.append(
+                Table(
+                    "Does the generator keep the data's biases? Artifact prevalence per class by the audit, "
+                    f"generated beside real ({ctx.rel(reals[0])})",
+                    biases_kept(gprev, rprev),
+                    source=ctx.rel(s),
+                    formatted=True,
+                )
+            )
         if (s / "samples.png").is_file():
             b.items.append(Figure("Sample grid: one row per class", s / "samples.png", source=ctx.rel(s)))
         b.provenance = ctx.provenance(s)
@@ -351,6 +404,8 @@ def build(ctx: Ctx) -> list[StageReport]:
             card.items.append(Figure("Generated images per class", tiles=gen_rows, source=sample_fig.source))
         if not main:
             card.sentences.append("No metrics.json: FID and the memorisation check were not computed.")
+        if bias_line:
+            card.sentences.append(bias_line)
         if main:
             findings.append(("Generator", sentences[0][0].upper() + sentences[0][1:]))
         elif blocks:
