@@ -136,7 +136,8 @@ def evaluation_samples(G, s: EvalSettings, detector: Callable) -> Samples:
     imgs = [synthesize(G, ws[0], s.noise_mode, s.batch_size, s.device)]
     det = [detector(imgs[0])]
     want = s.num // 2 - int(det[0].present.sum())
-    start, end = base[-1] + 1 if base else s.seed_offset, s.seed_offset + s.num + max(s.pool, 0)
+    start = s.seed_offset + s.num
+    end = start + max(s.pool, 0)
     chunk = max(s.batch_size, 64)
     while want > 0 and start < end:
         seeds = list(range(start, min(start + chunk, end)))

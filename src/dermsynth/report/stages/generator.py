@@ -245,12 +245,11 @@ def synthetic_sets(ctx: Ctx) -> list[Path]:
     return out
 
 
-def samples_figure(ctx: Ctx, synth: Path, per_class: int = 6) -> Figure | None:
-    """Figs. 4.4-4.7: per class, a row of real training images and a row of generated ones."""
+def samples_figure(ctx: Ctx, synth: Path, reals: list[Path], per_class: int = 6) -> Figure | None:
+    """Figs. 4.4-4.7: per class, a row of real training images (of ``reals[0]``) and a row of generated ones."""
     gen = tiles_per_class(synth, per_class)
     if not gen:
         return None
-    reals = real_datasets(ctx)
     real = tiles_per_class(reals[0], per_class, split="train") if reals else {}
     rows = {}
     for cls in gen:
@@ -345,9 +344,11 @@ def build(ctx: Ctx) -> list[StageReport]:
     blocks = []
     sample_fig = None
     bias_line = ""
+    reals = real_datasets(ctx)
+    rprev = prevalence(manifest(reals[0])) if reals else pd.DataFrame()
     for s in synth:
         b = Block(title=f"Generated set {ctx.rel(s)}")
-        df = pd.read_csv(s / "manifest.csv", low_memory=False)
+        df = manifest(s)
         per = (
             df.get("class_name", df.get("label", pd.Series(dtype=str)))
             .astype(str)
@@ -359,15 +360,15 @@ def build(ctx: Ctx) -> list[StageReport]:
             + ", ".join(f"{fmt.class_label(c)} {fmt.count(v)}" for c, v in per.items())
             + "."
         )
-        fig = samples_figure(ctx, s)
+        fig = samples_figure(ctx, s, reals)
         if fig is not None:
             b.items.append(fig)
             sample_fig = sample_fig or fig
-        gprev, reals = prevalence(manifest(s)), real_datasets(ctx)
-        rprev = prevalence(manifest(reals[0])) if reals else pd.DataFrame()
+        gprev = prevalence(df)
         if len(gprev) and len(rprev):
-            bias_line = bias_line or biases_sentence(gprev, rprev)
-            b.text.append(biases_sentence(gprev, rprev))
+            line = biases_sentence(gprev, rprev)
+            bias_line = bias_line or line
+            b.text.append(line)
             b.items.append(
                 Table(
                     "Does the generator keep the data's biases? Artifact prevalence per class by the audit, "

@@ -51,13 +51,17 @@ def leak_sentence(lc: dict) -> str:
         f"leak check {'passed' if lc.get('passed') else 'FAILED'}: a classifier on file-level features alone is "
         f"{fmt.rate(lc.get('accuracy'))} accurate ({fmt.p_eq(lc.get('p_value'))})"
     )
-    pc = (lc.get("pixel") or {}).get("classifier") or {}
+    pixel = lc.get("pixel") or {}
+    pc = pixel.get("classifier") or {}
     if pc:
         s += f", one on pixel statistics {fmt.rate(pc.get('accuracy'))} ({fmt.p_eq(pc.get('p_value'))})"
     alpha = fmt.num(lc.get("alpha")) or 0.001
-    feats = [k for k, v in ((lc.get("pixel") or {}).get("features") or {}).items()
-             if (fmt.num(v.get("p_bonferroni")) if isinstance(v, dict) else None) is not None
-             and fmt.num(v.get("p_bonferroni")) < alpha]  # fmt: skip
+    p_adj = {
+        k: fmt.num(v.get("p_bonferroni"))
+        for k, v in (pixel.get("features") or {}).items()
+        if isinstance(v, dict)
+    }
+    feats = [k for k, p in p_adj.items() if p is not None and p < alpha]
     if feats:
         s += (
             f"; {', '.join(feats)} separate synthetic from real images, so a reader could tell them apart by "
