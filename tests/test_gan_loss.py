@@ -162,3 +162,34 @@ def test_all_phases_on_the_real_tiny_networks():
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), phase
     assert float(loss.pl_mean) > 0
+
+
+def test_second_latent_is_drawn_whether_or_not_mixing_happens():
+    """Official loss: randn_like(z) for the second latent is drawn every time, so the stream after
+    run_G is the same for a pass that mixed and one that did not (both happen over these seeds)."""
+    G, D, loss, stats, z, c, real = _setup(style_mixing=0.5)
+    mixed = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        _, ws = loss.run_G(z, c)
+        after = torch.randn(5)
+        torch.manual_seed(seed)
+        torch.randint(1, ws.shape[1], ())
+        torch.rand(())
+        torch.randn_like(z)
+        assert torch.equal(after, torch.randn(5)), seed
+        mixed.add(not torch.allclose(ws, G.mapping(z, c)))
+    assert mixed == {True, False}
+
+
+def test_r1_pass_reports_real_signs_to_ada():
+    """Official loss: the reals' scores and signs of the R1 pass are reported too (ADA counts them)."""
+    seen: list[torch.Tensor] = []
+    G, D, loss, stats, z, c, real = _setup(gamma=1.0)
+    loss.on_real_logits = seen.append
+    loss.accumulate_gradients("Dreg", real, c, z, c, gain=16.0)
+    assert len(seen) == 1 and seen[0].shape == (6, 1)
+    assert torch.allclose(seen[0].detach(), (real.flatten(1) @ D.w).unsqueeze(1))
+    assert torch.equal(stats["Loss/signs/real"][0], seen[0].sign())
+    loss.accumulate_gradients("Dmain", real, c, z, c, gain=1.0)
+    assert len(seen) == 2 and len(stats["Loss/signs/real"]) == 2

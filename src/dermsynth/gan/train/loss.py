@@ -83,8 +83,10 @@ class StyleGAN2Loss:
             cutoff = int(torch.randint(1, num_ws, ()).item()) if num_ws > 1 else num_ws
             if float(torch.rand(())) >= self.cfg.style_mixing:
                 cutoff = num_ws
+            # As the official loss: the second latent is drawn (and mapped) whether or not mixing
+            # happens, so the random stream does not depend on the mixing draw.
+            ws2 = self.G.mapping(torch.randn_like(z), c, update_emas=False)
             if cutoff < num_ws:
-                ws2 = self.G.mapping(torch.randn_like(z), c, update_emas=False)
                 ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
         img = (self.synthesis_main if main else self.G.synthesis)(ws)
         return img, ws
@@ -163,11 +165,13 @@ class StyleGAN2Loss:
         x = real_img.detach().requires_grad_(r1)
         logits = self.run_D(x, real_c, main=not r1)
         loss = torch.zeros_like(logits)
+        # As the official loss, every pass of D over reals reports its scores and signs -- the R1 pass
+        # too -- and the ADA statistic r_t counts them all (1 batch in d_reg_interval + 1 is an R1 one).
+        self.report("Loss/scores/real", logits)
+        self.report("Loss/signs/real", logits.sign())
+        if self.on_real_logits is not None:
+            self.on_real_logits(logits)
         if main:
-            self.report("Loss/scores/real", logits)
-            self.report("Loss/signs/real", logits.sign())
-            if self.on_real_logits is not None:
-                self.on_real_logits(logits)
             loss = loss + F.softplus(-logits)
             self.report("Loss/D/loss", self._loss_dgen + F.softplus(-logits).detach())
         if r1:
