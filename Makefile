@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast lint clean train-gen
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
+
+# Continue the shipped generator's training where the last round stopped (state in training/isic2017-gen/,
+# commit it to keep the round). Runs until KIMG or until stopped (Ctrl-C / SIGTERM: the state is written).
+train-gen: install
+	$(PY) scripts/train_gen.py $(if $(KIMG),--kimg $(KIMG)) $(TRAIN_GEN_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts

@@ -423,3 +423,83 @@ def test_the_preset_is_resolved_once_into_the_config(cfg_name, res):
     assert (fp32.num_fp16_res, fp32.conv_clamp) == (0, None)
     g = network_config(fp32, 0)["G"]["synthesis_kwargs"]
     assert (g["num_fp16_res"], g["conv_clamp"]) == (0, None)
+
+
+_CHILD_KEEP = """
+import sys
+from dermsynth.gan import train as tl
+from dermsynth.gan.train.config import resolve_train_config
+cfg = resolve_train_config("tiny", 16, data=sys.argv[1], cond=True, c_dim=2, batch=4, kimg=1.0, tick=0.008,
+                           snap=1000, device="cpu", keep=sys.argv[3])
+run = tl.train(tl.setup(cfg, sys.argv[2], echo=None))
+print("STOPPED" if run.stopped else "DONE", run.counters.cur_nimg)
+"""
+
+
+def test_sigterm_stops_after_the_step_and_a_new_machine_continues_from_the_kept_state(
+    dataset, tmp_path, one_thread
+):
+    """SIGTERM mid-tick, with no snapshot due: the state is written at the current step and copied to the
+    keep folder; a run directory elsewhere (another machine, another dataset path) continues from it and
+    ends equal to an uninterrupted run."""
+    import shutil
+
+    kimg = 0.048
+    full = tl.train(tl.setup(tiny_cfg(dataset, kimg=kimg, snap=1000), tmp_path / "full", echo=None))
+
+    keep, first = tmp_path / "keep", tmp_path / "machine1"
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD_KEEP, str(dataset), str(first), str(keep)],
+                            env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and len(read_jsonl(first / "stats.jsonl")) < 3:
+            time.sleep(0.02)
+        assert proc.poll() is None, "child ended before it could be stopped"
+        os.kill(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0 and out.startswith("STOPPED"), out
+    stopped_at = int(out.split()[1])
+    assert 0 < stopped_at < kimg * 1000
+    kept = sorted(p.name for p in keep.glob("training-state-*.pt"))
+    assert len(kept) == 1 and {"config.json", "stats.jsonl", "log.txt"} <= {p.name for p in keep.iterdir()}
+
+    moved = shutil.copytree(dataset, tmp_path / "elsewhere" / dataset.name)  # same data, another path
+    second = tmp_path / "machine2"
+    run = tl.setup(tiny_cfg(moved, kimg=kimg, snap=1000, keep=str(keep)), second, echo=None)
+    assert run.counters.cur_nimg == stopped_at
+    assert "continuing from its state" in (second / "log.txt").read_text()
+    tl.train(run)
+    assert (run.counters.cur_nimg, run.counters.batch_idx) == (
+        full.counters.cur_nimg,
+        full.counters.batch_idx,
+    )
+    assert float(run.augment_pipe.p) == pytest.approx(float(full.augment_pipe.p))
+    for (k, a), b in zip(full.G_ema.state_dict().items(), run.G_ema.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5), k
+    for (k, a), b in zip(full.D.state_dict().items(), run.D.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5), k
+    assert sorted(p.name for p in keep.glob("training-state-*.pt")) == [f"training-state-{0:06d}.pt"]
+
+
+def test_a_kept_state_of_another_dataset_is_refused(dataset, tmp_path):
+    keep = tmp_path / "keep"
+    tl.train(tl.setup(tiny_cfg(dataset, kimg=0.008, keep=str(keep)), tmp_path / "a", echo=None))
+    assert list(keep.glob("training-state-*.pt"))
+    other = make_disk_dataset(tmp_path / "other", n=24, seed=1)
+    relabel = json.loads((other / "dataset.json").read_text())
+    relabel["labels"] = [[f, 1 - lab] for f, lab in relabel["labels"]]  # same files, other labels
+    (other / "dataset.json").write_text(json.dumps(relabel))
+    with pytest.raises(ValueError, match="another dataset"):
+        tl.setup(tiny_cfg(other, kimg=0.016, keep=str(keep)), tmp_path / "b", echo=None)
+
+
+def test_speed_options_and_paths_do_not_change_the_run_identity(dataset):
+    base = tiny_cfg(dataset)
+    moved = Path("/elsewhere") / dataset.name
+    for data, change in ((dataset, dict(channels_last=True)), (dataset, dict(compile=True)), (moved, {}),
+                         (dataset, dict(keep="/x")), (dataset, dict(kimg=9.0))):  # fmt: skip
+        assert run_name(tiny_cfg(data, **change)) == run_name(base), change
+    assert run_name(tiny_cfg(dataset, gamma=3.0)) != run_name(base)

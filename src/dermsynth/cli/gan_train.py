@@ -125,6 +125,12 @@ def train_command(
     ),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the non-regularisation passes."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    keep: Path | None = typer.Option(
+        None,
+        "--keep",
+        help="Also keep the newest training state and the run's records in this folder (e.g. in git); "
+        "a run directory without a newer state continues from it.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
 ) -> None:
     """Train a (conditional) StyleGAN2-ADA; rerunning the same command resumes the run.
@@ -133,7 +139,8 @@ def train_command(
 
       dermsynth gan train --data isic2017-train-64 --out runs --cond --mirror --cbase 2048 --cmax 128 --map 2 --precision fp32 --kimg 200
 
-    Transfer learning from a shipped network: add --resume isic2017-gen.
+    Transfer learning from a shipped network: add --resume isic2017-gen. SIGTERM or Ctrl-C stops after
+    the current step with the training state written; the same command continues exactly.
     """
     from dermsynth.core import distributed as dist
     from dermsynth.core.io import to_json
@@ -150,7 +157,7 @@ def train_command(
             augpipe=augpipe.value, augment_impl=augment_impl.value, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
             precision="fp32" if fp32 else precision and precision.value, channels_last=channels_last or None, tf32=tf32 or None,
-            compile=compile_ or None, device=device,
+            compile=compile_ or None, device=device, keep=str(Path(keep).resolve()) if keep else None,
         )  # fmt: skip
         run_dir = Path(out) / run_name(tc)
         if dry_run:
@@ -169,4 +176,9 @@ def train_command(
         with progress() as bar:
             task = bar.add_task("train", total=total, completed=run.counters.cur_nimg, info="")
             train(run, progress=_progress_callback(bar, task, total))
-        console.print(f"done: {run_dir}")
+        if run.stopped:
+            console.print(
+                f"stopped at kimg {run.counters.cur_nimg / 1000:.3f}, state written: rerun to continue"
+            )
+        else:
+            console.print(f"done: {run_dir}")

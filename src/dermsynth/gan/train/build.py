@@ -153,8 +153,14 @@ def ema_copy(G: torch.nn.Module) -> torch.nn.Module:
 
 
 # ---------------------------------------------------------------------------------------------------
-#: Options a run may change when it is resumed (they do not change what is trained).
-VOLATILE_OPTIONS = ("kimg", "metrics", "metrics_num", "device")
+#: Options a run may change when it is resumed (they do not change what is trained). ``data`` is a path
+#: of one machine: the dataset itself is checked by its fingerprint in the training state
+#: (:func:`dermsynth.gan.train.state.data_fingerprint`), so a run moves between machines and clones.
+#: ``channels_last``, ``compile`` and ``tf32`` change speed and float rounding, not the computation;
+#: ``keep`` is where a copy of the state goes.
+VOLATILE_OPTIONS = (
+    "kimg", "metrics", "metrics_num", "device", "data", "channels_last", "compile", "tf32", "keep"
+)  # fmt: skip
 
 
 def run_name(cfg: TrainConfig) -> str:

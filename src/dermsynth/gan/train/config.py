@@ -85,6 +85,7 @@ class TrainConfig:
     tf32: bool = False  # TF32 matmuls/convolutions on CUDA
     compile: bool = False  # torch.compile the non-regularisation passes
     device: str = "auto"  # auto (cuda:LOCAL_RANK, else mps, else cpu) | cpu | cuda | cuda:N | mps
+    keep: str | None = None  # a second folder that holds the newest training state (e.g. in git)
 
 
 AUG_MODES = ("ada", "noaug", "fixed")

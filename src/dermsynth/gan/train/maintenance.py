@@ -249,8 +249,9 @@ def tick_done(run: Run) -> bool:
     return c.cur_tick == 0 or c.cur_nimg >= c.tick_start_nimg + run.cfg.tick * 1000
 
 
-def maintenance(run: Run, done: bool) -> dict[str, Any]:
-    """Close a tick: stats, log, TensorBoard; every ``snap`` ticks images, network, state and metrics."""
+def maintenance(run: Run, done: bool, metrics: bool = True) -> dict[str, Any]:
+    """Close a tick: stats, log, TensorBoard; every ``snap`` ticks (and when ``done``) images, network,
+    state and, unless ``metrics`` is False (a run stopped by a signal), metrics."""
     with _preserved_rng():
         row = tick_stats(run)
         run.last_row = row
@@ -260,7 +261,8 @@ def maintenance(run: Run, done: bool) -> dict[str, Any]:
             run.counters.tick_start_nimg = run.counters.cur_nimg
             run.counters.cur_tick += 1
             save_state(run)
-            run_metrics(run)
+            if metrics:
+                run_metrics(run)
         else:
             run.counters.tick_start_nimg = run.counters.cur_nimg
             run.counters.cur_tick += 1

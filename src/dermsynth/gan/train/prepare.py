@@ -28,7 +28,7 @@ from dermsynth.gan.train.data import TrainingData, load_training_data
 from dermsynth.gan.train.loss import LossConfig, StyleGAN2Loss
 from dermsynth.gan.train.run import Evaluate, Run, TickStats, make_logger
 from dermsynth.gan.train.sampler import InfiniteSampler
-from dermsynth.gan.train.state import latest_state, restore_state
+from dermsynth.gan.train.state import latest_state, restore_state, seed_from_kept
 
 #: Snapshot metrics the GAN stage computes itself; any other name needs ``evaluate``.
 OWN_METRICS = ("fd_simple",)
@@ -65,6 +65,9 @@ def setup(
         run_dir.mkdir(parents=True, exist_ok=True)
     dist.barrier()
     log = make_logger(run_dir, echo)
+    if cfg.keep and dist.is_main():  # a fresh clone / new machine continues from the kept state
+        seed_from_kept(run_dir, cfg.keep, log=log)
+    dist.barrier()
     # "cuda" under torchrun means this rank's GPU (cuda:LOCAL_RANK), which dist.device("auto") picks
     device = dist.device("auto" if cfg.device == "cuda" and torch.cuda.is_available() else cfg.device)
     configure_backends(cfg, device)

@@ -101,6 +101,7 @@ class Run:
     clock: Clock = dataclasses.field(default_factory=Clock)
     last_row: dict[str, Any] = dataclasses.field(default_factory=dict)  # the last stats.jsonl line
     fd_real_feats: torch.Tensor | None = None  # fd_simple's features of the reals (computed once)
+    stopped: bool = False  # ended early by SIGTERM / SIGINT, with its training state written
 
 
 def make_logger(run_dir: Path, echo: Callable[[str], None] | None = print) -> Callable[[str], None]:

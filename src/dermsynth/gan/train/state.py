@@ -125,7 +125,20 @@ def collect_state(run: Run) -> dict[str, Any]:
         "counters": dataclasses.asdict(c),
         "elapsed": run.clock.elapsed_before + (time.time() - run.clock.start),
         "world_size": dist.world_size(),
+        "data_fingerprint": data_fingerprint(run),
     }
+
+
+def data_fingerprint(run: Run) -> str:
+    """The training set's identity, independent of the machine's paths: a hash of the image file names
+    (without folders), their labels, the resolution and the mirror flag."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(f"{run.data.resolution}:{int(run.data.mirror)}:{len(run.data.files)}\n".encode())
+    for name, label in zip(run.data.files, run.data.labels.tolist(), strict=True):
+        h.update(f"{Path(name).name}\t{label}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def restore_state(run: Run, state: dict[str, Any]) -> None:
@@ -144,6 +157,12 @@ def restore_state(run: Run, state: dict[str, Any]) -> None:
         raise ValueError(
             f"{run.run_dir}: dataset size changed ({state['sampler']['n']} -> {run.sampler.n}) since the saved state"
         )
+    saved = state.get("data_fingerprint")  # absent in states written before it was recorded
+    if saved is not None and saved != data_fingerprint(run):
+        raise ValueError(
+            f"{run.run_dir}: the training state was written for another dataset (fingerprint {saved}, "
+            f"{run.cfg.data} has {data_fingerprint(run)}): same file names, labels and resolution needed"
+        )
     set_rng_state(state["rng"])
     run.counters = Counters(**state["counters"])
     run.clock.elapsed_before = float(state["elapsed"])
@@ -153,14 +172,77 @@ def restore_state(run: Run, state: dict[str, Any]) -> None:
 
 
 def save_state(run: Run) -> None:
-    """Write ``training-state-{kimg}.pt`` (rank 0); keep only the newest ``KEEP_STATES`` files."""
+    """Write ``training-state-{kimg}.pt`` (rank 0); keep only the newest ``KEEP_STATES`` files; with
+    ``cfg.keep``, copy the new state and the run's records there too (:func:`keep_state`)."""
     state = collect_state(run)
     if dist.is_main():
         kimg = run.counters.cur_nimg // 1000
         save_training_state(state_path(run.run_dir, kimg), state)
         for _, old in list_states(run.run_dir)[KEEP_STATES:]:  # ~1 GB each at 256 px: keep the newest
             old.unlink(missing_ok=True)
+        if run.cfg.keep:
+            keep_state(run.run_dir, run.cfg.keep)
     dist.barrier()
+
+
+# ---------------------------------------------------------------------------------------------------
+# A second home for the newest state (``--keep DIR``): a folder that outlives the machine, e.g. in git
+# ---------------------------------------------------------------------------------------------------
+#: The run's records that travel with the kept state (the loss curve and metric history of the card).
+KEPT_RECORDS = ("config.json", "stats.jsonl", "log.txt")
+
+
+def _records(run_dir: Path) -> list[Path]:
+    names = [run_dir / n for n in KEPT_RECORDS] + sorted(run_dir.glob("metric-*.jsonl"))
+    return [p for p in names if p.is_file()]
+
+
+def keep_state(run_dir: str | os.PathLike, keep_dir: str | os.PathLike) -> Path | None:
+    """Copy the newest training state of ``run_dir`` and its records (``config.json``, ``stats.jsonl``,
+    ``log.txt``, ``metric-*.jsonl``) into ``keep_dir``, each atomically, then remove the older state
+    kept there: ``keep_dir`` always holds one complete, loadable state."""
+    import shutil
+
+    run_dir, keep_dir = Path(run_dir), Path(keep_dir)
+    found = list_states(run_dir)
+    if not found:
+        return None
+    keep_dir.mkdir(parents=True, exist_ok=True)
+    for src in _records(run_dir):
+        with atomic_path(keep_dir / src.name) as tmp:
+            shutil.copyfile(src, tmp)
+    kimg, src = found[0]
+    dst = keep_dir / src.name
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    for _, old in list_states(keep_dir):
+        if old.name != dst.name:
+            old.unlink(missing_ok=True)
+    return dst
+
+
+def seed_from_kept(run_dir: str | os.PathLike, keep_dir: str | os.PathLike, log=print) -> Path | None:
+    """Where ``keep_dir`` holds a loadable state newer than any in ``run_dir`` (a fresh clone, a new
+    machine), copy it and its records into ``run_dir`` so that the run continues from it."""
+    import shutil
+
+    run_dir, keep_dir = Path(run_dir), Path(keep_dir)
+    kept = list_states(keep_dir)
+    if not kept:
+        return None
+    kimg, src = kept[0]
+    own = list_states(run_dir)
+    if own and own[0][0] >= kimg:
+        return None
+    load_training_state(src)  # refuse a torn or foreign file before anything is copied
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for rec in _records(keep_dir):
+        with atomic_path(run_dir / rec.name) as tmp:
+            shutil.copyfile(rec, tmp)
+    with atomic_path(run_dir / src.name) as tmp:
+        shutil.copyfile(src, tmp)
+    log(f"--keep {keep_dir}: continuing from its state at kimg {kimg} ({src.name})")
+    return run_dir / src.name
 
 
 def truncate_stats(path: Path, last_tick: int) -> None:
