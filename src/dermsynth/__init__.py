@@ -1,7 +1,7 @@
 """dermsynth: synthetic dermoscopy data and proof of what it is worth.
 
 The working form of the 2022 Chalmers MSc thesis "Generative Modeling for Melanoma Detection"
-(Rosen & Zoubi). One subpackage per pipeline stage; see DESIGN.md in the shared folder.
+(Rosen & Zoubi). One subpackage per pipeline stage; see docs/architecture.md.
 Nothing happens at import time.
 """
 

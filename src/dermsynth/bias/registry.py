@@ -1,6 +1,6 @@
 """Registry of classical artifact detectors and the one-call API ``detect``.
 
-Each detector (one file per artifact, DESIGN.md 3.3-3.4) maps an RGB uint8 image to
+Each detector (one file per artifact, docs/architecture.md R3-R4) maps an RGB uint8 image to
 ``(score, mask)``; ``THRESHOLDS`` turns scores into present / absent. The default thresholds were
 chosen to maximise F1 on the ``train`` split of isic2017-256 (Bissoto et al. 2020 annotations; see
 docs/bias.md), never on the ``val`` split on which the figures are reported.

@@ -2,7 +2,7 @@
 
 Every source is a dermsynth dataset directory (``DIR/manifest.csv`` with ``image_id, file, label,
 split, patient_id, ...``). The real set is split by its ``split`` column; the splits must be disjoint
-in images and, when patient ids exist, in patients (DESIGN.md: "image-level splits where one
+in images and, when patient ids exist, in patients (docs/architecture.md R15: "image-level splits where one
 patient's lesions land in both train and test" are refused). The test set is never the validation set.
 
 Counts follow thesis Table 3.1 when the data allows and are scaled down with a warning otherwise.

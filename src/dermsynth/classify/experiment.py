@@ -124,7 +124,7 @@ class Experiment:
         return to_dict(self)
 
 
-#: Named presets for model + training (DESIGN.md 3.2).
+#: Named presets for model + training (docs/architecture.md R2).
 PRESETS: dict[str, tuple[ModelConfig, ClassifierTrainConfig]] = {
     "default": (ModelConfig(), ClassifierTrainConfig()),
     "thesis": (ModelConfig("efficientnet_b2", "imagenet", 260), ClassifierTrainConfig(epochs=30, patience=5)),

@@ -1,5 +1,5 @@
 """Classifier models by name: a registry of builders, then any timm model (timm ``@register_model``
-style, DESIGN.md 3.4).
+style, docs/architecture.md R4).
 
 - ``tf_efficientnet_lite0`` / ``tf_efficientnet_lite2`` (default): offline ImageNet weights from
   ``dermsynth.core.pretrained`` (mean = std = 0.5).

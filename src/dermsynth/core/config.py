@@ -1,4 +1,4 @@
-"""Typed configs with presets (DESIGN.md 3.2).
+"""Typed configs with presets (docs/architecture.md R2).
 
 Configs are frozen dataclasses. A stage keeps a registry ``{preset_name: Config(...)}``;
 :func:`resolve` starts from a preset and applies overrides (unknown keys are an error), and the

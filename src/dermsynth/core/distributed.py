@@ -1,4 +1,4 @@
-"""One small distributed module (DESIGN.md 3.7).
+"""One small distributed module (docs/architecture.md R7).
 
 The same code path runs single-process on CPU and under ``torchrun`` (NCCL on CUDA, gloo on CPU).
 Nothing is initialised at import: call :func:`init` from a command.

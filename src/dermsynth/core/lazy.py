@@ -1,7 +1,7 @@
 """Package ``__getattr__`` that imports a public name's module on first use (PEP 562).
 
 Stage packages declare their public surface in ``__init__`` without importing torch, OpenCV or
-pandas when the package itself is imported (DESIGN.md: nothing happens at import time).
+pandas when the package itself is imported (docs/architecture.md R14).
 """
 
 from __future__ import annotations

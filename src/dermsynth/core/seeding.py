@@ -1,4 +1,4 @@
-"""Randomness as a function of named seeds (DESIGN.md 3.6).
+"""Randomness as a function of named seeds (docs/architecture.md R6).
 
 ``rng(seed, "phantom", index)`` gives the same numpy Generator for the same names whatever the batch
 size, worker count or order in which items are produced.

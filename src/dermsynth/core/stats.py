@@ -1,4 +1,4 @@
-"""Statistics through one channel (DESIGN.md 3.8): ``report(name, value)`` -> ``stats.jsonl``.
+"""Statistics through one channel (docs/architecture.md R8): ``report(name, value)`` -> ``stats.jsonl``.
 
 A :class:`StatsWriter` collects values reported during a tick and appends one JSON line per tick.
 The report stage reads these files; nothing else passes statistics around.

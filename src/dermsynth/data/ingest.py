@@ -2,7 +2,7 @@
 
 Steps: list the source (``sources``; a missing required column fails here, before any work), skip what
 the journal proves done, decode + square + resize the rest (``decode``, ``resize``) in worker
-processes, then write ``manifest.csv`` (DESIGN.md columns + normalised metadata + licence),
+processes, then write ``manifest.csv`` (docs/architecture.md Data flow: manifest columns + normalised metadata + licence),
 ``dataset.json`` (official StyleGAN2-ADA form), ``rejects.csv`` (source, image_id, reason) and
 ``config.json``. Every input ends up ingested or rejected: ``ingested + rejected == inputs``.
 Resizing follows the thesis (OpenCV Lanczos, centre crop, 256 x 256; Rosén & Zoubi 2022, Sec. 3.2).

@@ -5,7 +5,7 @@ artifacts of SIIM-ISIC (``phantom_artifacts``) at configurable per-class rates. 
 the biases the thesis worried about (Rosén & Zoubi 2022, Sec. 3.1): dermoscope frames in ~38% of
 melanoma and ~2% of benign images (the frame shortcut), hair in ~40% of both, rulers ~20%.
 
-Image ``i`` of seed ``k`` is a function of ``(k, i)`` only (DESIGN.md 3.6): the same whatever ``n``,
+Image ``i`` of seed ``k`` is a function of ``(k, i)`` only (docs/architecture.md R6): the same whatever ``n``,
 size of the run or number of workers. The lesion, the label and each artifact draw from their own named
 random stream, so changing an artifact rate toggles that artifact and changes nothing else.
 The output has the layout of ``dermsynth data ingest``: ``images/``, ``manifest.csv``, ``dataset.json``,

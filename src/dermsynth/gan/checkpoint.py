@@ -1,6 +1,6 @@
 """Network export format: ``NAME.safetensors`` (weights) + ``NAME.json`` (how to rebuild them).
 
-DESIGN.md 3.5: checkpoints are state dicts, never pickled code (edm2 ``CheckpointIO``, nanoGPT
+docs/architecture.md R5: checkpoints are state dicts, never pickled code (edm2 ``CheckpointIO``, nanoGPT
 ``model_args``). The safetensors file holds the state dicts of up to three networks with keys prefixed
 ``G.``, ``D.`` and ``G_ema.``; parameter and buffer names are the official StyleGAN2-ADA ones. The JSON
 file names each network's class (from a registry, not a dotted path) and constructor arguments, plus

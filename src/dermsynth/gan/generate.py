@@ -8,7 +8,7 @@ truncation here uses the mean w of the requested class instead (Kang et al. 2021
 discuss why the global mean drifts between classes), computed from N samples and cached beside the
 network, keyed by the network's hash.
 
-Randomness is a function of named seeds (DESIGN.md 3.6): image of seed s and class k is the same
+Randomness is a function of named seeds (docs/architecture.md R6): image of seed s and class k is the same
 whatever the batch size or order; 'random' noise is drawn per seed from its own CPU generator.
 """
 

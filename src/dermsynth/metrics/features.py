@@ -1,4 +1,4 @@
-"""Feature sets of image sets, and the reference-statistics cache (DESIGN.md 3.9).
+"""Feature sets of image sets, and the reference-statistics cache (docs/architecture.md R9).
 
 The real side of every metric is cached: features [N, D] (float32), their mean and covariance
 (float64), labels, file names and small pixel thumbnails (for memorisation) go to ``<cache_dir>/real-<key>.npz``, keyed by the sha256 of the

@@ -1,4 +1,4 @@
-"""Training images and labels from a dermsynth dataset directory (DESIGN.md 2).
+"""Training images and labels from a dermsynth dataset directory (docs/architecture.md, Data flow).
 
 A dataset directory holds ``images/*.png`` and ``dataset.json`` (``{"labels": [[file, label], ...]}``,
 the official StyleGAN2-ADA layout; ``labels`` may be ``null``) and usually ``manifest.csv``. Labels

@@ -1,6 +1,6 @@
 """Maintenance at the end of a training tick: statistics, image grids, network snapshots, metrics.
 
-Statistics go through one channel (DESIGN.md 3.8): per-sample loss values are summed on the device
+Statistics go through one channel (docs/architecture.md R8): per-sample loss values are summed on the device
 during a tick (:class:`~dermsynth.gan.train.run.TickStats`, no host sync per step), reduced over ranks at the tick's end and
 written as one ``stats.jsonl`` line by ``core.stats.StatsWriter`` (plus TensorBoard scalars).
 """

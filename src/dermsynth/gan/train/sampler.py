@@ -1,4 +1,4 @@
-"""Infinite, resumable data order for GAN training (DESIGN.md 3.6; cf. edm2 ``InfiniteSampler``).
+"""Infinite, resumable data order for GAN training (docs/architecture.md R6; cf. edm2 ``InfiniteSampler``).
 
 The global stream of training images is a function of ``(seed, position)`` only: position ``i`` falls
 in epoch ``i // n`` whose order is a permutation drawn from ``rng(seed, "sampler", epoch)``. A batch is

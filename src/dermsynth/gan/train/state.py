@@ -1,4 +1,4 @@
-"""Resumable training state: ``training-state-{kimg:06d}.pt`` (DESIGN.md 3.5; cf. edm2 ``CheckpointIO``).
+"""Resumable training state: ``training-state-{kimg:06d}.pt`` (docs/architecture.md R5; cf. edm2 ``CheckpointIO``).
 
 The file holds only tensors and plain Python containers -- G, D and G_ema state dicts, both Adam
 states, the augmentation probability and ADA statistics, the path-length mean, the data sampler
