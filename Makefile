@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: install demo test test-fast lint clean train-gen
+.PHONY: install demo test test-long test-fast lint clean train-gen
 
 install: $(STAMP)
 
@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(VENV)/bin/dermsynth run --preset demo-cpu --out $(DEMO_OUT)
 
+# The suite without the long end-to-end and smoke tests (marked `slow`); CI runs both targets.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" --durations=15
+
+test-long: install
+	$(PY) -m pytest -q -m slow --durations=15
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
