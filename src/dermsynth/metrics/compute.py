@@ -40,7 +40,8 @@ def compute_metrics(
 
 
 def write_results(path: str | os.PathLike, results: dict) -> None:
-    """Write the result dict as JSON, atomically."""
-    from dermsynth.core.io import atomic_write_json
+    """Write the result dict as metrics.json, atomically, through the one writer of that layout
+    (:func:`dermsynth.metrics.result.write_metrics`)."""
+    from dermsynth.metrics.result import write_metrics
 
-    atomic_write_json(path, results)
+    write_metrics(path, results)

@@ -319,7 +319,13 @@ def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     if on_network:
         net = latest_network(inputs["gan"])
         ppl = compute_metrics(inputs["data"], network=net, metrics=on_network, options=opts)
-        res = {**ppl, **res, "results": {**res.get("results", {}), **ppl["results"]}} if res else ppl
+        if res:  # one metrics.json: every name, result and detail of both calls
+            res = {**ppl, **res, "metrics": [*res["metrics"], *ppl["metrics"]],
+                   "results": {**res["results"], **ppl["results"]}, "details": {**res["details"], **ppl["details"]},
+                   "per_class": {c: {**res.get("per_class", {}).get(c, {}), **v}
+                                 for c, v in {**res.get("per_class", {}), **ppl.get("per_class", {})}.items()}}  # fmt: skip
+        else:
+            res = ppl
     fid_names = [x for x in on_images if x.startswith("fid")]
     if fid_names and res:
         res["floor"] = real_floor(inputs["data"], inputs["generate"], fid_names, opts)

@@ -9,6 +9,7 @@ import pandas as pd
 
 import dermsynth.report.fmt as fmt
 from dermsynth.core.stats import read_jsonl
+from dermsynth.metrics.result import MetricsResult, read_metrics
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
 from dermsynth.report.figures.training_curves import training_curves
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
@@ -24,43 +25,6 @@ from dermsynth.report.stages.data import (
 
 GAN_TITLE = "Generator: training and samples"
 METRICS_TITLE = "Generator: how close to real, and no copies (Table 4.2)"
-
-
-def pick(d: dict, base: str) -> tuple[str, float | None]:
-    """``(key, value)`` of metric ``base`` in ``d``: the key itself, else the first key starting with it
-    (e.g. ``fid10k_effnetlite``), never a floor or a standard deviation."""
-    if fmt.num(d.get(base)) is not None:
-        return base, fmt.num(d[base])
-    for k, v in d.items():
-        if k.startswith(base) and not any(s in k for s in ("floor", "std")) and fmt.num(v) is not None:
-            return k, fmt.num(v)
-    return base, None
-
-
-def real_floor(data: dict, base: str = "fid") -> float | None:
-    """The real-vs-real value of a metric (e.g. FID of real train vs held-out real images) when
-    metrics.json has one: ``floor`` / ``real_floor`` sections or ``*floor*`` keys of ``results``."""
-    for sec in ("floor", "real_floor"):
-        f = data.get(sec)
-        if isinstance(f, dict):
-            v = pick(f.get("results", f), base)[1]
-            if v is not None:
-                return v
-        elif base == "fid" and fmt.num(f) is not None:
-            return fmt.num(f)
-    for k, v in data.get("results", {}).items():
-        if "floor" in k and k.startswith(base) and fmt.num(v) is not None:
-            return fmt.num(v)
-    return None
-
-
-def held_out_fid(data: dict, base: str = "fid") -> float | None:
-    """FID of the generated images against the same held-out real images as the floor (``floor.generated``),
-    so that the two numbers compare like with like."""
-    f = data.get("floor")
-    if isinstance(f, dict) and isinstance(f.get("generated"), dict):
-        return pick(f["generated"], base)[1]
-    return None
 
 
 def memo_min_p(memo: dict) -> float | None:
@@ -99,62 +63,59 @@ def memo_sentence(memo: dict, short: bool = False) -> str:
     )
 
 
-def set_name(ctx: Ctx, data: dict, mfile: Path) -> str:
-    fake = data.get("fake", {}) if isinstance(data.get("fake"), dict) else {}
-    for key in ("network", "dir"):
-        if fake.get(key):
-            p = Path(str(fake[key]))
-            return ctx.rel(p) if p.is_absolute() else str(p)
+def set_name(ctx: Ctx, m: MetricsResult, mfile: Path) -> str:
+    src = m.source()
+    if src:
+        p = Path(src)
+        return ctx.rel(p) if p.is_absolute() else str(p)
     return ctx.rel(mfile.parent)
 
 
-def fid_short(data: dict) -> str:
-    """``FID 45.2 in effnet-lite0 features, 2.3× the real floor of 20``."""
-    fid = pick(data.get("results", {}), "fid")[1]
-    if fid is None:
-        return "no FID in metrics.json"
-    feats = data.get("features", {}).get("extractor", "")
-    floor = real_floor(data)
-    gen = held_out_fid(data)
-    s = f"FID {fmt.sig(fid)}" + (f" in {feats} features" if feats else "")
+def _space(m: MetricsResult) -> str:
+    feats = m.features()
+    return f" in {feats} features" if feats else ""
+
+
+def fid_short(m: MetricsResult) -> str:
+    """One FID, one comparison, named: against the held-out real images beside the real floor when the
+    floor was computed (``FID 45.2 in effnet-lite:lite0@224 features, generated vs held-out real images,
+    2.3× the real floor of 20``), else against the reference images of the metric."""
+    floor, gen = m.floor_fid()
     if floor is not None and floor > 0 and gen is not None:
         return (
-            s
-            + f"; against held-out real images {fmt.sig(gen)}, {gen / floor:.1f}× the real floor of {fmt.sig(floor)}"
+            f"FID {fmt.sig(gen)}{_space(m)}, generated vs held-out real images, "
+            f"{gen / floor:.1f}× the real floor of {fmt.sig(floor)} (real train vs the same held-out images)"
         )
-    if floor is not None and floor > 0:
-        return s + f", {fid / floor:.1f}× the real floor of {fmt.sig(floor)}"
-    return s + " (no real floor in metrics.json to judge it against)"
+    fid = m.fid()
+    if fid is None:
+        return "no FID in metrics.json"
+    return f"FID {fmt.sig(fid)}{_space(m)}, generated vs the training images (no real floor in metrics.json to judge it against)"
 
 
-def fid_sentence(data: dict) -> str:
-    res = data.get("results", {})
-    key, fid = pick(res, "fid")
+def fid_sentence(m: MetricsResult) -> str:
+    """The FID paragraph: which images each number compares, in which features, with which weights."""
+    fid = m.fid()
     if fid is None:
         return "No FID in metrics.json."
-    feats = data.get("features", {}).get("extractor", "")
-    nf = data.get("fake", {}).get("num") if isinstance(data.get("fake"), dict) else None
-    nr = data.get("real", {}).get("num") if isinstance(data.get("real"), dict) else None
+    nf, nr = m.num_fake(), m.num_real()
     how = ", ".join(
         x
         for x in (
-            f"{feats} features" if feats else "",
-            f"{fmt.count(nf)} generated vs {fmt.count(nr)} real images" if nf and nr else "",
+            f"{m.features()} features" if m.features() else "",
+            f"weights {m.weights()}" if m.weights() else "",
+            f"{fmt.count(nf)} generated vs {fmt.count(nr)} training images" if nf and nr else "",
         )
         if x
     )
     s = f"FID {fmt.sig(fid)}" + (f" ({how})" if how else "")
-    floor = real_floor(data)
-    gen = held_out_fid(data)
+    floor, gen = m.floor_fid()
     if floor is not None and floor > 0 and gen is not None:
-        fl = data["floor"]
+        fl = m.floor() or {}
         s += (
             f". Against the {fmt.count(fl.get('num_reference'))} held-out real images (val + test), "
             f"{fmt.count(fl.get('num'))} generated images reach FID {fmt.sig(gen)} and as many real train "
             f"images {fmt.sig(floor)} (the floor), so {gen / floor:.1f}× the floor."
         )
-    elif floor is not None and floor > 0:
-        s += f"; the real floor (real vs real) is {fmt.sig(floor)}, so {fid / floor:.1f}× the floor."
     else:
         s += (
             "; metrics.json has no real floor (FID of real train vs held-out real images), so this FID "
@@ -166,27 +127,28 @@ def fid_sentence(data: dict) -> str:
 def table_42(ctx: Ctx, metrics: list[Path]) -> pd.DataFrame:
     """Thesis Table 4.2: one row per network / synthetic set and class."""
     rows = []
-    for m in metrics:
-        data = read_json(m)
-        name = set_name(ctx, data, m)
-        feats = data.get("features", {}).get("extractor", "")
-        groups = [("all", data.get("results", {}))] + [
-            (fmt.class_label(c), v) for c, v in data.get("per_class", {}).items() if isinstance(v, dict)
-        ]
-        for cls, r in groups:
-            row = {"network / set": name, "class": cls, "features": feats}
-            row["FID"] = fmt.sig(pick(r, "fid")[1])
-            if cls == "all":
-                fl = real_floor(data)
+    for path in metrics:
+        m = read_metrics(path)
+        name = set_name(ctx, m, path)
+        groups = [("all", None)] + [(c, c) for c in m.per_class()]
+        for cls, key in groups:
+            row = {"network / set": name, "class": "all" if key is None else fmt.class_label(cls)}
+            row["features"] = m.features()
+            row["FID"] = fmt.sig(m.fid(key))
+            if key is None:
+                fl = m.floor_fid()[0]
                 row["real floor FID"] = fmt.sig(fl) if fl is not None else "not computed"
             else:
                 row["real floor FID"] = ""
-            kid = pick(r, "kid")[1]
+            kid = m.kid(key)
             row["KID ×10³"] = fmt.sig(None if kid is None else 1000 * kid)
-            row["precision"] = fmt.rate(r.get("precision"))
-            row["recall"] = fmt.rate(r.get("recall"))
-            row["PPL"] = fmt.sig(pick(r, "ppl")[1])
-            row["note"] = str(r.get("note", ""))
+            row["precision"] = fmt.rate(m.precision(key))
+            row["recall"] = fmt.rate(m.recall(key))
+            row["PPL"] = fmt.sig(m.ppl(key))
+            notes = [
+                str(v) for k, v in (m.per_class().get(key, {}) if key else {}).items() if k.endswith("_note")
+            ]
+            row["note"] = "; ".join(notes)
             rows.append(row)
     t = pd.DataFrame(rows)
     return t[[c for c in t.columns if not (t[c].isin(["–", ""]).all())]]
@@ -209,14 +171,13 @@ def metrics_section(ctx: Ctx) -> tuple[Section, list[str], dict]:
         )
     )
     blocks = [b]
-    main = read_json(found[0])
+    main = read_metrics(found[0])
     b.text.append(fid_sentence(main))
-    sentences = [fid_short(main) + "; " + memo_sentence(main.get("memorisation", {}), short=True)]
+    sentences = [fid_short(main) + "; " + memo_sentence(main.memorisation() or {}, short=True)]
     for m in found:
         data = read_json(m)
         mb = Block(title=f"Memorisation check {ctx.rel(m.parent)}")
-        memo = data.get("memorisation", {})
-        mb.text.append(memo_sentence(memo))
+        mb.text.append(memo_sentence(read_metrics(m).memorisation() or {}))
         for png, what in (
             ("memorisation_grid.png", "feature space"),
             ("memorisation_grid_pixel.png", "pixel space"),
@@ -233,7 +194,7 @@ def metrics_section(ctx: Ctx) -> tuple[Section, list[str], dict]:
         mb.details.append(Details("All figures of metrics.json", kv_frame(data)))
         mb.provenance = ctx.provenance(m.parent)
         blocks.append(mb)
-    return Section("metrics", METRICS_TITLE, blocks), sentences, main
+    return Section("metrics", METRICS_TITLE, blocks), sentences, main.data
 
 
 def synthetic_sets(ctx: Ctx) -> list[Path]:
