@@ -271,10 +271,16 @@ def analyze(
         verb = "kept in the tables" if keep_incomplete else "left out"
         console.print(f"[yellow]incomplete readers, {verb}:[/yellow] {listed}")
     pooled = summary["pooled_accuracy"]["mean_of_readers_t"]
+    kappa = summary["fleiss_kappa"]["synthetic"]
     console.print(
-        f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {pooled['mean']:.3f} "
-        f"[{pooled['ci_low']:.3f}, {pooled['ci_high']:.3f}]; Fleiss kappa (synthetic) "
-        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f} "
-        f"({summary['fleiss_kappa']['synthetic']['readers']} complete readers, "
-        f"{summary['fleiss_kappa']['synthetic']['images']} images); written to {out}"
+        f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {_f(pooled['mean'])} "
+        f"[{_f(pooled['ci_low'])}, {_f(pooled['ci_high'])}]; Fleiss kappa (synthetic) {_f(kappa['kappa'])} "
+        f"({kappa['readers']} complete readers, {kappa['images']} images); written to {out}"
     )
+    for where, why in summary.get("undefined", {}).items():
+        console.print(f"[yellow]{where} = null:[/yellow] {why}")
+
+
+def _f(v: float | None) -> str:
+    """A number of ``summary.json`` (None where undefined) for the console."""
+    return "n/a" if v is None else f"{v:.3f}"
