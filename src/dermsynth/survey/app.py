@@ -39,12 +39,12 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermsynth.survey import crud
-from dermsynth.survey.db import init_db, make_engine, session_factory, sqlite_url
+from dermsynth.survey.db import init_db, make_engine, session_factory, study_db_url
 from dermsynth.survey.encode import STIMULUS_MEDIA_TYPE
 from dermsynth.survey.models import BACKGROUNDS, Reader
 from dermsynth.survey.ratelimit import Backoff
 from dermsynth.survey.security import check_nonce, check_password, form_nonce
-from dermsynth.survey.study import DEFAULT_DB, STIMULI_CSV, Study, load_study
+from dermsynth.survey.study import STIMULI_CSV, Study, load_study
 
 HERE = Path(__file__).parent
 READER_COOKIE = "dermsynth_reader"
@@ -83,7 +83,8 @@ class RedactTokens(logging.Filter):
 
 @dataclass(frozen=True)
 class Settings:
-    """Server settings; ``db_url`` defaults to ``sqlite:///STUDY/study.db``."""
+    """Server settings; ``db_url`` defaults to the study's recorded database, else
+    ``sqlite:///STUDY/study.db`` (recorded in ``STUDY/database.json`` on first start)."""
 
     study_dir: Path
     admin_password: str
@@ -93,7 +94,7 @@ class Settings:
     public_url: str | None = None  # base of invitation links, e.g. https://survey.example.org/
 
     def resolved_db_url(self) -> str:
-        return self.db_url or sqlite_url(Path(self.study_dir) / DEFAULT_DB)
+        return study_db_url(self.study_dir, self.db_url, create=True)
 
 
 def check_public_url(public_url: str | None, host: str) -> None:
