@@ -63,6 +63,7 @@ def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
     size = kw.pop("size", 32)
     real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1, side=2 * size)
     syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2, side=2 * size)
+    kw.setdefault("allow_small_stimuli", size < 64)  # tiny studies keep the app tests fast
     opts = BuildOptions(n=n, seed=seed, size=size, **kw)
     return build_study(real, syn, tmp / "study", opts).study_dir
 

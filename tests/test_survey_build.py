@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -58,9 +59,15 @@ def _old_seeded_ids(seed: int, count: int) -> list[str]:
 def test_ids_cannot_be_derived_from_the_seed_but_selection_is_reproducible(tmp_path):
     real = make_dataset(tmp_path / "real", "real", 8, seed=1, side=32)
     syn = make_dataset(tmp_path / "syn", "synthetic", 8, seed=2, side=32)
-    a = build_study(real, syn, tmp_path / "a", BuildOptions(n=12, seed=3, size=16)).study_dir
-    b = build_study(real, syn, tmp_path / "b", BuildOptions(n=12, seed=3, size=16)).study_dir
-    c = build_study(real, syn, tmp_path / "c", BuildOptions(n=12, seed=4, size=16)).study_dir
+    a = build_study(
+        real, syn, tmp_path / "a", BuildOptions(allow_small_stimuli=True, n=12, seed=3, size=16)
+    ).study_dir
+    b = build_study(
+        real, syn, tmp_path / "b", BuildOptions(allow_small_stimuli=True, n=12, seed=3, size=16)
+    ).study_dir
+    c = build_study(
+        real, syn, tmp_path / "c", BuildOptions(allow_small_stimuli=True, n=12, seed=4, size=16)
+    ).study_dir
     sa, sb, sc = (pd.read_csv(d / "stimuli.csv", dtype=str) for d in (a, b, c))
     # the selection (which images, and their pixels) is a function of the seed ...
     key = ["origin", "source", "label", "outlier"]
@@ -92,15 +99,17 @@ def test_bad_options_and_existing_output(tmp_path):
     real = make_dataset(tmp_path / "real", "real", 4, seed=1)
     syn = make_dataset(tmp_path / "syn", "synthetic", 4, seed=2)
     with pytest.raises(ValueError, match="multiple of 4"):
-        build_study(real, syn, tmp_path / "x", BuildOptions(n=10, size=16))
+        build_study(real, syn, tmp_path / "x", BuildOptions(allow_small_stimuli=True, n=10, size=16))
     with pytest.raises(ValueError, match="need 6 usable"):
-        build_study(real, syn, tmp_path / "x", BuildOptions(n=24, size=16))
+        build_study(real, syn, tmp_path / "x", BuildOptions(allow_small_stimuli=True, n=24, size=16))
     with pytest.raises(ValueError, match="no such column"):
-        build_study(real, syn, tmp_path / "x", BuildOptions(n=8, size=16, exclude=("ink",)))
+        build_study(
+            real, syn, tmp_path / "x", BuildOptions(allow_small_stimuli=True, n=8, size=16, exclude=("ink",))
+        )
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "study.db").write_text("precious")
     with pytest.raises(FileExistsError, match="not empty"):
-        build_study(real, syn, tmp_path / "full", BuildOptions(n=8, size=16))
+        build_study(real, syn, tmp_path / "full", BuildOptions(allow_small_stimuli=True, n=8, size=16))
     assert not (tmp_path / "x").exists()
 
 
@@ -109,7 +118,7 @@ def test_unreadable_image_skipped(tmp_path):
     syn = make_dataset(tmp_path / "syn", "synthetic", 6, seed=2)
     for f in (syn / "images").glob("syn_0_00[0-2].png"):
         f.write_bytes(b"not an image")
-    res = build_study(real, syn, tmp_path / "s", BuildOptions(n=8, size=16))
+    res = build_study(real, syn, tmp_path / "s", BuildOptions(allow_small_stimuli=True, n=8, size=16))
     assert res.skipped and all("not a readable image" in s for s in res.skipped)
     stim = pd.read_csv(res.study_dir / "stimuli.csv")
     assert not any(o in ("syn/syn_0_000", "syn/syn_0_001", "syn/syn_0_002") for o in stim.origin)
@@ -125,7 +134,7 @@ def test_outliers_from_embeddings(tmp_path):
     far = ["syn_0_007", "syn_1_003"]
     emb.loc[emb.image_id.isin(far), "e0"] += 50.0  # far from their class centroids
     emb.to_csv(tmp_path / "emb.csv", index=False)
-    opts = BuildOptions(n=16, size=16, outlier_frac=0.25, seed=5)
+    opts = BuildOptions(allow_small_stimuli=True, n=16, size=16, outlier_frac=0.25, seed=5)
     res = build_study(real, syn, tmp_path / "s", opts, embeddings=tmp_path / "emb.csv")
     stim = pd.read_csv(res.study_dir / "stimuli.csv")
     out = stim[stim.outlier == 1]
@@ -185,6 +194,7 @@ def test_cli_build_invite_export(tmp_path):
         "8",
         "--size",
         "16",
+        "--allow-small-stimuli",
     ]
     res = runner.invoke(app, [*args, "--exclude", "ruler", "--seed", "7"])
     assert res.exit_code == 0, res.output
@@ -216,27 +226,40 @@ def test_unknown_annotations_are_unknown(tmp_path):
     man.to_csv(real / "manifest.csv", index=False)
     unknown = {f"real/{i}" for i in man.image_id[blank | man.image_id.str.endswith("_002")]}
     # per class: 10 real, 2 with a ruler, 3 unknown -> 5 usable; with keep 8
-    res = build_study(real, syn, tmp_path / "drop", BuildOptions(n=20, size=16, exclude=("ruler",)))
+    res = build_study(
+        real,
+        syn,
+        tmp_path / "drop",
+        BuildOptions(allow_small_stimuli=True, n=20, size=16, exclude=("ruler",)),
+    )
     stim = pd.read_csv(res.study_dir / "stimuli.csv", dtype=str)
     assert unknown.isdisjoint(stim.origin)
     assert res.exclusions["real"]["ruler"] == {"present": 4, "unknown": 6, "absent": 10, "removed": 10}
     assert res.exclusions["synthetic"]["ruler"]["unknown"] == 0
     with pytest.raises(ValueError, match="need 8 usable images, found 5"):
         build_study(
-            real, syn, tmp_path / "x", BuildOptions(n=32, size=16, exclude=("ruler",), examples_per_class=0)
+            real,
+            syn,
+            tmp_path / "x",
+            BuildOptions(allow_small_stimuli=True, n=32, size=16, exclude=("ruler",), examples_per_class=0),
         )
     kept = build_study(
         real,
         syn,
         tmp_path / "keep",
-        BuildOptions(n=32, size=16, exclude=("ruler",), unknown="keep", examples_per_class=0),
+        BuildOptions(
+            allow_small_stimuli=True, n=32, size=16, exclude=("ruler",), unknown="keep", examples_per_class=0
+        ),
     )
     stim = pd.read_csv(kept.study_dir / "stimuli.csv", dtype=str)
     assert unknown <= set(stim.origin)  # all 8 usable per class taken, the unknown ones among them
     assert kept.exclusions["real"]["ruler"]["removed"] == 4
     with pytest.raises(ValueError, match="--unknown must be drop or keep"):
         build_study(
-            real, syn, tmp_path / "y", BuildOptions(n=8, size=16, exclude=("ruler",), unknown="maybe")
+            real,
+            syn,
+            tmp_path / "y",
+            BuildOptions(allow_small_stimuli=True, n=8, size=16, exclude=("ruler",), unknown="maybe"),
         )
     args = [
         "build",
@@ -250,6 +273,7 @@ def test_unknown_annotations_are_unknown(tmp_path):
         "16",
         "--exclude",
         "ruler",
+        "--allow-small-stimuli",
     ]
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli")])
     assert res.exit_code == 0, res.output
@@ -268,11 +292,22 @@ def test_sources_smaller_than_twice_the_size_are_refused(tmp_path):
     real = make_dataset(tmp_path / "real", "real", 6, seed=1, side=48)
     syn = make_dataset(tmp_path / "syn", "synthetic", 6, seed=2, side=48)  # 48 px < 2 x 32
     with pytest.raises(ValueError, match="6 were smaller than 2 x --size 32"):
-        build_study(real, syn, tmp_path / "s", BuildOptions(n=8, size=32))
+        build_study(real, syn, tmp_path / "s", BuildOptions(allow_small_stimuli=True, n=8, size=32))
     assert not (tmp_path / "s").exists()
-    res = build_study(real, syn, tmp_path / "ok", BuildOptions(n=8, size=24))
+    res = build_study(real, syn, tmp_path / "ok", BuildOptions(allow_small_stimuli=True, n=8, size=24))
     assert res.too_small == []
-    args = ["build", "--real", str(real), "--synthetic", str(syn), "--n", "8", "--size", "32"]
+    args = [
+        "build",
+        "--real",
+        str(real),
+        "--synthetic",
+        str(syn),
+        "--n",
+        "8",
+        "--size",
+        "32",
+        "--allow-small-stimuli",
+    ]
     out = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--min-source-scale", "1"])
     assert out.exit_code == 0, out.output
     assert "WARNING" in out.output and "below 2" in out.output
@@ -289,16 +324,17 @@ def _old_chain_study(study: Path, real: list[Path], synthetic: list[Path], size:
 
     (study / "images").mkdir(parents=True)
     rows = []
-    for source, paths in (("real", real), ("synthetic", synthetic)):
-        for p in paths:
-            crop = square_crop(read_rgb(p))
-            if crop.shape[0] != size:
-                interp = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_CUBIC
-                crop = cv2.resize(crop, (size, size), interpolation=interp)
-            image_id = os.urandom(8).hex()
-            Image.fromarray(crop).save(study / "images" / f"{image_id}.png", compress_level=0)
-            os.utime(study / "images" / f"{image_id}.png", (1e9, 1e9))
-            rows.append({"image_id": image_id, "source": source, "label": "melanoma", "origin": p.name})
+    items = [(source, p) for source, paths in (("real", real), ("synthetic", synthetic)) for p in paths]
+    random.Random(0).shuffle(items)  # written in no source order: listdir order must not leak
+    for source, p in items:
+        crop = square_crop(read_rgb(p))
+        if crop.shape[0] != size:
+            interp = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_CUBIC
+            crop = cv2.resize(crop, (size, size), interpolation=interp)
+        image_id = os.urandom(8).hex()
+        Image.fromarray(crop).save(study / "images" / f"{image_id}.png", compress_level=0)
+        os.utime(study / "images" / f"{image_id}.png", (1e9, 1e9))
+        rows.append({"image_id": image_id, "source": source, "label": "melanoma", "origin": p.name})
     pd.DataFrame(rows).sort_values("image_id").to_csv(study / "stimuli.csv", index=False)
     return study
 
@@ -318,7 +354,12 @@ def test_pixel_leakcheck_catches_jpeg_history_synthetic_case(tmp_path):
     assert all(rep["checks"].values()) and rep["file_failures"] == []  # files are clean ...
     assert not rep["passed"] and any("block" in f for f in rep["pixel_failures"])  # ... pixels are not
     assert rep["pixel"]["features"]["block8"]["auc"] < 0.2  # real (JPEG) stimuli: the stronger grid
-    res = build_study(real, syn, tmp_path / "new", BuildOptions(n=40, size=48, examples_per_class=0))
+    res = build_study(
+        real,
+        syn,
+        tmp_path / "new",
+        BuildOptions(allow_small_stimuli=True, n=40, size=48, examples_per_class=0),
+    )
     assert res.leak["passed"] and res.leak["pixel_failures"] == []
     # the build refuses to keep a study whose pixels leak (and keeps it, flagged, with pixel_leaks=warn)
     blocky = tmp_path / "blocky"
@@ -329,13 +370,18 @@ def test_pixel_leakcheck_catches_jpeg_history_synthetic_case(tmp_path):
         a[::16, :] = np.clip(a[::16, :] + 40, 0, 255)
         Image.fromarray(a.astype(np.uint8)).save(p)
     with pytest.raises(ValueError, match="pixel feature block8"):
-        build_study(real, blocky, tmp_path / "leaky", BuildOptions(n=40, size=48, examples_per_class=0))
+        build_study(
+            real,
+            blocky,
+            tmp_path / "leaky",
+            BuildOptions(allow_small_stimuli=True, n=40, size=48, examples_per_class=0),
+        )
     assert not (tmp_path / "leaky").exists()
     warned = build_study(
         real,
         blocky,
         tmp_path / "flagged",
-        BuildOptions(n=40, size=48, examples_per_class=0, pixel_leaks="warn"),
+        BuildOptions(allow_small_stimuli=True, n=40, size=48, examples_per_class=0, pixel_leaks="warn"),
     )
     assert (
         not warned.leak["passed"]
@@ -435,3 +481,48 @@ def test_real_isic_images_pass_the_leak_check(shared_data, tmp_path):
     # ISIC 2017 leaves the ruler blank where it has no annotation: those are unknown, and dropped
     n_blank = int(pd.read_csv(dirs[0] / "manifest.csv")["ruler"].isna().sum())
     assert n_blank > 0 and res.exclusions["real"]["ruler"]["unknown"] == n_blank
+
+
+def test_stimuli_below_what_a_dermatologist_can_judge_are_refused_unless_forced(tmp_path):
+    """Issue 25.5: a 64 px generator gives 32 px stimuli under the 2x rule. The build refuses them,
+    says why and what to do; a demo may force it; 64 px passes without forcing."""
+    from dermsynth.cli.survey import app as cli
+    from dermsynth.survey.build import MIN_JUDGEABLE_SIZE
+
+    real = make_dataset(tmp_path / "real", "real", 6, seed=1, side=64)
+    syn = make_dataset(tmp_path / "syn", "synthetic", 6, seed=2, side=64)  # a 64 px generator's images
+    with pytest.raises(ValueError, match="below 64 px cannot be judged by a dermatologist") as e:
+        build_study(real, syn, tmp_path / "s", BuildOptions(n=8, size=32))
+    assert "generator of at least 128 px" in str(e.value) and "--allow-small-stimuli" in str(e.value)
+    assert not (tmp_path / "s").exists() and not (tmp_path / ".s.building").exists()
+    r = CliRunner().invoke(
+        cli, ["build", "--real", str(real), "--synthetic", str(syn), "--out", str(tmp_path / "c"), "--n", "8",
+              "--size", "32", "--pixel-leaks", "warn"]
+    )  # fmt: skip
+    assert r.exit_code == 2 and "cannot be judged" in r.output
+    r = CliRunner().invoke(
+        cli, ["build", "--real", str(real), "--synthetic", str(syn), "--out", str(tmp_path / "c"), "--n", "8",
+              "--size", "32", "--pixel-leaks", "warn", "--allow-small-stimuli"]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "c" / "study.json").read_text())["options"]["allow_small_stimuli"] is True
+    assert MIN_JUDGEABLE_SIZE == 64
+    with pytest.raises(ValueError, match="were smaller than 2 x --size 64"):  # past the size rule,
+        build_study(real, syn, tmp_path / "t", BuildOptions(n=8, size=64))  # stopped by the 2x rule
+
+
+def test_presets_below_64_px_force_it_explicitly_and_build():
+    """Every preset whose stimuli are below 64 px says so (allow_small_stimuli with a comment), so
+    `make demo` still builds its study; thesis-256 (128 px) does not need it."""
+    from importlib.resources import files
+
+    from dermsynth.pipeline.config import load_study_config
+    from dermsynth.survey.build import MIN_JUDGEABLE_SIZE
+
+    for name in ("demo-cpu", "demo-phantom", "gpu-quick", "thesis-256"):
+        build = load_study_config(preset_name=name)["survey"]["build"]
+        small = build["size"] < MIN_JUDGEABLE_SIZE
+        assert build.get("allow_small_stimuli", False) is small, name
+        if small:
+            text = files("dermsynth.pipeline").joinpath(f"presets/{name}.yaml").read_text()
+            assert "dermatologist can judge" in text or "far below what a dermatologist" in text, name

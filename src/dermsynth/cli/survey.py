@@ -42,6 +42,9 @@ def build(
         "fail", help="If pixel statistics tell the sources apart: fail, or warn and keep the study."
     ),
     examples_per_class: int = typer.Option(3, help="Real example images per class (not in the questions)."),
+    allow_small_stimuli: bool = typer.Option(
+        False, help="Build stimuli below 64 px anyway (too small for a dermatologist: demos and tests only)."
+    ),
     study_id: str | None = typer.Option(None, help="Study id (default: random)."),
 ) -> None:
     """Select balanced stimuli, re-encode them identically under opaque ids, and leak-check the result."""
@@ -58,6 +61,7 @@ def build(
         min_source_scale=min_source_scale,
         unknown=unknown,
         pixel_leaks=pixel_leaks,
+        allow_small_stimuli=allow_small_stimuli,
     )
     if min_source_scale < 2.0:
         console.print(

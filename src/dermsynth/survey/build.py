@@ -41,6 +41,9 @@ from dermsynth.survey.study import (
 
 #: Columns an embeddings csv may use for a precomputed per-image distance to its class centroid.
 DISTANCE_COLUMNS = ("centroid_distance", "distance_to_centroid", "dist_to_centroid", "distance")
+#: Smallest stimulus a dermatologist can judge: at 32 px a lesion's network, dots, globules and
+#: streaks are a few pixels wide, so a reader study would measure the display, not the generator.
+MIN_JUDGEABLE_SIZE = 64
 _NON_FEATURE = {"label", "seed", "split", "patient_id", "parent_id", "psi", "alpha", "class", "index"}
 
 
@@ -59,6 +62,8 @@ class BuildOptions:
     min_source_scale: float = MIN_SOURCE_SCALE  # sources must be >= this x size (see encode)
     unknown: str = "drop"  # excluded artifact with a blank / unreadable annotation: drop or keep
     pixel_leaks: str = "fail"  # pixel-level leak check: fail the build, or warn and keep the study
+    # stimuli below MIN_JUDGEABLE_SIZE px are refused unless this is set (demos and tests only)
+    allow_small_stimuli: bool = False
 
 
 @dataclass
@@ -69,6 +74,18 @@ class BuildResult:
     leak: dict | None = None
     too_small: list[str] = field(default_factory=list)
     exclusions: dict = field(default_factory=dict)
+
+
+def check_judgeable_size(opts: BuildOptions) -> None:
+    """Refuse stimuli smaller than :data:`MIN_JUDGEABLE_SIZE` unless ``allow_small_stimuli``."""
+    if opts.size < MIN_JUDGEABLE_SIZE and not opts.allow_small_stimuli:
+        raise ValueError(
+            f"--size {opts.size}: stimuli below {MIN_JUDGEABLE_SIZE} px cannot be judged by a dermatologist "
+            f"(pigment network, dots and streaks are a few pixels wide), so the study would measure the "
+            f"display, not the generator. Sources must be {opts.min_source_scale:g}x --size, so use a "
+            f"generator of at least {int(MIN_JUDGEABLE_SIZE * opts.min_source_scale)} px (and real images "
+            "as large); pass --allow-small-stimuli only for a demo or a test"
+        )
 
 
 def load_pool(
@@ -260,6 +277,7 @@ def build_study(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty (a study is never overwritten)")
+    check_judgeable_size(opts)
     if opts.pixel_leaks not in ("fail", "warn"):
         raise ValueError(f"--pixel-leaks must be fail or warn, got {opts.pixel_leaks!r}")
     real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown)
