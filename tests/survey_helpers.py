@@ -68,6 +68,22 @@ def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
     return build_study(real, syn, tmp / "study", opts).study_dir
 
 
+def tiny_generator(folder: Path, size: int = 64) -> Path:
+    """A saved class-conditional (melanoma / not) StyleGAN2 generator of the ``tiny`` preset with random
+    weights, ``folder/network-000000.safetensors``: public, like a shipped model, for the seed attack."""
+    import torch
+
+    from dermsynth.gan import build_networks, save_network
+
+    torch.manual_seed(0)
+    G, _ = build_networks("tiny", size, 2)
+    folder.mkdir(parents=True, exist_ok=True)
+    net, _ = save_network(
+        folder / "network-000000", G_ema=G, meta={"class_names": ["not_melanoma", "melanoma"]}
+    )
+    return net
+
+
 def copy_study(study: Path, dst: Path) -> Path:
     """A copy of a built study without its database or the record of it (``database.json``): each
     test that serves a study from its own database needs its own study folder."""

@@ -22,7 +22,17 @@ PASSWORD_ENV = "DERMSYNTH_SURVEY_ADMIN_PASSWORD"
 @app.command()
 def build(
     real: Path = typer.Option(..., help="Real dataset dir (manifest.csv layout)."),
-    synthetic: Path = typer.Option(..., help="Synthetic dataset dir (manifest.csv layout)."),
+    synthetic: Path | None = typer.Option(
+        None, help="Synthetic dataset dir (manifest.csv layout; its seeds must be secret, see --generator)."
+    ),
+    generator: str | None = typer.Option(
+        None, help="Generator network (file or shipped name): synthetic stimuli from secret random seeds."
+    ),
+    device: str = typer.Option("cpu", help="Device for --generator."),
+    trunc: float = typer.Option(1.0, help="Truncation psi for --generator."),
+    public_synthetic_seeds: bool = typer.Option(
+        False, help="Accept a --synthetic dir whose seeds are public (readers could regenerate them)."
+    ),
     out: Path = typer.Option(..., help="New study directory (must not exist or be empty)."),
     n: int = typer.Option(200, help="Number of stimuli (multiple of 4: real/synthetic x class)."),
     exclude: list[str] = typer.Option([], help="Artifact column to exclude (e.g. ruler); repeatable."),
@@ -48,7 +58,7 @@ def build(
     study_id: str | None = typer.Option(None, help="Study id (default: random)."),
 ) -> None:
     """Select balanced stimuli, re-encode them identically under opaque ids, and leak-check the result."""
-    from dermsynth.survey.build import BuildOptions, build_study
+    from dermsynth.survey.build import BuildOptions, build_study, build_study_from_generator
 
     opts = BuildOptions(
         n=n,
@@ -62,6 +72,7 @@ def build(
         unknown=unknown,
         pixel_leaks=pixel_leaks,
         allow_small_stimuli=allow_small_stimuli,
+        public_synthetic_seeds=public_synthetic_seeds,
     )
     if min_source_scale < 2.0:
         console.print(
@@ -69,9 +80,22 @@ def build(
             "barely reduced (or upscaled, below 1) keep their processing history; the pixel leak check "
             "decides whether the study is kept"
         )
+    with user_errors():
+        if (synthetic is None) == (generator is None):
+            raise ValueError("give exactly one of --synthetic DIR and --generator NETWORK")
     with user_errors(), progress() as bar:
         task = bar.add_task("encoding stimuli", total=n, info="")
-        res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
+        if generator is not None:
+            if outliers is not None:
+                raise ValueError(
+                    "--outliers needs the embeddings of --synthetic images; not with --generator"
+                )
+            res = build_study_from_generator(
+                real, generator, out, opts, device=device, truncation_psi=trunc,
+                progress=lambda k: bar.advance(task, k),
+            )  # fmt: skip
+        else:
+            res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
     leak = res.leak or {}
     for source, cols in res.exclusions.items():
         for col, c in cols.items():
@@ -98,6 +122,8 @@ def build(
         )
     if res.skipped:
         console.print(f"[yellow]{len(res.skipped)} unreadable images skipped[/yellow] (listed in study.json)")
+    for w in res.warnings:
+        console.print(f"[bold yellow]WARNING:[/bold yellow] {w}")
 
 
 @app.command()

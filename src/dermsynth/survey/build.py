@@ -64,6 +64,9 @@ class BuildOptions:
     pixel_leaks: str = "fail"  # pixel-level leak check: fail the build, or warn and keep the study
     # stimuli below MIN_JUDGEABLE_SIZE px are refused unless this is set (demos and tests only)
     allow_small_stimuli: bool = False
+    # a synthetic manifest with seeds not drawn in secret (e.g. seeds 0..N of `gan generate`) is
+    # refused: readers with the generator could regenerate and match them. Set to accept that anyway.
+    public_synthetic_seeds: bool = False
 
 
 @dataclass
@@ -74,6 +77,7 @@ class BuildResult:
     leak: dict | None = None
     too_small: list[str] = field(default_factory=list)
     exclusions: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_judgeable_size(opts: BuildOptions) -> None:
@@ -88,8 +92,57 @@ def check_judgeable_size(opts: BuildOptions) -> None:
         )
 
 
+def synthetic_seed_status(directory: Path, df: pd.DataFrame, public_ok: bool) -> str:
+    """``secret`` (drawn by :func:`.synthetic.secret_seeds`), ``none`` (no seed column: unknown origin)
+    or ``public`` (accepted only with ``public_ok``; otherwise a ValueError says why and what to do)."""
+    from dermsynth.survey.synthetic import SECRET_MARK
+
+    seeds = pd.to_numeric(df["seed"], errors="coerce") if "seed" in df.columns else pd.Series(dtype=float)
+    if (directory / SECRET_MARK).exists():
+        return "secret"
+    if not seeds.notna().any():
+        return "none"
+    if not public_ok:
+        raise ValueError(
+            f"{directory / 'manifest.csv'}: the synthetic images come from seeds "
+            f"{int(seeds.min())}..{int(seeds.max())} (column 'seed') that were not drawn in secret. Anyone "
+            "with the generator regenerates those seeds, runs them through the study's processing chain "
+            "and matches every synthetic stimulus, and so its label. Build with --generator NETWORK "
+            "(secret random seeds, kept in stimuli.csv), or pass --public-synthetic-seeds to accept this"
+        )
+    return "public"
+
+
+#: Image ids of the ISIC Archive (public, searchable by anyone).
+_ISIC_ID = r"^ISIC_\d{7}"
+
+
+def public_real_reason(directory: Path, df: pd.DataFrame) -> str | None:
+    """Why the real images of ``directory`` are public (a reader could look them up), or None."""
+    from dermsynth.data.sample import SAMPLES_DIR
+
+    ids = df["image_id"].astype(str)
+    if (directory / "LICENSE.txt").exists() and "ISIC" in (directory / "LICENSE.txt").read_text(
+        errors="replace"
+    ):
+        return f"{directory} is the embedded ISIC sample shipped with dermsynth (CC-0, ISIC Archive)"
+    if str(directory.resolve()).startswith(str(SAMPLES_DIR)):
+        return f"{directory} is an embedded sample shipped with dermsynth"
+    n = int(ids.str.match(_ISIC_ID).sum())
+    if n:
+        return f"{n} of {len(ids)} real images have ISIC Archive ids (public: anyone can search the archive)"
+    for col in ("license", "attribution"):
+        if col in df.columns and df[col].astype(str).str.contains("CC|ISIC|public", case=False).any():
+            return f"{directory / 'manifest.csv'}: its {col!r} column says the images are openly licensed"
+    return None
+
+
 def load_pool(
-    directory: str | Path, source: str, exclude: tuple[str, ...] = (), unknown: str = "drop"
+    directory: str | Path,
+    source: str,
+    exclude: tuple[str, ...] = (),
+    unknown: str = "drop",
+    public_seeds: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Candidate images of one dataset (columns ``key, path, label (0/1), origin, source``) with the
     exclusions applied, and per excluded column the counts ``{present, unknown, absent, removed}``.
@@ -102,6 +155,8 @@ def load_pool(
         raise ValueError(f"--unknown must be drop or keep, got {unknown!r}")
     directory = Path(directory)
     df = read_manifest(directory)
+    if source == "synthetic":
+        synthetic_seed_status(directory, df, public_seeds)
     counts: dict[str, dict[str, int]] = {}
     for col in exclude:
         if col not in df.columns:
@@ -130,6 +185,9 @@ def load_pool(
             "label": labels.astype(int).to_numpy(),
             "origin": [f"{directory.name}/{i}" for i in df["image_id"].astype(str)],
             "source": source,
+            "seed": pd.to_numeric(df["seed"], errors="coerce").astype("Int64").to_numpy()
+            if source == "synthetic" and "seed" in df.columns
+            else pd.array([pd.NA] * len(df), dtype="Int64"),
         }
     )
     return pool, counts
@@ -255,6 +313,14 @@ def select_and_encode(
     return stimuli, examples, skipped
 
 
+def _pool_info(directory: Path) -> dict | None:
+    """How a secret pool was made (network, truncation; never the seeds), or None."""
+    from dermsynth.survey.synthetic import SECRET_MARK
+
+    p = directory / SECRET_MARK
+    return json.loads(p.read_text()) if p.exists() else None
+
+
 def _write_images(folder: Path, items: list[tuple[str, bytes]], mtime: float) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for image_id, data in sorted(items):  # id order = random order; no trace of selection order
@@ -281,7 +347,31 @@ def build_study(
     if opts.pixel_leaks not in ("fail", "warn"):
         raise ValueError(f"--pixel-leaks must be fail or warn, got {opts.pixel_leaks!r}")
     real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown)
-    synthetic, syn_excl = load_pool(synthetic_dir, "synthetic", opts.exclude, opts.unknown)
+    synthetic, syn_excl = load_pool(
+        synthetic_dir, "synthetic", opts.exclude, opts.unknown, opts.public_synthetic_seeds
+    )
+    seed_status = synthetic_seed_status(
+        Path(synthetic_dir), read_manifest(synthetic_dir), opts.public_synthetic_seeds
+    )
+    warnings = []
+    reason = public_real_reason(Path(real_dir), read_manifest(real_dir))
+    if reason:
+        warnings.append(
+            f"the real images are public ({reason}): a reader could look a stimulus up (reverse image "
+            "search, the archive itself) and so know it is real. Use real images that are not public "
+            "for a study whose result matters"
+        )
+    if seed_status == "public":
+        warnings.append(
+            "the synthetic images come from public seeds (--public-synthetic-seeds): a reader with the "
+            "generator could regenerate them and match every synthetic stimulus"
+        )
+    elif seed_status == "none":
+        warnings.append(
+            f"{Path(synthetic_dir) / 'manifest.csv'} records no seeds: if these images come from public "
+            "seeds of a public generator, a reader could regenerate and match them (build with --generator "
+            "for secret seeds)"
+        )
     scores = outlier_scores(embeddings, synthetic) if embeddings and opts.outlier_frac > 0 else None
     too_small: list[str] = []
     stimuli, examples, skipped = select_and_encode(real, synthetic, opts, scores, progress, too_small)
@@ -303,6 +393,8 @@ def build_study(
             "label": [LABELS[int(r["label"])] for r, _ in stimuli],
             "origin": [r["origin"] for r, _ in stimuli],
             "outlier": [int(r["outlier"]) for r, _ in stimuli],
+            # the truth: a synthetic stimulus's secret seed (regenerates it); admin only, never served
+            "seed": pd.array([r["seed"] for r, _ in stimuli], dtype="Int64"),
         }
     ).sort_values("image_id")
     atomic_write_text(tmp / STIMULI_CSV, table.to_csv(index=False))
@@ -322,6 +414,9 @@ def build_study(
         "skipped": skipped,
         "too_small": too_small,
         "exclusions": {"unknown": opts.unknown, "real": real_excl, "synthetic": syn_excl},
+        "synthetic_seeds": seed_status,  # secret | public | none (the seeds themselves: stimuli.csv)
+        "synthetic_pool": _pool_info(Path(synthetic_dir)),
+        "warnings": warnings,
         "processing": {
             "crop": "centre square",
             "resample": "lanczos (PIL, antialiased)",
@@ -348,6 +443,7 @@ def build_study(
         report,
         too_small,
         {"real": real_excl, "synthetic": syn_excl},
+        warnings,
     )
 
 
@@ -362,3 +458,37 @@ def describe(result: BuildResult) -> str:
             "exclusions": result.exclusions,
         }
     )
+
+
+def build_study_from_generator(
+    real_dir: str | Path,
+    network: str | Path,
+    out: str | Path,
+    opts: BuildOptions = BuildOptions(),
+    per_class: int | None = None,
+    device: str = "cpu",
+    truncation_psi: float = 1.0,
+    embed: Callable[[Path], Path] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BuildResult:
+    """Build a study whose synthetic stimuli come from secret random seeds of ``network``
+    (:func:`.synthetic.generate_secret_pool`; the seeds end up in ``stimuli.csv`` only).
+
+    ``per_class`` candidates per class (default three times the stimuli per class, room for exclusions
+    and outliers) are generated in a sibling temporary folder that is deleted afterwards. ``embed(pool)``
+    returns an embeddings csv of the pool for ``opts.outlier_frac`` > 0 (``classify embed``).
+    """
+    from dermsynth.survey.synthetic import generate_secret_pool
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: exists and is not empty (a study is never overwritten)")
+    check_judgeable_size(opts)
+    pool = out.parent / f".{out.name}.synthetic"
+    shutil.rmtree(pool, ignore_errors=True)
+    try:
+        generate_secret_pool(network, pool, per_class or 3 * max(1, opts.n // 4), device, truncation_psi)
+        embeddings = embed(pool) if embed is not None and opts.outlier_frac > 0 else None
+        return build_study(real_dir, pool, out, opts, embeddings, progress)
+    finally:
+        shutil.rmtree(pool, ignore_errors=True)
