@@ -23,7 +23,8 @@ from survey_helpers import make_dataset, make_study
 
 
 def test_balanced_identical_and_clean(tmp_path):
-    study = make_study(tmp_path, n=24, examples_per_class=2, exclude=("ruler",))
+    # the manifest's rulers alone (the build's own audit: test_the_build_audits_exclusions_itself)
+    study = make_study(tmp_path, n=24, examples_per_class=2, exclude=("ruler",), audit="none")
     stim = pd.read_csv(study / "stimuli.csv", dtype=str)
     assert len(stim) == 24 and stim["image_id"].is_unique
     assert stim.groupby(["source", "label"]).size().tolist() == [6, 6, 6, 6]
@@ -104,7 +105,10 @@ def test_bad_options_and_existing_output(tmp_path):
         build_study(real, syn, tmp_path / "x", BuildOptions(allow_small_stimuli=True, n=24, size=16))
     with pytest.raises(ValueError, match="no such column"):
         build_study(
-            real, syn, tmp_path / "x", BuildOptions(allow_small_stimuli=True, n=8, size=16, exclude=("ink",))
+            real,
+            syn,
+            tmp_path / "x",
+            BuildOptions(allow_small_stimuli=True, n=8, size=16, exclude=("ink",), audit="none"),
         )
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "study.db").write_text("precious")
@@ -196,7 +200,7 @@ def test_cli_build_invite_export(tmp_path):
         "16",
         "--allow-small-stimuli",
     ]
-    res = runner.invoke(app, [*args, "--exclude", "ruler", "--seed", "7"])
+    res = runner.invoke(app, [*args, "--exclude", "ruler", "--seed", "7", "--audit", "none"])
     assert res.exit_code == 0, res.output
     assert (out / "leakcheck.json").exists() and len(list((out / "images").glob("*.png"))) == 8
     res = runner.invoke(app, args)  # never overwrites a study
@@ -230,7 +234,7 @@ def test_unknown_annotations_are_unknown(tmp_path):
         real,
         syn,
         tmp_path / "drop",
-        BuildOptions(allow_small_stimuli=True, n=20, size=16, exclude=("ruler",)),
+        BuildOptions(allow_small_stimuli=True, n=20, size=16, exclude=("ruler",), audit="none"),
     )
     stim = pd.read_csv(res.study_dir / "stimuli.csv", dtype=str)
     assert unknown.isdisjoint(stim.origin)
@@ -241,14 +245,27 @@ def test_unknown_annotations_are_unknown(tmp_path):
             real,
             syn,
             tmp_path / "x",
-            BuildOptions(allow_small_stimuli=True, n=32, size=16, exclude=("ruler",), examples_per_class=0),
+            BuildOptions(
+                allow_small_stimuli=True,
+                n=32,
+                size=16,
+                exclude=("ruler",),
+                examples_per_class=0,
+                audit="none",
+            ),
         )
     kept = build_study(
         real,
         syn,
         tmp_path / "keep",
         BuildOptions(
-            allow_small_stimuli=True, n=32, size=16, exclude=("ruler",), unknown="keep", examples_per_class=0
+            allow_small_stimuli=True,
+            n=32,
+            size=16,
+            exclude=("ruler",),
+            unknown="keep",
+            examples_per_class=0,
+            audit="none",
         ),
     )
     stim = pd.read_csv(kept.study_dir / "stimuli.csv", dtype=str)
@@ -259,7 +276,9 @@ def test_unknown_annotations_are_unknown(tmp_path):
             real,
             syn,
             tmp_path / "y",
-            BuildOptions(allow_small_stimuli=True, n=8, size=16, exclude=("ruler",), unknown="maybe"),
+            BuildOptions(
+                allow_small_stimuli=True, n=8, size=16, exclude=("ruler",), unknown="maybe", audit="none"
+            ),
         )
     args = [
         "build",
@@ -274,6 +293,8 @@ def test_unknown_annotations_are_unknown(tmp_path):
         "--exclude",
         "ruler",
         "--allow-small-stimuli",
+        "--audit",
+        "none",
     ]
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli")])
     assert res.exit_code == 0, res.output
@@ -485,7 +506,7 @@ def test_real_isic_images_pass_the_leak_check(shared_data, tmp_path):
         dirs[0],
         dirs[1],
         tmp_path / "s",
-        BuildOptions(n=24, size=128, exclude=("ruler",), examples_per_class=1),
+        BuildOptions(n=24, size=128, exclude=("ruler",), examples_per_class=1, audit="heuristic"),
     )
     assert res.leak["passed"] and all(res.leak["checks"].values())
     # ISIC 2017 leaves the ruler blank where it has no annotation: those are unknown, and dropped
@@ -594,3 +615,145 @@ def test_jpeg_history_is_flagged_on_phantom_lesions(tmp_path):
         ]
         verdict = bench.leak_verdict(ims, y)
         assert verdict["flagged"] is flagged, (history, verdict)
+
+
+def _phantom_pool(root: Path, source: str, per_class: int, seed: int, rates: dict, side: int = 128):
+    """Phantom lesions (ground truth per artifact) whose manifest says "no ruler" for every image, as
+    an audit of a smaller copy did. Returns the folder and ``{image_id: ground-truth artifacts}``."""
+    from dermsynth.data.phantom import render_phantom
+
+    (root / "images").mkdir(parents=True)
+    rows, truth = [], {}
+    for label in (0, 1):
+        for k in range(per_class):
+            ph = render_phantom(k + 1000 * label, seed, side, label=label, rates=rates)
+            iid = f"{source[:3]}_{label}_{k:03d}"
+            Image.fromarray(ph.image).save(root / "images" / f"{iid}.png")
+            truth[iid] = {a for a, on in ph.artifacts.items() if on}
+            rows.append({"image_id": iid, "file": f"images/{iid}.png", "label": label, "ruler": 0})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root, truth
+
+
+def _add_sticker(path: Path, rng: np.random.Generator) -> None:
+    """Paint a coloured sticker (a flat disc of a colour skin does not have) at the border."""
+    import cv2
+
+    a = np.asarray(Image.open(path).convert("RGB")).copy()
+    s = a.shape[0]
+    colour = [(30, 110, 230), (240, 120, 20), (60, 200, 190), (230, 30, 40)][int(rng.integers(4))]
+    cv2.circle(a, (int(s * 0.95), int(s * rng.uniform(0.2, 0.8))), s // 5, colour, -1)
+    Image.fromarray(a).save(path)
+
+
+def test_the_build_audits_exclusions_itself_at_the_source_resolution(tmp_path):
+    """Issue 25.4 replayed on phantoms with ground truth: the manifest says "no ruler" everywhere (an
+    audit of a smaller copy missed them) and nothing about stickers, yet half the real images have a
+    ruler and some a coloured sticker. With --exclude ruler --exclude sticker the build audits each
+    candidate at the source resolution: no chosen real stimulus or example shows either."""
+    real, truth = _phantom_pool(
+        tmp_path / "real", "real", 24, 1, {"ruler": 0.5, "dark_corner": 0.0, "ink": 0.0}
+    )
+    syn, _ = _phantom_pool(
+        tmp_path / "syn", "synthetic", 12, 2, {"ruler": 0.0, "dark_corner": 0.0, "ink": 0.0}
+    )
+    rng = np.random.default_rng(0)
+    stickered = set()
+    for iid in sorted(truth)[::3]:
+        _add_sticker(real / "images" / f"{iid}.png", rng)
+        stickered.add(iid)
+    n_ruler = sum("ruler" in t for t in truth.values())
+    assert n_ruler >= 16 and len(stickered) == 16
+    opts = BuildOptions(
+        n=16,
+        size=64,
+        exclude=("ruler", "sticker"),
+        audit="heuristic",
+        examples_per_class=2,
+        pixel_leaks="warn",
+    )
+    res = build_study(real, syn, tmp_path / "s", opts)
+    stim = pd.read_csv(res.study_dir / "stimuli.csv", dtype=str)
+    meta = json.loads((res.study_dir / "study.json").read_text())
+    chosen = {o.split("/", 1)[1] for o in stim.loc[stim.source == "real", "origin"]}
+    assert not chosen & stickered  # every painted sticker found
+    audit = meta["exclusions"]["real"]["build_audit"]
+    assert audit["resolution"].startswith("source") and audit["by_artifact"]["ruler"] >= 8
+    assert audit["by_artifact"]["sticker"] >= 4
+    # every chosen real image passes the audit at its own resolution (what the build read) ...
+    from dermsynth.core.io import read_rgb
+    from dermsynth.survey.audit import ExclusionAudit
+
+    again = ExclusionAudit(("ruler", "sticker"), "heuristic")
+    assert not any(again.found(read_rgb(real / "images" / f"{i}.png")) for i in chosen)
+    # ... and the resolution matters: on a quarter-size copy (what an audit of a small copy saw) the
+    # same audit finds fewer of the rulers that are really there
+    import cv2
+
+    ruled = [i for i in sorted(truth) if "ruler" in truth[i]]
+    full = sum("ruler" in again.found(read_rgb(real / "images" / f"{i}.png")) for i in ruled)
+    small = sum(
+        "ruler"
+        in again.found(
+            cv2.resize(read_rgb(real / "images" / f"{i}.png"), (32, 32), interpolation=cv2.INTER_AREA)
+        )
+        for i in ruled
+    )
+    assert full >= 0.7 * len(ruled) and small < full // 2, (full, small, len(ruled))  # 21 vs 0 of 28
+    # the manifest alone (the old behaviour) lets stickers through
+    old = build_study(
+        real, syn, tmp_path / "old", BuildOptions(**{**opts.__dict__, "exclude": ("ruler",), "audit": "none"})
+    )
+    old_stim = pd.read_csv(old.study_dir / "stimuli.csv", dtype=str)
+    old_chosen = {o.split("/", 1)[1] for o in old_stim.loc[old_stim.source == "real", "origin"]}
+    assert old_chosen & stickered and any("ruler" in truth[i] for i in old_chosen)
+    # an artifact neither the manifest nor the audit knows is still an error naming the file
+    with pytest.raises(ValueError, match="cannot exclude 'tattoo'"):
+        build_study(real, syn, tmp_path / "x", BuildOptions(**{**opts.__dict__, "exclude": ("tattoo",)}))
+
+
+def test_sticker_detector_on_painted_stickers_and_plain_lesions():
+    from dermsynth.data.phantom import render_phantom
+    from dermsynth.survey.stickers import STICKER_THRESHOLD, sticker_score
+
+    rng = np.random.default_rng(3)
+    plain = [render_phantom(k, 5, 128, rates={"ink": 0.0}).image for k in range(20)]
+    assert max(sticker_score(im) for im in plain) < STICKER_THRESHOLD
+    import cv2
+
+    for k, im in enumerate(plain[:8]):
+        a = im.copy()
+        colour = [(30, 110, 230), (240, 120, 20), (60, 200, 190), (230, 30, 40)][k % 4]
+        cv2.circle(a, (120, int(rng.integers(30, 100))), 24, colour, -1)
+        assert sticker_score(a) >= STICKER_THRESHOLD, (k, colour)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow  # the shipped artifact model on ~60 ISIC images (CPU)
+def test_isic_rulers_missed_by_a_small_copy_are_excluded(shared_data, tmp_path):
+    """Issue 25.4 on real data: ISIC images, half with hand-annotated rulers (Bissoto et al.), in a
+    manifest that says "no ruler" for all (a low-resolution audit's verdict). --exclude ruler with the
+    shipped audit at the source resolution keeps hand-annotated rulers out of the real stimuli."""
+    src = shared_data / "isic2017-256"
+    labels = pd.read_csv(src / "labels.csv", dtype={"image_id": str}).dropna(subset=["ruler"])
+    picked = pd.concat(
+        [
+            labels[(labels.melanoma == m) & (labels.ruler == r)].sample(n=12, random_state=0)
+            for m in (0, 1)
+            for r in (0, 1)
+        ]
+    )
+    d = tmp_path / "real"
+    (d / "images").mkdir(parents=True)
+    for i in picked.image_id:
+        os.symlink(src / "images" / f"{i}.jpg", d / "images" / f"{i}.jpg")
+    pd.DataFrame({"image_id": picked.image_id, "file": [f"images/{i}.jpg" for i in picked.image_id],
+                  "label": picked.melanoma, "ruler": 0}).to_csv(d / "manifest.csv", index=False)  # fmt: skip
+    syn, _ = _phantom_pool(tmp_path / "syn", "synthetic", 8, 2, {"ruler": 0.0}, side=256)
+    opts = BuildOptions(n=16, size=128, exclude=("ruler",), examples_per_class=1, pixel_leaks="warn")
+    res = build_study(d, syn, tmp_path / "s", opts)
+    stim = pd.read_csv(res.study_dir / "stimuli.csv", dtype=str)
+    chosen = [o.split("/", 1)[1] for o in stim.loc[stim.source == "real", "origin"]]
+    hand = picked.set_index("image_id").loc[chosen, "ruler"]
+    assert hand.sum() <= 1, hand  # the model's holdout F1 for rulers is 0.95: at most one slips through
+    assert res.exclusions["real"]["build_audit"]["by_artifact"].get("ruler", 0) >= 8

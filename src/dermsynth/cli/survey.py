@@ -28,7 +28,12 @@ def build(
     generator: str | None = typer.Option(
         None, help="Generator network (file or shipped name): synthetic stimuli from secret random seeds."
     ),
-    device: str = typer.Option("cpu", help="Device for --generator."),
+    device: str = typer.Option("cpu", help="Device for --generator and the build's audit (auto, cpu, cuda)."),
+    audit: str = typer.Option(
+        "best",
+        help="How the build audits each candidate for --exclude at the source resolution: best, heuristic, "
+        "model:PATH, or none (trust the manifest alone).",
+    ),
     trunc: float = typer.Option(1.0, help="Truncation psi for --generator."),
     public_synthetic_seeds: bool = typer.Option(
         False, help="Accept a --synthetic dir whose seeds are public (readers could regenerate them)."
@@ -73,6 +78,8 @@ def build(
         pixel_leaks=pixel_leaks,
         allow_small_stimuli=allow_small_stimuli,
         public_synthetic_seeds=public_synthetic_seeds,
+        audit=audit,
+        device=device,
     )
     if min_source_scale < 2.0:
         console.print(
@@ -91,7 +98,7 @@ def build(
                     "--outliers needs the embeddings of --synthetic images; not with --generator"
                 )
             res = build_study_from_generator(
-                real, generator, out, opts, device=device, truncation_psi=trunc,
+                real, generator, out, opts, truncation_psi=trunc,
                 progress=lambda k: bar.advance(task, k),
             )  # fmt: skip
         else:
@@ -99,6 +106,12 @@ def build(
     leak = res.leak or {}
     for source, cols in res.exclusions.items():
         for col, c in cols.items():
+            if col == "build_audit":
+                console.print(
+                    f"build audit ({c['method']}, {source}, at the source resolution): dropped "
+                    f"{c['dropped']} {c['by_artifact'] or ''}"
+                )
+                continue
             console.print(
                 f"--exclude {col} ({source}): {c['present']} with it, {c['unknown']} unknown, "
                 f"{c['absent']} without; {c['removed']} dropped (unknown: {unknown})"

@@ -67,6 +67,10 @@ class BuildOptions:
     # a synthetic manifest with seeds not drawn in secret (e.g. seeds 0..N of `gan generate`) is
     # refused: readers with the generator could regenerate and match them. Set to accept that anyway.
     public_synthetic_seeds: bool = False
+    # how the build audits each candidate for the excluded artifacts, at the source resolution
+    # (heuristic | best[:PATH] | model:PATH | none = trust the manifest alone); see survey.audit
+    audit: str = "best"
+    device: str = "cpu"  # for that audit and for --generator (auto | cpu | cuda | ...)
 
 
 @dataclass
@@ -78,6 +82,16 @@ class BuildResult:
     too_small: list[str] = field(default_factory=list)
     exclusions: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+def _exclusion_audit(opts: BuildOptions):
+    """The build's own audit of ``opts.exclude`` (None when nothing is excluded or audit is none)."""
+    if not opts.exclude or opts.audit == "none":
+        return None
+    from dermsynth.core.distributed import device as pick_device
+    from dermsynth.survey.audit import ExclusionAudit
+
+    return ExclusionAudit(opts.exclude, opts.audit, str(pick_device(opts.device)))
 
 
 def check_judgeable_size(opts: BuildOptions) -> None:
@@ -143,6 +157,7 @@ def load_pool(
     exclude: tuple[str, ...] = (),
     unknown: str = "drop",
     public_seeds: bool = False,
+    covered: Callable[[str], bool] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Candidate images of one dataset (columns ``key, path, label (0/1), origin, source``) with the
     exclusions applied, and per excluded column the counts ``{present, unknown, absent, removed}``.
@@ -159,10 +174,12 @@ def load_pool(
         synthetic_seed_status(directory, df, public_seeds)
     counts: dict[str, dict[str, int]] = {}
     for col in exclude:
+        if col not in df.columns and covered is not None and covered(col):
+            continue  # the build audits it itself (survey.audit), there is nothing to read
         if col not in df.columns:
             raise ValueError(
                 f"{directory / 'manifest.csv'}: cannot exclude {col!r}, the manifest has no such column "
-                "(run `dermsynth bias audit` first)"
+                "and the build's audit does not detect it (run `dermsynth bias audit` first)"
             )
         flags = pd.to_numeric(df[col], errors="coerce")
         present, unk = flags.fillna(0) != 0, flags.isna()
@@ -233,15 +250,28 @@ def _ordered_candidates(
 
 
 def _encode_cell(
-    ordered: pd.DataFrame, k: int, opts: BuildOptions, skipped: list[str], too_small: list[str]
+    ordered: pd.DataFrame,
+    k: int,
+    opts: BuildOptions,
+    skipped: list[str],
+    too_small: list[str],
+    audit=None,
+    audited: list[str] | None = None,
 ) -> list[tuple[pd.Series, bytes]]:
-    """Encode candidates in order until ``k`` succeed; unreadable and too small images are recorded."""
+    """Encode candidates in order until ``k`` succeed; unreadable and too small images are recorded,
+    and so are those the build's own audit (``audit.found``, at the source resolution) excludes."""
     out: list[tuple[pd.Series, bytes]] = []
     for _, row in ordered.iterrows():
         if len(out) == k:
             break
         try:
-            out.append((row, encode_stimulus(read_rgb(row["path"]), opts.size, opts.min_source_scale)))
+            rgb = read_rgb(row["path"])
+            found = audit.found(rgb) if audit is not None else []
+            if found:
+                if audited is not None:
+                    audited.append(f"{row['source']}\t{row['path']}\t{','.join(found)}")
+                continue
+            out.append((row, encode_stimulus(rgb, opts.size, opts.min_source_scale)))
         except SourceTooSmall as e:
             too_small.append(f"{row['path']}: {e}")
         except (ValueError, OSError) as e:
@@ -273,6 +303,8 @@ def select_and_encode(
     scores: pd.Series | None = None,
     progress: Callable[[int], None] | None = None,
     too_small: list[str] | None = None,
+    audit=None,
+    audited: list[str] | None = None,
 ) -> tuple[list[tuple[pd.Series, bytes]], list[tuple[pd.Series, bytes]], list[str]]:
     """Balanced stimuli (n/4 per source x class) and real examples per class, all encoded."""
     if opts.n <= 0 or opts.n % 4:
@@ -290,7 +322,7 @@ def select_and_encode(
             n_out = int(round(opts.outlier_frac * k)) if source == "synthetic" else 0
             order = _ordered_candidates(cell, opts.seed, f"{source}/{label}", n_out, scores)
             n_small = len(too_small)
-            got = _encode_cell(order, k, opts, skipped, too_small)
+            got = _encode_cell(order, k, opts, skipped, too_small, audit, audited)
             if len(got) < k:
                 small = len(too_small) - n_small
                 hint = (
@@ -299,9 +331,11 @@ def select_and_encode(
                     if small
                     else ""
                 )
+                n_audit = sum(1 for a in (audited or []) if a.startswith(f"{source}\t"))
                 raise ValueError(
                     f"{source} {LABELS[label]}: need {k} usable images, found {len(got)} "
-                    f"(of {len(cell)} after exclusions){hint}"
+                    f"(of {len(cell)} after exclusions; the build's audit dropped {n_audit} {source} "
+                    f"images so far){hint}"
                 )
             stimuli += got
             if progress:
@@ -309,7 +343,9 @@ def select_and_encode(
             if source == "real" and opts.examples_per_class:
                 used = {r["key"] for r, _ in got}
                 rest = order[~order["key"].isin(used)]
-                examples += _encode_cell(rest.iloc[::-1], opts.examples_per_class, opts, skipped, too_small)
+                examples += _encode_cell(
+                    rest.iloc[::-1], opts.examples_per_class, opts, skipped, too_small, audit, audited
+                )
     return stimuli, examples, skipped
 
 
@@ -346,9 +382,11 @@ def build_study(
     check_judgeable_size(opts)
     if opts.pixel_leaks not in ("fail", "warn"):
         raise ValueError(f"--pixel-leaks must be fail or warn, got {opts.pixel_leaks!r}")
-    real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown)
+    audit = _exclusion_audit(opts)
+    covered = audit.covers if audit is not None else None
+    real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown, covered=covered)
     synthetic, syn_excl = load_pool(
-        synthetic_dir, "synthetic", opts.exclude, opts.unknown, opts.public_synthetic_seeds
+        synthetic_dir, "synthetic", opts.exclude, opts.unknown, opts.public_synthetic_seeds, covered
     )
     seed_status = synthetic_seed_status(
         Path(synthetic_dir), read_manifest(synthetic_dir), opts.public_synthetic_seeds
@@ -374,7 +412,21 @@ def build_study(
         )
     scores = outlier_scores(embeddings, synthetic) if embeddings and opts.outlier_frac > 0 else None
     too_small: list[str] = []
-    stimuli, examples, skipped = select_and_encode(real, synthetic, opts, scores, progress, too_small)
+    audited: list[str] = []
+    stimuli, examples, skipped = select_and_encode(
+        real, synthetic, opts, scores, progress, too_small, audit, audited
+    )
+    for source, excl in (("real", real_excl), ("synthetic", syn_excl)):
+        dropped = [a.split("\t") for a in audited if a.startswith(f"{source}\t")]
+        excl["build_audit"] = {
+            "method": opts.audit,
+            "resolution": "source (each file as it is)",
+            "dropped": len(dropped),
+            "by_artifact": {
+                a: sum(a in d[2].split(",") for d in dropped)
+                for a in sorted({x for d in dropped for x in d[2].split(",")})
+            },
+        }
 
     # ids: fresh secret randomness, handed out after a secret shuffle (never a function of the seed)
     stimuli, examples = _secret_shuffle(stimuli), _secret_shuffle(examples)
@@ -414,6 +466,7 @@ def build_study(
         "skipped": skipped,
         "too_small": too_small,
         "exclusions": {"unknown": opts.unknown, "real": real_excl, "synthetic": syn_excl},
+        "audit_dropped": [a.replace("\t", " ") for a in audited],
         "synthetic_seeds": seed_status,  # secret | public | none (the seeds themselves: stimuli.csv)
         "synthetic_pool": _pool_info(Path(synthetic_dir)),
         "warnings": warnings,
@@ -466,7 +519,7 @@ def build_study_from_generator(
     out: str | Path,
     opts: BuildOptions = BuildOptions(),
     per_class: int | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     truncation_psi: float = 1.0,
     embed: Callable[[Path], Path] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -487,7 +540,10 @@ def build_study_from_generator(
     pool = out.parent / f".{out.name}.synthetic"
     shutil.rmtree(pool, ignore_errors=True)
     try:
-        generate_secret_pool(network, pool, per_class or 3 * max(1, opts.n // 4), device, truncation_psi)
+        from dermsynth.core.distributed import device as pick_device
+
+        dev = str(pick_device(device or opts.device))
+        generate_secret_pool(network, pool, per_class or 3 * max(1, opts.n // 4), dev, truncation_psi)
         embeddings = embed(pool) if embed is not None and opts.outlier_frac > 0 else None
         return build_study(real_dir, pool, out, opts, embeddings, progress)
     finally:
