@@ -159,7 +159,7 @@ def leakcheck(
 @app.command()
 def serve(
     study: Path = typer.Argument(..., help="Study directory."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     admin_password: str | None = typer.Option(
@@ -219,7 +219,7 @@ def redacted_log_config() -> dict:
 @app.command()
 def close(
     study: Path = typer.Argument(..., help="Study directory."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Close the study: no reader can answer and no invitation can be made until it is reopened."""
     from dermsynth.survey.service import set_closed
@@ -232,7 +232,7 @@ def close(
 @app.command()
 def reopen(
     study: Path = typer.Argument(..., help="Study directory."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Reopen a closed study."""
     from dermsynth.survey.service import set_closed
@@ -246,7 +246,7 @@ def reopen(
 def revoke(
     study: Path = typer.Argument(..., help="Study directory."),
     reader_ids: list[str] = typer.Argument(..., help="Reader ids as in the exports, e.g. r0003."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Revoke invitations: their links (and browsers that opened them) open nothing any more."""
     from dermsynth.survey.service import revoke as run
@@ -262,7 +262,7 @@ def invite(
     n: int = typer.Option(1, help="Number of invitations."),
     note: str = typer.Option("", help="Private note (e.g. the group)."),
     base_url: str = typer.Option("http://127.0.0.1:8000", help="Base URL of the server."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Create invitation links (printed once; only token hashes are stored)."""
     from dermsynth.survey.service import invite as run
@@ -276,7 +276,7 @@ def invite(
 def export(
     study: Path = typer.Argument(..., help="Study directory."),
     out: Path = typer.Option(..., help="Directory for responses.csv and stimuli.csv."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Export responses.csv (latest answers), revisions.csv (every revision) and stimuli.csv."""
     from dermsynth.survey.service import export as run
