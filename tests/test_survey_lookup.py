@@ -116,6 +116,9 @@ def test_public_real_images_are_named_plainly(setup, tmp_path):
     man.to_csv(isic / "manifest.csv", index=False)
     assert "ISIC Archive ids" in public_real_reason(isic, read_manifest(isic))
     assert public_real_reason(real, read_manifest(real)) is None
+    own = read_manifest(real)
+    assert public_real_reason(real, own.assign(license="ACCESS restricted (hospital)")) is None
+    assert "openly licensed" in public_real_reason(real, own.assign(license="CC BY-NC 4.0"))
     labels = pd.read_csv(sample_dir("isic2017") / "labels.csv", dtype=str)
     assert public_real_reason(sample_dir("isic2017"), labels)  # the embedded sample is public
     r = CliRunner().invoke(

@@ -129,6 +129,8 @@ def synthetic_seed_status(directory: Path, df: pd.DataFrame, public_ok: bool) ->
 
 #: Image ids of the ISIC Archive (public, searchable by anyone).
 _ISIC_ID = r"^ISIC_\d{7}"
+#: What an open licence or a public archive looks like in a ``license`` / ``attribution`` column.
+_OPEN_LICENCE = r"\bCC[- ]?(?:0|BY)|creative commons|public domain|\bISIC\b"
 
 
 def public_real_reason(directory: Path, df: pd.DataFrame) -> str | None:
@@ -146,7 +148,7 @@ def public_real_reason(directory: Path, df: pd.DataFrame) -> str | None:
     if n:
         return f"{n} of {len(ids)} real images have ISIC Archive ids (public: anyone can search the archive)"
     for col in ("license", "attribution"):
-        if col in df.columns and df[col].astype(str).str.contains("CC|ISIC|public", case=False).any():
+        if col in df.columns and df[col].astype(str).str.contains(_OPEN_LICENCE, case=False).any():
             return f"{directory / 'manifest.csv'}: its {col!r} column says the images are openly licensed"
     return None
 
