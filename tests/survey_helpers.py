@@ -63,8 +63,34 @@ def make_study(tmp: Path, n: int = 16, seed: int = 0, **kw) -> Path:
     size = kw.pop("size", 32)
     real = make_dataset(tmp / "real", "real", n // 4 + 4, seed=1, side=2 * size)
     syn = make_dataset(tmp / "syn", "synthetic", n // 4 + 4, seed=2, side=2 * size)
+    kw.setdefault("allow_small_stimuli", size < 64)  # tiny studies keep the app tests fast
     opts = BuildOptions(n=n, seed=seed, size=size, **kw)
     return build_study(real, syn, tmp / "study", opts).study_dir
+
+
+def tiny_generator(folder: Path, size: int = 64) -> Path:
+    """A saved class-conditional (melanoma / not) StyleGAN2 generator of the ``tiny`` preset with random
+    weights, ``folder/network-000000.safetensors``: public, like a shipped model, for the seed attack."""
+    import torch
+
+    from dermsynth.gan import build_networks, save_network
+
+    torch.manual_seed(0)
+    G, _ = build_networks("tiny", size, 2)
+    folder.mkdir(parents=True, exist_ok=True)
+    net, _ = save_network(
+        folder / "network-000000", G_ema=G, meta={"class_names": ["not_melanoma", "melanoma"]}
+    )
+    return net
+
+
+def copy_study(study: Path, dst: Path) -> Path:
+    """A copy of a built study without its database or the record of it (``database.json``): each
+    test that serves a study from its own database needs its own study folder."""
+    import shutil
+
+    shutil.copytree(study, dst, ignore=shutil.ignore_patterns("study.db*", "database.json"))
+    return dst
 
 
 # ------------------------------------------------------------------ driving the app over HTTP
@@ -217,3 +243,84 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# ------------------------------------------------------------------ a real PostgreSQL server
+
+POSTGRES_HINT = "install Debian's postgresql (apt-get install -y postgresql; .ci/run does)"
+
+
+def postgres_bin(name: str) -> str | None:
+    """``initdb`` / ``pg_ctl`` from PATH or Debian's ``/usr/lib/postgresql/N/bin`` (newest N)."""
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    cands = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    return str(cands[-1]) if cands else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL server: ``initdb`` in a temporary folder, listening on a unix socket in
+    that folder only (no TCP), trust authentication for the local socket. Run as the ``postgres`` user
+    when this process is root (initdb refuses root). ``url(db)`` gives a SQLAlchemy URL."""
+
+    def __init__(self, root: Path):
+        import os
+        import pwd
+
+        self.initdb, self.pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
+        if not (self.initdb and self.pg_ctl):
+            raise FileNotFoundError(f"no initdb / pg_ctl found: {POSTGRES_HINT}")
+        self.root = root
+        self.data, self.sock = root / "data", root / "sock"
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+        self.prefix: list[str] = []
+        if os.getuid() == 0:
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise FileNotFoundError(
+                    f"running as root and there is no postgres user: {POSTGRES_HINT}"
+                ) from None
+            self.user, self.prefix = "postgres", ["runuser", "-u", "postgres", "--"]
+            root.mkdir(parents=True, exist_ok=True)
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+            os.chmod(root, 0o700)
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+
+    def _run(self, *cmd: str) -> None:
+        r = subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=120)
+        if r.returncode:
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr[-2000:]}{r.stdout[-500:]}"
+            )
+
+    def start(self) -> Postgres:
+        self._run(self.initdb, "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
+        self._run("mkdir", "-m", "700", str(self.sock))
+        opts = f"-k {self.sock} -c listen_addresses='' -c fsync=off -c max_connections=100"
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def createdb(self, name: str) -> str:
+        """A new, empty database; its SQLAlchemy URL."""
+        import psycopg
+
+        with psycopg.connect(host=str(self.sock), user=self.user, dbname="postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def url(self, db: str) -> str:
+        return f"postgresql+psycopg://{self.user}@/{db}?host={self.sock}"
+
+    def connect(self, db: str):
+        import psycopg
+
+        return psycopg.connect(host=str(self.sock), user=self.user, dbname=db)

@@ -30,7 +30,7 @@ MINI = {
             "eval": {"n_bootstrap": 20},
         }
     },
-    "survey": {"build": {"n": 8, "size": 16, "pixel_leaks": "warn"}},
+    "survey": {"build": {"n": 8, "size": 16, "pixel_leaks": "warn", "allow_small_stimuli": True}},
 }
 
 
@@ -84,3 +84,32 @@ def test_presets_resolve_and_unknown_preset(tmp_path):
     bad.write_text("- a list\n")
     with pytest.raises(ValueError, match="bad.yaml"):
         load_study_config(bad)
+
+
+def test_demo_cpu_survey_stage_builds_its_32px_study_from_the_64px_generator(tmp_path):
+    """`make demo` ends with a reader study from the 64 px generator: 32 px stimuli, below what a
+    dermatologist can judge. The build refuses those unless forced; the demo-cpu preset forces it
+    explicitly, so its survey stage (run alone here, on 64 px stand-ins) still builds the study."""
+    from dermsynth.pipeline.stages import survey_configs, survey_run
+    from survey_helpers import make_dataset, tiny_generator
+
+    sec = load_study_config(preset_name="demo-cpu")["survey"]
+    sec = {**sec, "build": {**sec["build"], "n": 8, "examples_per_class": 1}}
+    real = make_dataset(tmp_path / "data", "real", 8, seed=1, side=64)
+    tiny_generator(tmp_path / "gan" / "run", 64)  # a 64 px generator, as the shipped one
+    out = tmp_path / "survey"
+    out.mkdir()
+    inputs = {"data": real, "gan": tmp_path / "gan", "classify": tmp_path / "classify"}
+    c = survey_configs(sec, {"seed": 0}, out, inputs)
+    assert c["build"].size == 32 and c["build"].allow_small_stimuli
+    survey_run(c, out, inputs, lambda s: None)
+    assert len(list((out / "study" / "images").glob("*.png"))) == 8
+    stim = pd.read_csv(out / "study" / "stimuli.csv")
+    seeds = stim.loc[stim.source == "synthetic", "seed"]
+    assert seeds.notna().all() and seeds.min() > 1000  # secret seeds, kept with the truth (issue 25.3)
+    assert json.loads((out / "study" / "study.json").read_text())["synthetic_seeds"] == "secret"
+    forced_off = {**sec, "build": {**sec["build"], "allow_small_stimuli": False}}
+    out2 = tmp_path / "survey2"
+    out2.mkdir()
+    with pytest.raises(ValueError, match="cannot be judged by a dermatologist"):
+        survey_run(survey_configs(forced_off, {"seed": 0}, out2, inputs), out2, inputs, lambda s: None)

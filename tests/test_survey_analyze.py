@@ -295,3 +295,61 @@ def test_incomplete_readers_listed_excluded_and_kappa_on_complete_readers(tmp_pa
     assert res.exit_code == 0 and "short (5/40)" in res.output and "left out" in res.output
     with pytest.raises(ValueError, match="min-complete"):
         analyze(resp, stim, tmp_path / "x", n_boot=20, min_complete=0)
+
+
+def test_reader_who_says_real_to_everything_gives_strict_json_with_reasons(tmp_path):
+    """Issue 25.8: one reader answers "real" to all 20 images: precision is undefined (TP + FP = 0),
+    there is no interval over one reader and no kappa. summary.json must be strict JSON (null, not a
+    bare NaN) and say why each value is null; the reader table says why precision is missing."""
+    import json
+
+    resp, stim = thesis_like(tmp_path, {"d1": (0, 0, 10, 10)}, {"d1": "dermatologist"})
+    summary = analyze(resp, stim, tmp_path / "o", n_boot=20)
+    text = (tmp_path / "o" / "summary.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    loaded = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert loaded == summary
+    mt = loaded["pooled_accuracy"]["mean_of_readers_t"]
+    assert mt["mean"] == 0.5 and mt["ci_low"] is None and mt["ci_high"] is None
+    assert loaded["fleiss_kappa"]["synthetic"]["kappa"] is None
+    why = loaded["undefined"]
+    assert "one reader" in why["pooled_accuracy.mean_of_readers_t.ci_low"]
+    assert "fewer than 2 complete readers" in why["fleiss_kappa.synthetic.kappa"]
+    # every null in the file is explained, and nothing else is
+    nulls = []
+
+    def walk(o, path=""):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k != "undefined":
+                    walk(v, f"{path}.{k}" if path else k)
+        elif isinstance(o, list):
+            for i, v in enumerate(o):
+                walk(v, f"{path}[{i}]")
+        elif o is None:
+            nulls.append(path)
+
+    walk(loaded)
+    assert sorted(nulls) == sorted(why)
+    readers = pd.read_csv(tmp_path / "o" / "readers.csv")
+    assert np.isnan(readers.loc[0, "precision"]) and readers.loc[0, "accuracy"] == 0.5
+    assert readers.loc[0, "note"] == "precision undefined: never answered 'synthetic' (TP + FP = 0)"
+    md = (tmp_path / "o" / "readers.md").read_text()
+    assert "| n/a |" in md and "nan" not in md and "never answered 'synthetic'" in md
+    out = CliRunner().invoke(
+        __import__("dermsynth.cli.main", fromlist=["app"]).app,
+        ["survey", "analyze", "--responses", str(resp), "--stimuli", str(stim), "--out", str(tmp_path / "c")],
+    )
+    assert out.exit_code == 0, out.output
+    flat = " ".join(out.output.split())
+    assert "n/a" in flat and "one reader" in flat
+
+
+def test_kappa_when_every_answer_is_the_same_is_null_with_reason(tmp_path):
+    resp, stim = thesis_like(
+        tmp_path, {"a": (0, 0, 10, 10), "b": (0, 0, 10, 10)}, {"a": "dermatologist", "b": "lay_person"}
+    )
+    s = analyze(resp, stim, tmp_path / "o", n_boot=20)
+    assert s["fleiss_kappa"]["synthetic"]["kappa"] is None
+    assert "one category" in s["undefined"]["fleiss_kappa.synthetic.kappa"]
+    assert s["pooled_accuracy"]["mean_of_readers_t"]["ci_low"] == 0.5  # two readers: defined

@@ -20,14 +20,29 @@ from dermsynth.survey.db import init_db, make_engine, session_factory
 from dermsynth.survey.encode import png_chunks
 from dermsynth.survey.models import Answer
 from dermsynth.survey.security import sign, unsign
-from survey_helpers import admin_login, answer, as_reader, consent, hidden, invite_tokens, make_study
+from survey_helpers import (
+    admin_login,
+    answer,
+    as_reader,
+    consent,
+    copy_study,
+    hidden,
+    invite_tokens,
+    make_study,
+)
 
 N = 8
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def built(tmp_path_factory):
     return make_study(tmp_path_factory.mktemp("survey"), n=N, examples_per_class=1)
+
+
+@pytest.fixture
+def study(built, tmp_path):
+    """This test's own copy of the study (a study folder records its one database)."""
+    return copy_study(built, tmp_path / "study")
 
 
 @pytest.fixture

@@ -17,14 +17,30 @@ from typer.testing import CliRunner
 
 from dermsynth.survey.app import ADMIN_COOKIE, RedactTokens, Settings, check_public_url, create_app
 from dermsynth.survey.ratelimit import Backoff
-from survey_helpers import Server, admin_login, answer, as_reader, consent, hidden, invite_tokens, make_study
+from survey_helpers import (
+    Server,
+    admin_login,
+    answer,
+    as_reader,
+    consent,
+    copy_study,
+    hidden,
+    invite_tokens,
+    make_study,
+)
 
 N = 8
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def built(tmp_path_factory):
     return make_study(tmp_path_factory.mktemp("attacks"), n=N, examples_per_class=1)
+
+
+@pytest.fixture
+def study(built, tmp_path):
+    """This test's own copy of the study (a study folder records its one database)."""
+    return copy_study(built, tmp_path / "study")
 
 
 def make_app(study, tmp_path, **kw):
@@ -41,9 +57,7 @@ def app(study, tmp_path):
 
 def freeze(app, t: float = 5000.0) -> None:
     """Stop the limiters' clocks, so that no lock runs out while a loaded machine is slow."""
-    for pair in app.state.limits.values():
-        for limiter in pair:
-            limiter.clock = lambda: t
+    app.state.limits.set_clock(lambda: t)
 
 
 class Clock:
@@ -103,8 +117,7 @@ def test_parallel_password_guessing_is_throttled(app):
     c = TestClient(app)
     r = c.post("/admin/login", data={"password": "pw"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-    for limiter in app.state.limits["admin"]:
-        limiter.clock = lambda: 1e12
+    app.state.limits.set_clock(lambda: 1e12)
     assert c.post("/admin/login", data={"password": "pw"}, follow_redirects=False).status_code == 303
 
 
@@ -288,12 +301,9 @@ def test_tokens_never_in_urls_pages_or_logs(app, study):
 
 
 def test_server_access_log_has_no_token(study, tmp_path):
-    import shutil
-
     import httpx
 
-    s = tmp_path / "study"
-    shutil.copytree(study, s, ignore=shutil.ignore_patterns("study.db*"))
+    s = study
     from dermsynth.survey.service import invite
 
     ((_, link),) = invite(s, 1)
@@ -330,7 +340,9 @@ def test_public_url_required_beyond_localhost(study, tmp_path):
     r = local.post("/admin/invite", data={"count": "1", "nonce": nonce})
     assert r.status_code == 200 and "http://127.0.0.1:8000/r/" in r.text
     (tmp_path / "x").mkdir()
-    app2 = make_app(study, tmp_path / "x", public_url="https://survey.example.org/")
+    app2 = make_app(
+        copy_study(study, tmp_path / "x" / "study"), tmp_path / "x", public_url="https://survey.example.org/"
+    )
     c2 = TestClient(app2, base_url="http://evil.example")
     nonce = admin_login(c2)
     assert (

@@ -28,7 +28,7 @@ def fresh_study(study, tmp_path):
     import shutil
 
     dst = tmp_path / "study"
-    shutil.copytree(study, dst, ignore=shutil.ignore_patterns("study.db*"))
+    shutil.copytree(study, dst, ignore=shutil.ignore_patterns("study.db*", "database.json"))
     return dst
 
 

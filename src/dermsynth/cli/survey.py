@@ -22,7 +22,22 @@ PASSWORD_ENV = "DERMSYNTH_SURVEY_ADMIN_PASSWORD"
 @app.command()
 def build(
     real: Path = typer.Option(..., help="Real dataset dir (manifest.csv layout)."),
-    synthetic: Path = typer.Option(..., help="Synthetic dataset dir (manifest.csv layout)."),
+    synthetic: Path | None = typer.Option(
+        None, help="Synthetic dataset dir (manifest.csv layout; its seeds must be secret, see --generator)."
+    ),
+    generator: str | None = typer.Option(
+        None, help="Generator network (file or shipped name): synthetic stimuli from secret random seeds."
+    ),
+    device: str = typer.Option("cpu", help="Device for --generator and the build's audit (auto, cpu, cuda)."),
+    audit: str = typer.Option(
+        "best",
+        help="How the build audits each candidate for --exclude at the source resolution: best, heuristic, "
+        "model:PATH, or none (trust the manifest alone).",
+    ),
+    trunc: float = typer.Option(1.0, help="Truncation psi for --generator."),
+    public_synthetic_seeds: bool = typer.Option(
+        False, help="Accept a --synthetic dir whose seeds are public (readers could regenerate them)."
+    ),
     out: Path = typer.Option(..., help="New study directory (must not exist or be empty)."),
     n: int = typer.Option(200, help="Number of stimuli (multiple of 4: real/synthetic x class)."),
     exclude: list[str] = typer.Option([], help="Artifact column to exclude (e.g. ruler); repeatable."),
@@ -42,10 +57,13 @@ def build(
         "fail", help="If pixel statistics tell the sources apart: fail, or warn and keep the study."
     ),
     examples_per_class: int = typer.Option(3, help="Real example images per class (not in the questions)."),
+    allow_small_stimuli: bool = typer.Option(
+        False, help="Build stimuli below 64 px anyway (too small for a dermatologist: demos and tests only)."
+    ),
     study_id: str | None = typer.Option(None, help="Study id (default: random)."),
 ) -> None:
     """Select balanced stimuli, re-encode them identically under opaque ids, and leak-check the result."""
-    from dermsynth.survey.build import BuildOptions, build_study
+    from dermsynth.survey.build import BuildOptions, build_study, build_study_from_generator
 
     opts = BuildOptions(
         n=n,
@@ -58,6 +76,10 @@ def build(
         min_source_scale=min_source_scale,
         unknown=unknown,
         pixel_leaks=pixel_leaks,
+        allow_small_stimuli=allow_small_stimuli,
+        public_synthetic_seeds=public_synthetic_seeds,
+        audit=audit,
+        device=device,
     )
     if min_source_scale < 2.0:
         console.print(
@@ -65,12 +87,31 @@ def build(
             "barely reduced (or upscaled, below 1) keep their processing history; the pixel leak check "
             "decides whether the study is kept"
         )
+    with user_errors():
+        if (synthetic is None) == (generator is None):
+            raise ValueError("give exactly one of --synthetic DIR and --generator NETWORK")
     with user_errors(), progress() as bar:
         task = bar.add_task("encoding stimuli", total=n, info="")
-        res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
+        if generator is not None:
+            if outliers is not None:
+                raise ValueError(
+                    "--outliers needs the embeddings of --synthetic images; not with --generator"
+                )
+            res = build_study_from_generator(
+                real, generator, out, opts, truncation_psi=trunc,
+                progress=lambda k: bar.advance(task, k),
+            )  # fmt: skip
+        else:
+            res = build_study(real, synthetic, out, opts, outliers, progress=lambda k: bar.advance(task, k))
     leak = res.leak or {}
     for source, cols in res.exclusions.items():
         for col, c in cols.items():
+            if col == "build_audit":
+                console.print(
+                    f"build audit ({c['method']}, {source}, at the source resolution): dropped "
+                    f"{c['dropped']} {c['by_artifact'] or ''}"
+                )
+                continue
             console.print(
                 f"--exclude {col} ({source}): {c['present']} with it, {c['unknown']} unknown, "
                 f"{c['absent']} without; {c['removed']} dropped (unknown: {unknown})"
@@ -94,6 +135,8 @@ def build(
         )
     if res.skipped:
         console.print(f"[yellow]{len(res.skipped)} unreadable images skipped[/yellow] (listed in study.json)")
+    for w in res.warnings:
+        console.print(f"[bold yellow]WARNING:[/bold yellow] {w}")
 
 
 @app.command()
@@ -116,7 +159,7 @@ def leakcheck(
 @app.command()
 def serve(
     study: Path = typer.Argument(..., help="Study directory."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     admin_password: str | None = typer.Option(
@@ -176,7 +219,7 @@ def redacted_log_config() -> dict:
 @app.command()
 def close(
     study: Path = typer.Argument(..., help="Study directory."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Close the study: no reader can answer and no invitation can be made until it is reopened."""
     from dermsynth.survey.service import set_closed
@@ -189,7 +232,7 @@ def close(
 @app.command()
 def reopen(
     study: Path = typer.Argument(..., help="Study directory."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Reopen a closed study."""
     from dermsynth.survey.service import set_closed
@@ -203,7 +246,7 @@ def reopen(
 def revoke(
     study: Path = typer.Argument(..., help="Study directory."),
     reader_ids: list[str] = typer.Argument(..., help="Reader ids as in the exports, e.g. r0003."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Revoke invitations: their links (and browsers that opened them) open nothing any more."""
     from dermsynth.survey.service import revoke as run
@@ -219,7 +262,7 @@ def invite(
     n: int = typer.Option(1, help="Number of invitations."),
     note: str = typer.Option("", help="Private note (e.g. the group)."),
     base_url: str = typer.Option("http://127.0.0.1:8000", help="Base URL of the server."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Create invitation links (printed once; only token hashes are stored)."""
     from dermsynth.survey.service import invite as run
@@ -233,7 +276,7 @@ def invite(
 def export(
     study: Path = typer.Argument(..., help="Study directory."),
     out: Path = typer.Option(..., help="Directory for responses.csv and stimuli.csv."),
-    db: str | None = typer.Option(None, help="SQLAlchemy URL (default sqlite:///STUDY/study.db)."),
+    db: str | None = typer.Option(None, help="Database URL; default: the one STUDY/database.json records."),
 ) -> None:
     """Export responses.csv (latest answers), revisions.csv (every revision) and stimuli.csv."""
     from dermsynth.survey.service import export as run
@@ -271,10 +314,16 @@ def analyze(
         verb = "kept in the tables" if keep_incomplete else "left out"
         console.print(f"[yellow]incomplete readers, {verb}:[/yellow] {listed}")
     pooled = summary["pooled_accuracy"]["mean_of_readers_t"]
+    kappa = summary["fleiss_kappa"]["synthetic"]
     console.print(
-        f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {pooled['mean']:.3f} "
-        f"[{pooled['ci_low']:.3f}, {pooled['ci_high']:.3f}]; Fleiss kappa (synthetic) "
-        f"{summary['fleiss_kappa']['synthetic']['kappa']:.3f} "
-        f"({summary['fleiss_kappa']['synthetic']['readers']} complete readers, "
-        f"{summary['fleiss_kappa']['synthetic']['images']} images); written to {out}"
+        f"{summary['readers']} readers, {summary['images']} images; pooled accuracy {_f(pooled['mean'])} "
+        f"[{_f(pooled['ci_low'])}, {_f(pooled['ci_high'])}]; Fleiss kappa (synthetic) {_f(kappa['kappa'])} "
+        f"({kappa['readers']} complete readers, {kappa['images']} images); written to {out}"
     )
+    for where, why in summary.get("undefined", {}).items():
+        console.print(f"[yellow]{where} = null:[/yellow] {why}")
+
+
+def _f(v: float | None) -> str:
+    """A number of ``summary.json`` (None where undefined) for the console."""
+    return "n/a" if v is None else f"{v:.3f}"

@@ -510,18 +510,34 @@ def survey_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
 
 
 def survey_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    """Build the reader study from the data and the trained generator. Its synthetic stimuli come
+    from secret random seeds of the generator (not the generate stage's public seeds 0..N, which a
+    reader with the generator could regenerate and match; issue 25.3); with outliers, the secret
+    candidates are embedded with the classify stage's trained setup."""
     from dermsynth.survey.analyze import analyze
-    from dermsynth.survey.build import build_study
+    from dermsynth.survey.build import build_study_from_generator
 
     study = out / "study"
     if study.exists() and not (study / "stimuli.csv").exists():  # interrupted build: start again
         shutil.rmtree(study)
     if not study.exists():
-        emb = inputs["classify"] / "embed" / "embeddings.csv"
-        res = build_study(
-            inputs["data"], inputs["generate"], study, c["build"], emb if emb.exists() else None
+
+        def embed(pool: Path) -> Path:
+            from dermsynth.classify.embed import EmbedConfig, embed_datasets
+
+            cfg = EmbedConfig(out=str(pool / "embed"), synthetic=(str(pool),), run=str(inputs["classify"]))
+            embed_datasets(cfg)
+            return pool / "embed" / "embeddings.csv"
+
+        net = latest_network(inputs["gan"])
+        res = build_study_from_generator(
+            inputs["data"], net, study, c["build"], device=str(_pick("auto")), embed=embed
         )
-        log(f"[survey] study written to {res.study_dir}: {res.counts}")
+        log(
+            f"[survey] study written to {res.study_dir}: {res.counts} (synthetic: secret seeds of {net.name})"
+        )
+        for w in res.warnings:
+            log(f"[survey] WARNING: {w}")
     an: AnalyzeConfig = c["analyze"]
     if an.responses:
         analyze(an.responses, study / "stimuli.csv", out / "analysis", None, an.n_boot, c["seed"])
@@ -561,7 +577,7 @@ STAGES = [
     _stage("edit", edit_configs, edit_run, needs=("gan",), enabled=_on("edit")),
     _stage("classify", classify_configs, classify_run, needs=("data", "generate"), optional=("audit", "edit"),
            enabled=_on("classify")),
-    _stage("survey", survey_configs, survey_run, needs=("data", "generate", "classify"), enabled=_on("survey")),
+    _stage("survey", survey_configs, survey_run, needs=("data", "gan", "classify"), enabled=_on("survey")),
     _stage("report", report_configs, report_run, needs=("data",),
            optional=("audit", "clean", "gan", "generate", "metrics", "edit", "classify", "survey"),
            enabled=_on("report")),

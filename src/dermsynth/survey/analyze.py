@@ -20,13 +20,14 @@ kappa always uses the complete readers only, on the images all of them answered,
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dermsynth.core.io import atomic_path, atomic_write_json, atomic_write_text
+from dermsynth.core.io import atomic_path, atomic_write_text
 from dermsynth.survey.kappa import count_table, fleiss_kappa
 from dermsynth.survey.models import BACKGROUNDS
 from dermsynth.survey.responses import join, read_responses, read_stimuli_table
@@ -42,11 +43,44 @@ READER_COLUMNS = [
     "sensitivity",
     "specificity",
     "precision",
+    "note",
 ]
 
 
 def _div(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
+
+
+#: Why a rate of a reader can be undefined (the denominator is 0): written in ``readers.csv``'s ``note``.
+UNDEFINED_RATE = {
+    "sensitivity": "sensitivity undefined: no synthetic image answered (TP + FN = 0)",
+    "specificity": "specificity undefined: no real image answered (TN + FP = 0)",
+    "precision": "precision undefined: never answered 'synthetic' (TP + FP = 0)",
+}
+
+
+def rate_note(r: dict) -> str:
+    """The reasons, joined by '; ', why some rates of ``r`` are undefined ('' if all are defined)."""
+    return "; ".join(why for k, why in UNDEFINED_RATE.items() if _isnan(r.get(k)))
+
+
+def _isnan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def json_safe(obj, notes: dict[str, str], path: str = "", why: str | None = None):
+    """``obj`` with every non-finite float replaced by None (strict JSON has no NaN); each replaced
+    value's dotted path goes into ``notes`` with the reason: the ``note`` of the dict holding it, or
+    ``why``, or a generic one."""
+    if isinstance(obj, dict):
+        here = obj.get("note") if isinstance(obj.get("note"), str) else why
+        return {k: json_safe(v, notes, f"{path}.{k}" if path else str(k), here) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v, notes, f"{path}[{i}]", why) for i, v in enumerate(obj)]
+    if isinstance(obj, float | np.floating) and not math.isfinite(float(obj)):
+        notes[path] = why or "undefined (a denominator is 0)"
+        return None
+    return obj
 
 
 def rates(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
@@ -79,9 +113,8 @@ def reader_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (reader, bg), g in df.groupby(["reader_id", "background"], sort=False):
         c = confusion(g["is_synthetic"], g["said_synthetic"])
-        rows.append(
-            {"reader_id": reader, "background": bg, **c, **rates(**{k.lower(): v for k, v in c.items()})}
-        )
+        r = rates(**{k.lower(): v for k, v in c.items()})
+        rows.append({"reader_id": reader, "background": bg, **c, **r, "note": rate_note(r)})
     out = pd.DataFrame(rows, columns=READER_COLUMNS)
     key = out["background"].map(_bg_order)
     return (
@@ -125,7 +158,8 @@ def pooled_t(accuracies: np.ndarray, level: float = 0.95) -> dict[str, float]:
     a = a[~np.isnan(a)]
     m = float(a.mean()) if len(a) else float("nan")
     if len(a) < 2:
-        return {"mean": m, "ci_low": float("nan"), "ci_high": float("nan"), "readers": len(a)}
+        why = "no reader" if not len(a) else "one reader: no interval over readers"
+        return {"mean": m, "ci_low": float("nan"), "ci_high": float("nan"), "readers": len(a), "note": why}
     half = float(student_t.ppf(0.5 + level / 2, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
     # a proportion lies in [0, 1]: the symmetric t interval is clipped there
     return {"mean": m, "ci_low": max(0.0, m - half), "ci_high": min(1.0, m + half), "readers": len(a)}
@@ -231,10 +265,13 @@ def agreement(df: pd.DataFrame) -> dict:
                 "kappa": float("nan"),
                 "images": int(len(complete)),
                 "readers": int(complete.shape[1]),
+                "note": "kappa undefined: fewer than 2 complete readers or no image all of them answered",
             }
             continue
         kappa = fleiss_kappa(count_table(complete.to_numpy(), cats))
         out[name] = {"kappa": kappa, "images": int(len(complete)), "readers": int(complete.shape[1])}
+        if math.isnan(kappa):
+            out[name]["note"] = "kappa undefined: every answer fell in one category (chance agreement 1)"
     return out
 
 
@@ -248,12 +285,20 @@ def _markdown(readers: pd.DataFrame) -> str:
         "| reader | background | TP | FP | FN | TN | accuracy | sensitivity | specificity | precision |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for r in readers.itertuples():
+        f = [_fmt_rate(v) for v in (r.accuracy, r.sensitivity, r.specificity, r.precision)]
+        mark = f" [{len(notes) + 1}]" if r.note else ""
         lines.append(
-            f"| {r.reader_id} | {r.background} | {r.TP} | {r.FP} | {r.FN} | {r.TN} | {r.accuracy:.2f} | "
-            f"{r.sensitivity:.2f} | {r.specificity:.2f} | {r.precision:.2f} |"
+            f"| {r.reader_id}{mark} | {r.background} | {r.TP} | {r.FP} | {r.FN} | {r.TN} | {' | '.join(f)} |"
         )
-    return "\n".join(lines) + "\n"
+        if r.note:
+            notes.append(f"[{len(notes) + 1}] {r.reader_id}: {r.note}.")
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def _fmt_rate(v: float) -> str:
+    return "n/a" if _isnan(float(v)) else f"{v:.2f}"
 
 
 def analyze(
@@ -321,5 +366,8 @@ def analyze(
         "unanimous": agree.groupby("group").size().to_dict(),
         "figures": figures.write_all(df, images, agree, diag, out, images_dir),
     }
-    atomic_write_json(out / "summary.json", summary)
+    notes: dict[str, str] = {}
+    summary = json_safe(summary, notes)
+    summary["undefined"] = notes  # every null above: where, and why
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary

@@ -9,9 +9,10 @@ token-free pages under ``/s/...``, so the token appears in no later URL, referre
 asks "continue, or not you?" instead of resuming silently (shared computers).
 
 Admins: form login creates a server-side session (``admin_sessions``; the cookie holds a random token,
-logout deletes the row); HTTP Basic (user ``admin``) is accepted only for GET exports. Every
-authentication path — form, Basic, session cookie, reader link — goes through an exponential backoff
-per client address and over all clients (:mod:`.ratelimit`), charged before the secret is checked.
+logout deletes the row); HTTP Basic (user ``admin``) is accepted only for GET exports. Password
+attempts (form, Basic) are charged before the password is checked, per client address and per
+credential, or per device for a browser that logged in before; valid session cookies and reader
+links are never limited, invalid ones are counted per client address (:mod:`.ratelimit`).
 
 A closed study refuses every reader POST and new invitations; invitations can be revoked. The DB
 session is the dependency :func:`get_db`, which tests override; the logic lives in :mod:`.crud`.
@@ -39,16 +40,20 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dermsynth.survey import crud
-from dermsynth.survey.db import init_db, make_engine, session_factory, sqlite_url
+from dermsynth.survey.db import init_db, make_engine, session_factory, study_db_url
 from dermsynth.survey.encode import STIMULUS_MEDIA_TYPE
 from dermsynth.survey.models import BACKGROUNDS, Reader
-from dermsynth.survey.ratelimit import Backoff
-from dermsynth.survey.security import check_nonce, check_password, form_nonce
-from dermsynth.survey.study import DEFAULT_DB, STIMULI_CSV, Study, load_study
+from dermsynth.survey.ratelimit import AuthLimits
+from dermsynth.survey.security import check_nonce, check_password, form_nonce, new_secret, sign, unsign
+from dermsynth.survey.study import STIMULI_CSV, Study, load_study
 
 HERE = Path(__file__).parent
 READER_COOKIE = "dermsynth_reader"
 ADMIN_COOKIE = "dermsynth_admin"
+#: Signed cookie of a browser that logged in as admin before: its password attempts skip the
+#: per-credential lock (ratelimit.AuthLimits), so an attack cannot lock the organiser out.
+DEVICE_COOKIE = "dermsynth_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600
 ADMIN_USER = "admin"
 ADMIN_MAX_AGE = 12 * 3600
 READER_MAX_AGE = 180 * 24 * 3600
@@ -83,7 +88,8 @@ class RedactTokens(logging.Filter):
 
 @dataclass(frozen=True)
 class Settings:
-    """Server settings; ``db_url`` defaults to ``sqlite:///STUDY/study.db``."""
+    """Server settings; ``db_url`` defaults to the study's recorded database, else
+    ``sqlite:///STUDY/study.db`` (recorded in ``STUDY/database.json`` on first start)."""
 
     study_dir: Path
     admin_password: str
@@ -93,7 +99,7 @@ class Settings:
     public_url: str | None = None  # base of invitation links, e.g. https://survey.example.org/
 
     def resolved_db_url(self) -> str:
-        return self.db_url or sqlite_url(Path(self.study_dir) / DEFAULT_DB)
+        return study_db_url(self.study_dir, self.db_url, create=True)
 
 
 def check_public_url(public_url: str | None, host: str) -> None:
@@ -125,37 +131,33 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _gate(request: Request, kind: str) -> tuple[str, str]:
-    """One authentication attempt of ``kind``; 429 while backing off. Admin attempts are charged
-    before the secret is checked (refunded by :func:`_auth_ok`); reader attempts only on failure
-    (:func:`_auth_failed`), as many honest readers may share one address."""
-    limits = request.app.state.limits[kind]
-    keys = (f"{kind}:{_client(request)}", f"{kind}:*")
-    if kind == "admin":
-        wait = limits[0].begin(keys[0])
-        wait = wait or limits[1].begin(keys[1])
-    else:
-        wait = max(limits[0].check(keys[0]), limits[1].check(keys[1]))
-    if wait > 0:
-        secs = int(wait) + 1
+def _too_many(wait: float) -> HTTPException:
+    secs = int(wait) + 1
+    return HTTPException(
+        429, f"Too many attempts. Try again in {secs} s.", headers={"Retry-After": str(secs)}
+    )
+
+
+def _reader_of(request: Request, db: Session, study: Study, token: str | None, missing: int) -> Reader:
+    """The reader of ``token``. A valid token is never rate limited (192 random bits: guessing is
+    hopeless); a revoked one gets ``missing`` (404 for a link, 403 for a cookie) and is not counted; an invalid one is counted per client
+    address (:class:`~dermsynth.survey.ratelimit.AuthLimits`), 429 once that address is locked."""
+    reader = crud.reader_by_token(db, study.study_id, token)
+    if reader is not None:
+        return reader
+    if crud.token_revoked(db, study.study_id, token):
         raise HTTPException(
-            429, f"Too many attempts. Try again in {secs} s.", headers={"Retry-After": str(secs)}
+            missing, "This invitation was withdrawn by the organiser. Thank you for your help."
         )
-    return keys
-
-
-def _auth_ok(request: Request, kind: str, keys: tuple[str, str]) -> None:
-    if kind == "admin":
-        limits = request.app.state.limits[kind]
-        limits[0].success(keys[0])
-        limits[1].success(keys[1])
-
-
-def _auth_failed(request: Request, kind: str, keys: tuple[str, str]) -> None:
-    if kind == "reader":
-        limits = request.app.state.limits[kind]
-        limits[0].failure(keys[0])
-        limits[1].failure(keys[1])
+    wait = request.app.state.limits.invalid_secret("reader", _client(request))
+    if wait > 0:
+        raise _too_many(wait)
+    if missing == 404:
+        raise HTTPException(404, "This invitation link is not valid. Please check the link you were sent.")
+    raise HTTPException(
+        403,
+        "This invitation is not valid (any more). Please open the link you were sent, or ask the organiser.",
+    )
 
 
 def current_reader(
@@ -165,16 +167,7 @@ def current_reader(
     token = request.cookies.get(READER_COOKIE)
     if not token:
         raise HTTPException(403, "Please open the personal invitation link you were sent.")
-    keys = _gate(request, "reader")
-    reader = crud.reader_by_token(db, study.study_id, token)
-    if reader is None:
-        _auth_failed(request, "reader", keys)
-        raise HTTPException(
-            403,
-            "This invitation is not valid (any more). Please open the link you were sent, or ask the organiser.",
-        )
-    _auth_ok(request, "reader", keys)
-    return reader
+    return _reader_of(request, db, study, token, 403)
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -192,21 +185,39 @@ def _is_export(request: Request) -> bool:
     return request.method == "GET" and request.url.path.startswith("/admin/export/")
 
 
+def _device(request: Request) -> str | None:
+    """The device id of a browser that logged in before (signed cookie), or None."""
+    return unsign(request.app.state.secret, request.cookies.get(DEVICE_COOKIE), DEVICE_MAX_AGE)
+
+
+def _password_attempt(request: Request, password: str) -> bool:
+    """One password attempt, charged before the password is looked at (429 while backing off)."""
+    limits, client, device = request.app.state.limits, _client(request), _device(request)
+    wait = limits.begin_password(client, device)
+    if wait > 0:
+        raise _too_many(wait)
+    if check_password(password, request.app.state.settings.admin_password):
+        limits.password_ok(client, device)
+        return True
+    return False
+
+
 def require_admin(request: Request, db: Session = Depends(get_db)) -> None:
-    """A valid server-side session cookie, or (GET exports only) Basic ``admin:PASSWORD``."""
+    """A valid server-side session cookie (never rate limited: 256 random bits), or (GET exports
+    only) Basic ``admin:PASSWORD`` (a password attempt). An invalid session cookie is counted per
+    client address."""
     cookie = request.cookies.get(ADMIN_COOKIE)
     basic = _basic_credentials(request) if _is_export(request) else None
     if cookie:
-        keys = _gate(request, "admin")
         if crud.admin_session_valid(db, cookie):
-            _auth_ok(request, "admin", keys)
             return
+        wait = request.app.state.limits.invalid_secret("session", _client(request))
+        if wait > 0:
+            raise _too_many(wait)
     if basic is not None:
-        keys = _gate(request, "admin")
         user, pw = basic
         user_ok = hmac.compare_digest(user.encode("utf-8", "surrogatepass"), ADMIN_USER.encode())
-        if check_password(pw, request.app.state.settings.admin_password) and user_ok:
-            _auth_ok(request, "admin", keys)
+        if _password_attempt(request, pw) and user_ok:
             return
     if _is_export(request):
         raise HTTPException(
@@ -245,11 +256,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="dermsynth reader study", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.study, app.state.engine = settings, study, engine
     app.state.sessions, app.state.secret = sessions, secret
-    # (per client, over all clients): admins get 3 free attempts each, readers 20 (typos, reloads)
-    app.state.limits = {
-        "admin": (Backoff(free=3), Backoff(free=30)),
-        "reader": (Backoff(free=20), Backoff(free=200)),
-    }
+    app.state.limits = AuthLimits()  # who is limited, by what key, how fast: see ratelimit
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -343,13 +350,12 @@ def _reader_routes(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse)
     def landing(request: Request, db: Session = Depends(get_db), study: Study = Depends(get_study)):
         token = request.cookies.get(READER_COOKIE)
-        reader = None
-        if token:
-            keys = _gate(request, "reader")
-            reader = crud.reader_by_token(db, study.study_id, token)
-            if reader is None:
-                _auth_failed(request, "reader", keys)
+        reader = crud.reader_by_token(db, study.study_id, token) if token else None
         if reader is None:
+            if token and not crud.token_revoked(db, study.study_id, token):
+                wait = app.state.limits.invalid_secret("reader", _client(request))
+                if wait > 0:
+                    raise _too_many(wait)
             return render(request, "landing.html", {})
         ctx = {
             **_reader_ctx(request, reader),
@@ -363,14 +369,7 @@ def _reader_routes(app: FastAPI) -> None:
     def open_link(
         request: Request, token: str, db: Session = Depends(get_db), study: Study = Depends(get_study)
     ):
-        keys = _gate(request, "reader")
-        reader = crud.reader_by_token(db, study.study_id, token)
-        if reader is None:
-            _auth_failed(request, "reader", keys)
-            raise HTTPException(
-                404, "This invitation link is not valid. Please check the link you were sent."
-            )
-        _auth_ok(request, "reader", keys)
+        reader = _reader_of(request, db, study, token, 404)
         resp = _redirect(_resume_url(db, reader, study))  # token-free from here on
         resp.set_cookie(
             READER_COOKIE,
@@ -546,11 +545,19 @@ def _admin_routes(app: FastAPI) -> None:
 
     @app.post("/admin/login")
     def login(request: Request, password: str = Form(""), db: Session = Depends(get_db)):
-        keys = _gate(request, "admin")  # charged before the password is looked at
-        if not check_password(password, app.state.settings.admin_password):
+        if not _password_attempt(request, password):  # charged before the password is looked at
             return render(request, "admin_login.html", {"error": "Wrong password."}, 401)
-        _auth_ok(request, "admin", keys)
         resp = _redirect("/admin")
+        if _device(request) is None:  # this browser may log in again even while others guess
+            resp.set_cookie(
+                DEVICE_COOKIE,
+                sign(app.state.secret, new_secret()[:32]),
+                max_age=DEVICE_MAX_AGE,
+                httponly=True,
+                samesite="strict",
+                secure=app.state.settings.secure_cookies,
+                path="/admin",
+            )
         resp.set_cookie(
             ADMIN_COOKIE,
             crud.create_admin_session(db, ADMIN_MAX_AGE),

@@ -41,6 +41,9 @@ from dermsynth.survey.study import (
 
 #: Columns an embeddings csv may use for a precomputed per-image distance to its class centroid.
 DISTANCE_COLUMNS = ("centroid_distance", "distance_to_centroid", "dist_to_centroid", "distance")
+#: Smallest stimulus a dermatologist can judge: at 32 px a lesion's network, dots, globules and
+#: streaks are a few pixels wide, so a reader study would measure the display, not the generator.
+MIN_JUDGEABLE_SIZE = 64
 _NON_FEATURE = {"label", "seed", "split", "patient_id", "parent_id", "psi", "alpha", "class", "index"}
 
 
@@ -59,6 +62,15 @@ class BuildOptions:
     min_source_scale: float = MIN_SOURCE_SCALE  # sources must be >= this x size (see encode)
     unknown: str = "drop"  # excluded artifact with a blank / unreadable annotation: drop or keep
     pixel_leaks: str = "fail"  # pixel-level leak check: fail the build, or warn and keep the study
+    # stimuli below MIN_JUDGEABLE_SIZE px are refused unless this is set (demos and tests only)
+    allow_small_stimuli: bool = False
+    # a synthetic manifest with seeds not drawn in secret (e.g. seeds 0..N of `gan generate`) is
+    # refused: readers with the generator could regenerate and match them. Set to accept that anyway.
+    public_synthetic_seeds: bool = False
+    # how the build audits each candidate for the excluded artifacts, at the source resolution
+    # (heuristic | best[:PATH] | model:PATH | none = trust the manifest alone); see survey.audit
+    audit: str = "best"
+    device: str = "cpu"  # for that audit and for --generator (auto | cpu | cuda | ...)
 
 
 @dataclass
@@ -69,10 +81,85 @@ class BuildResult:
     leak: dict | None = None
     too_small: list[str] = field(default_factory=list)
     exclusions: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _exclusion_audit(opts: BuildOptions):
+    """The build's own audit of ``opts.exclude`` (None when nothing is excluded or audit is none)."""
+    if not opts.exclude or opts.audit == "none":
+        return None
+    from dermsynth.core.distributed import device as pick_device
+    from dermsynth.survey.audit import ExclusionAudit
+
+    return ExclusionAudit(opts.exclude, opts.audit, str(pick_device(opts.device)))
+
+
+def check_judgeable_size(opts: BuildOptions) -> None:
+    """Refuse stimuli smaller than :data:`MIN_JUDGEABLE_SIZE` unless ``allow_small_stimuli``."""
+    if opts.size < MIN_JUDGEABLE_SIZE and not opts.allow_small_stimuli:
+        raise ValueError(
+            f"--size {opts.size}: stimuli below {MIN_JUDGEABLE_SIZE} px cannot be judged by a dermatologist "
+            f"(pigment network, dots and streaks are a few pixels wide), so the study would measure the "
+            f"display, not the generator. Sources must be {opts.min_source_scale:g}x --size, so use a "
+            f"generator of at least {int(MIN_JUDGEABLE_SIZE * opts.min_source_scale)} px (and real images "
+            "as large); pass --allow-small-stimuli only for a demo or a test"
+        )
+
+
+def synthetic_seed_status(directory: Path, df: pd.DataFrame, public_ok: bool) -> str:
+    """``secret`` (drawn by :func:`.synthetic.secret_seeds`), ``none`` (no seed column: unknown origin)
+    or ``public`` (accepted only with ``public_ok``; otherwise a ValueError says why and what to do)."""
+    from dermsynth.survey.synthetic import SECRET_MARK
+
+    seeds = pd.to_numeric(df["seed"], errors="coerce") if "seed" in df.columns else pd.Series(dtype=float)
+    if (directory / SECRET_MARK).exists():
+        return "secret"
+    if not seeds.notna().any():
+        return "none"
+    if not public_ok:
+        raise ValueError(
+            f"{directory / 'manifest.csv'}: the synthetic images come from seeds "
+            f"{int(seeds.min())}..{int(seeds.max())} (column 'seed') that were not drawn in secret. Anyone "
+            "with the generator regenerates those seeds, runs them through the study's processing chain "
+            "and matches every synthetic stimulus, and so its label. Build with --generator NETWORK "
+            "(secret random seeds, kept in stimuli.csv), or pass --public-synthetic-seeds to accept this"
+        )
+    return "public"
+
+
+#: Image ids of the ISIC Archive (public, searchable by anyone).
+_ISIC_ID = r"^ISIC_\d{7}"
+#: What an open licence or a public archive looks like in a ``license`` / ``attribution`` column.
+_OPEN_LICENCE = r"\bCC[- ]?(?:0|BY)|creative commons|public domain|\bISIC\b"
+
+
+def public_real_reason(directory: Path, df: pd.DataFrame) -> str | None:
+    """Why the real images of ``directory`` are public (a reader could look them up), or None."""
+    from dermsynth.data.sample import SAMPLES_DIR
+
+    ids = df["image_id"].astype(str)
+    if (directory / "LICENSE.txt").exists() and "ISIC" in (directory / "LICENSE.txt").read_text(
+        errors="replace"
+    ):
+        return f"{directory} is the embedded ISIC sample shipped with dermsynth (CC-0, ISIC Archive)"
+    if str(directory.resolve()).startswith(str(SAMPLES_DIR)):
+        return f"{directory} is an embedded sample shipped with dermsynth"
+    n = int(ids.str.match(_ISIC_ID).sum())
+    if n:
+        return f"{n} of {len(ids)} real images have ISIC Archive ids (public: anyone can search the archive)"
+    for col in ("license", "attribution"):
+        if col in df.columns and df[col].astype(str).str.contains(_OPEN_LICENCE, case=False).any():
+            return f"{directory / 'manifest.csv'}: its {col!r} column says the images are openly licensed"
+    return None
 
 
 def load_pool(
-    directory: str | Path, source: str, exclude: tuple[str, ...] = (), unknown: str = "drop"
+    directory: str | Path,
+    source: str,
+    exclude: tuple[str, ...] = (),
+    unknown: str = "drop",
+    public_seeds: bool = False,
+    covered: Callable[[str], bool] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Candidate images of one dataset (columns ``key, path, label (0/1), origin, source``) with the
     exclusions applied, and per excluded column the counts ``{present, unknown, absent, removed}``.
@@ -85,12 +172,16 @@ def load_pool(
         raise ValueError(f"--unknown must be drop or keep, got {unknown!r}")
     directory = Path(directory)
     df = read_manifest(directory)
+    if source == "synthetic":
+        synthetic_seed_status(directory, df, public_seeds)
     counts: dict[str, dict[str, int]] = {}
     for col in exclude:
+        if col not in df.columns and covered is not None and covered(col):
+            continue  # the build audits it itself (survey.audit), there is nothing to read
         if col not in df.columns:
             raise ValueError(
                 f"{directory / 'manifest.csv'}: cannot exclude {col!r}, the manifest has no such column "
-                "(run `dermsynth bias audit` first)"
+                "and the build's audit does not detect it (run `dermsynth bias audit` first)"
             )
         flags = pd.to_numeric(df[col], errors="coerce")
         present, unk = flags.fillna(0) != 0, flags.isna()
@@ -113,6 +204,9 @@ def load_pool(
             "label": labels.astype(int).to_numpy(),
             "origin": [f"{directory.name}/{i}" for i in df["image_id"].astype(str)],
             "source": source,
+            "seed": pd.to_numeric(df["seed"], errors="coerce").astype("Int64").to_numpy()
+            if source == "synthetic" and "seed" in df.columns
+            else pd.array([pd.NA] * len(df), dtype="Int64"),
         }
     )
     return pool, counts
@@ -158,15 +252,28 @@ def _ordered_candidates(
 
 
 def _encode_cell(
-    ordered: pd.DataFrame, k: int, opts: BuildOptions, skipped: list[str], too_small: list[str]
+    ordered: pd.DataFrame,
+    k: int,
+    opts: BuildOptions,
+    skipped: list[str],
+    too_small: list[str],
+    audit=None,
+    audited: list[str] | None = None,
 ) -> list[tuple[pd.Series, bytes]]:
-    """Encode candidates in order until ``k`` succeed; unreadable and too small images are recorded."""
+    """Encode candidates in order until ``k`` succeed; unreadable and too small images are recorded,
+    and so are those the build's own audit (``audit.found``, at the source resolution) excludes."""
     out: list[tuple[pd.Series, bytes]] = []
     for _, row in ordered.iterrows():
         if len(out) == k:
             break
         try:
-            out.append((row, encode_stimulus(read_rgb(row["path"]), opts.size, opts.min_source_scale)))
+            rgb = read_rgb(row["path"])
+            found = audit.found(rgb) if audit is not None else []
+            if found:
+                if audited is not None:
+                    audited.append(f"{row['source']}\t{row['path']}\t{','.join(found)}")
+                continue
+            out.append((row, encode_stimulus(rgb, opts.size, opts.min_source_scale)))
         except SourceTooSmall as e:
             too_small.append(f"{row['path']}: {e}")
         except (ValueError, OSError) as e:
@@ -198,6 +305,8 @@ def select_and_encode(
     scores: pd.Series | None = None,
     progress: Callable[[int], None] | None = None,
     too_small: list[str] | None = None,
+    audit=None,
+    audited: list[str] | None = None,
 ) -> tuple[list[tuple[pd.Series, bytes]], list[tuple[pd.Series, bytes]], list[str]]:
     """Balanced stimuli (n/4 per source x class) and real examples per class, all encoded."""
     if opts.n <= 0 or opts.n % 4:
@@ -215,7 +324,7 @@ def select_and_encode(
             n_out = int(round(opts.outlier_frac * k)) if source == "synthetic" else 0
             order = _ordered_candidates(cell, opts.seed, f"{source}/{label}", n_out, scores)
             n_small = len(too_small)
-            got = _encode_cell(order, k, opts, skipped, too_small)
+            got = _encode_cell(order, k, opts, skipped, too_small, audit, audited)
             if len(got) < k:
                 small = len(too_small) - n_small
                 hint = (
@@ -224,9 +333,11 @@ def select_and_encode(
                     if small
                     else ""
                 )
+                n_audit = sum(1 for a in (audited or []) if a.startswith(f"{source}\t"))
                 raise ValueError(
                     f"{source} {LABELS[label]}: need {k} usable images, found {len(got)} "
-                    f"(of {len(cell)} after exclusions){hint}"
+                    f"(of {len(cell)} after exclusions; the build's audit dropped {n_audit} {source} "
+                    f"images so far){hint}"
                 )
             stimuli += got
             if progress:
@@ -234,8 +345,18 @@ def select_and_encode(
             if source == "real" and opts.examples_per_class:
                 used = {r["key"] for r, _ in got}
                 rest = order[~order["key"].isin(used)]
-                examples += _encode_cell(rest.iloc[::-1], opts.examples_per_class, opts, skipped, too_small)
+                examples += _encode_cell(
+                    rest.iloc[::-1], opts.examples_per_class, opts, skipped, too_small, audit, audited
+                )
     return stimuli, examples, skipped
+
+
+def _pool_info(directory: Path) -> dict | None:
+    """How a secret pool was made (network, truncation; never the seeds), or None."""
+    from dermsynth.survey.synthetic import SECRET_MARK
+
+    p = directory / SECRET_MARK
+    return json.loads(p.read_text()) if p.exists() else None
 
 
 def _write_images(folder: Path, items: list[tuple[str, bytes]], mtime: float) -> None:
@@ -260,13 +381,54 @@ def build_study(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: exists and is not empty (a study is never overwritten)")
+    check_judgeable_size(opts)
     if opts.pixel_leaks not in ("fail", "warn"):
         raise ValueError(f"--pixel-leaks must be fail or warn, got {opts.pixel_leaks!r}")
-    real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown)
-    synthetic, syn_excl = load_pool(synthetic_dir, "synthetic", opts.exclude, opts.unknown)
+    audit = _exclusion_audit(opts)
+    covered = audit.covers if audit is not None else None
+    real, real_excl = load_pool(real_dir, "real", opts.exclude, opts.unknown, covered=covered)
+    synthetic, syn_excl = load_pool(
+        synthetic_dir, "synthetic", opts.exclude, opts.unknown, opts.public_synthetic_seeds, covered
+    )
+    seed_status = synthetic_seed_status(
+        Path(synthetic_dir), read_manifest(synthetic_dir), opts.public_synthetic_seeds
+    )
+    warnings = []
+    reason = public_real_reason(Path(real_dir), read_manifest(real_dir))
+    if reason:
+        warnings.append(
+            f"the real images are public ({reason}): a reader could look a stimulus up (reverse image "
+            "search, the archive itself) and so know it is real. Use real images that are not public "
+            "for a study whose result matters"
+        )
+    if seed_status == "public":
+        warnings.append(
+            "the synthetic images come from public seeds (--public-synthetic-seeds): a reader with the "
+            "generator could regenerate them and match every synthetic stimulus"
+        )
+    elif seed_status == "none":
+        warnings.append(
+            f"{Path(synthetic_dir) / 'manifest.csv'} records no seeds: if these images come from public "
+            "seeds of a public generator, a reader could regenerate and match them (build with --generator "
+            "for secret seeds)"
+        )
     scores = outlier_scores(embeddings, synthetic) if embeddings and opts.outlier_frac > 0 else None
     too_small: list[str] = []
-    stimuli, examples, skipped = select_and_encode(real, synthetic, opts, scores, progress, too_small)
+    audited: list[str] = []
+    stimuli, examples, skipped = select_and_encode(
+        real, synthetic, opts, scores, progress, too_small, audit, audited
+    )
+    for source, excl in (("real", real_excl), ("synthetic", syn_excl)):
+        dropped = [a.split("\t") for a in audited if a.startswith(f"{source}\t")]
+        excl["build_audit"] = {
+            "method": opts.audit,
+            "resolution": "source (each file as it is)",
+            "dropped": len(dropped),
+            "by_artifact": {
+                a: sum(a in d[2].split(",") for d in dropped)
+                for a in sorted({x for d in dropped for x in d[2].split(",")})
+            },
+        }
 
     # ids: fresh secret randomness, handed out after a secret shuffle (never a function of the seed)
     stimuli, examples = _secret_shuffle(stimuli), _secret_shuffle(examples)
@@ -285,6 +447,8 @@ def build_study(
             "label": [LABELS[int(r["label"])] for r, _ in stimuli],
             "origin": [r["origin"] for r, _ in stimuli],
             "outlier": [int(r["outlier"]) for r, _ in stimuli],
+            # the truth: a synthetic stimulus's secret seed (regenerates it); admin only, never served
+            "seed": pd.array([r["seed"] for r, _ in stimuli], dtype="Int64"),
         }
     ).sort_values("image_id")
     atomic_write_text(tmp / STIMULI_CSV, table.to_csv(index=False))
@@ -304,6 +468,10 @@ def build_study(
         "skipped": skipped,
         "too_small": too_small,
         "exclusions": {"unknown": opts.unknown, "real": real_excl, "synthetic": syn_excl},
+        "audit_dropped": [a.replace("\t", " ") for a in audited],
+        "synthetic_seeds": seed_status,  # secret | public | none (the seeds themselves: stimuli.csv)
+        "synthetic_pool": _pool_info(Path(synthetic_dir)),
+        "warnings": warnings,
         "processing": {
             "crop": "centre square",
             "resample": "lanczos (PIL, antialiased)",
@@ -330,6 +498,7 @@ def build_study(
         report,
         too_small,
         {"real": real_excl, "synthetic": syn_excl},
+        warnings,
     )
 
 
@@ -344,3 +513,40 @@ def describe(result: BuildResult) -> str:
             "exclusions": result.exclusions,
         }
     )
+
+
+def build_study_from_generator(
+    real_dir: str | Path,
+    network: str | Path,
+    out: str | Path,
+    opts: BuildOptions = BuildOptions(),
+    per_class: int | None = None,
+    device: str | None = None,
+    truncation_psi: float = 1.0,
+    embed: Callable[[Path], Path] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BuildResult:
+    """Build a study whose synthetic stimuli come from secret random seeds of ``network``
+    (:func:`.synthetic.generate_secret_pool`; the seeds end up in ``stimuli.csv`` only).
+
+    ``per_class`` candidates per class (default three times the stimuli per class, room for exclusions
+    and outliers) are generated in a sibling temporary folder that is deleted afterwards. ``embed(pool)``
+    returns an embeddings csv of the pool for ``opts.outlier_frac`` > 0 (``classify embed``).
+    """
+    from dermsynth.survey.synthetic import generate_secret_pool
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out}: exists and is not empty (a study is never overwritten)")
+    check_judgeable_size(opts)
+    pool = out.parent / f".{out.name}.synthetic"
+    shutil.rmtree(pool, ignore_errors=True)
+    try:
+        from dermsynth.core.distributed import device as pick_device
+
+        dev = str(pick_device(device or opts.device))
+        generate_secret_pool(network, pool, per_class or 3 * max(1, opts.n // 4), dev, truncation_psi)
+        embeddings = embed(pool) if embed is not None and opts.outlier_frac > 0 else None
+        return build_study(real_dir, pool, out, opts, embeddings, progress)
+    finally:
+        shutil.rmtree(pool, ignore_errors=True)

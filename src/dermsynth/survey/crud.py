@@ -162,6 +162,20 @@ def reader_by_token(session: Session, study_id: str, token: str | None) -> Reade
     )
 
 
+def token_revoked(session: Session, study_id: str, token: str | None) -> bool:
+    """Whether ``token`` is a real invitation of this study that was revoked (not a guess)."""
+    if not token or len(token) > 128:
+        return False
+    found = session.scalar(
+        select(Reader.id).where(
+            Reader.token_hash == hash_token(token),
+            Reader.study_id == study_id,
+            Reader.revoked_at.is_not(None),
+        )
+    )
+    return found is not None
+
+
 def reader_order(reader: Reader, image_ids: tuple[str, ...]) -> list[str]:
     """The reader's own random order of the stimuli (a function of the reader's stored seed)."""
     perm = rng("survey-order", reader.order_seed).permutation(len(image_ids))

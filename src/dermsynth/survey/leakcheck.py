@@ -8,7 +8,8 @@ in sorted and directory order, mtime — must not beat chance: its out-of-fold a
 one-sided exact binomial test against 0.5 (scipy.stats.binomtest) and the study leaks if p < alpha.
 
 Pixel level (processing history, :mod:`.pixelstats`): 8x8 JPEG blockiness (and its period-4 trace),
-high-frequency spectrum share and noise-residual statistics. (3) Each feature alone: a two-sided
+high-frequency spectrum share, noise-residual statistics, JPEG ghosts (re-compression error at
+qualities 50-90) and a band spectrum of Y, Cb, Cr. (3) Each feature alone: a two-sided
 Mann-Whitney U test real vs synthetic (``scipy.stats.mannwhitneyu``), Bonferroni-corrected over the
 features; (4) a random forest on all of them, tested like (2). The study leaks if any corrected
 p < alpha. These tests are label-free for a reader: anyone can compute them from the served files.

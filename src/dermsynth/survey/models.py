@@ -3,8 +3,8 @@
 ``answers`` has one row per (reader, image) — a unique constraint, so a retried or replayed
 submission can never duplicate an answer — and a ``revision`` counter used as the compare-and-swap
 version behind the single-use form nonces (:mod:`.crud`). ``answer_log`` is append-only: every
-accepted revision of every answer, written in the same transaction (on SQLite, triggers refuse
-UPDATE and DELETE on it). ``admin_sessions`` are server-side (logout deletes the row). Reader and
+accepted revision of every answer, written in the same transaction (triggers made by
+:func:`.db.init_db` refuse UPDATE and DELETE on it, and TRUNCATE on PostgreSQL). ``admin_sessions`` are server-side (logout deletes the row). Reader and
 admin tokens are stored only as SHA-256 hashes.
 """
 

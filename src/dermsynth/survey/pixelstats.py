@@ -15,6 +15,16 @@ sources apart. Three families, each a classic forensic cue:
   the luminance minus its 3x3 median, summarised by its standard deviation, its share of the image
   standard deviation and its kurtosis.
 
+- **JPEG ghosts** (compression history; Farid 2009): the error of re-saving the image as JPEG at
+  qualities 50-90 (4:2:0 and 4:4:4), and the curve's shape.
+- **Band spectrum** (what a quantiser or resampler removed, band by band): the log power of Y, Cb
+  and Cr in eight radial frequency bands, relative to the channel's total.
+
+Issue 25.2 measured why the last two are needed: ISIC halves, one saved once as JPEG quality 85 / 75
+(4:2:0) at twice the stimulus size, then the chain: a forest on ghost features told them apart at
+0.945 / 0.975 (200 stimuli, 64 px), while the first three families saw nothing and the leak check
+passed (benchmarks/survey_history_attack.py).
+
 Each function takes an RGB uint8 array [H, W, 3] and returns floats; :func:`pixel_features` returns
 all of them keyed by ``PIXEL_FEATURES``.
 """
@@ -23,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PIXEL_FEATURES = [
+BASE_FEATURES = [
     "block8",
     "block4",
     "hf_power_quarter",
@@ -85,9 +95,87 @@ def noise_residual(y: np.ndarray) -> dict[str, float]:
     return {"noise_std": sd, "noise_rel": sd / (float(y.std()) + 1e-9), "noise_kurtosis": kurt}
 
 
+#: Qualities at which :func:`ghost_curve` re-saves an image (JPEG ghosts; Farid 2009).
+GHOST_QUALITIES = (50, 60, 70, 75, 80, 85, 90)
+
+
+def _resave_error(rgb: np.ndarray, quality: int, subsampling: int) -> float:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality, subsampling=subsampling)
+    back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), dtype=np.float64)
+    return float(((back - rgb.astype(np.float64)) ** 2).mean())
+
+
+def ghost_curve(rgb: np.ndarray) -> dict[str, float]:
+    """JPEG ghosts (H. Farid, "Exposing digital forgeries from JPEG ghosts", IEEE TIFS 2009): the mean
+    squared error of re-saving the image as JPEG at each of :data:`GHOST_QUALITIES` (4:2:0 and 4:4:4).
+    An image once compressed at quality q (or otherwise stripped of detail) changes less when re-saved
+    near q: the shape of the curve carries its history. Returned as the log error per quality and
+    the curve's shape (each log error minus their mean: free of how detailed the lesion is)."""
+    out = {}
+    for sub, tag in ((2, "420"), (0, "444")):
+        errs = np.log([_resave_error(rgb, q, sub) + 1e-6 for q in GHOST_QUALITIES])
+        for q, e in zip(GHOST_QUALITIES, errs, strict=True):
+            out[f"ghost{tag}_q{q}"] = float(e)
+            out[f"ghost{tag}_shape_q{q}"] = float(e - errs.mean())
+    return out
+
+
+def ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """JPEG's YCbCr (ITU-R BT.601, full range) [H, W, 3] float64."""
+    x = rgb.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return np.stack(
+        [y, 128 - 0.168736 * r - 0.331264 * g + 0.5 * b, 128 + 0.5 * r - 0.418688 * g - 0.081312 * b], -1
+    )
+
+
+#: Radial frequency bands (cycles/px) of :func:`band_spectrum`.
+BANDS = (0.0, 0.0625, 0.125, 0.1875, 0.25, 0.3125, 0.375, 0.4375, 0.5)
+
+
+def band_spectrum(rgb: np.ndarray) -> dict[str, float]:
+    """Log power of each YCbCr channel in radial bands (:data:`BANDS`), relative to the channel's
+    total: the frequency-by-frequency loss a JPEG quantiser or a resampler leaves."""
+    out = {}
+    ycc = ycbcr(rgb)
+    h, w = rgb.shape[:2]
+    win = np.outer(np.hanning(h), np.hanning(w))
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    r = np.sqrt(fx**2 + fy**2)
+    for c, name in enumerate(("y", "cb", "cr")):
+        ch = ycc[..., c]
+        p = np.abs(np.fft.fft2((ch - ch.mean()) * win)) ** 2
+        total = p.sum() + 1e-9
+        for lo, hi in zip(BANDS[:-1], BANDS[1:], strict=True):
+            out[f"band_{name}_{lo:.3f}"] = float(np.log(p[(r >= lo) & (r < hi)].sum() / total + 1e-12))
+    return out
+
+
+#: Names of :func:`ghost_curve` and :func:`band_spectrum` features, in order.
+GHOST_FEATURES = [
+    f"ghost{tag}{kind}_q{q}" for tag in ("420", "444") for kind in ("", "_shape") for q in GHOST_QUALITIES
+]
+BAND_FEATURES = [f"band_{c}_{lo:.3f}" for c in ("y", "cb", "cr") for lo in BANDS[:-1]]
+PIXEL_FEATURES = BASE_FEATURES + GHOST_FEATURES + BAND_FEATURES
+
+
 def pixel_features(rgb: np.ndarray) -> dict[str, float]:
-    """All pixel-level forensic features of one RGB uint8 image."""
+    """All pixel-level forensic features of one RGB uint8 image (keys: :data:`PIXEL_FEATURES`)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an RGB image [H, W, 3], got shape {rgb.shape}")
     y = luminance(rgb)
-    return {**blockiness(y), **hf_spectrum(y), **noise_residual(y)}
+    return {**blockiness(y), **hf_spectrum(y), **noise_residual(y), **ghost_curve(rgb), **band_spectrum(rgb)}
+
+
+def attack_features(rgb: np.ndarray) -> np.ndarray:
+    """What an informed attacker measures (benchmarks/survey_history_attack.py), as one vector: every
+    feature of :func:`pixel_features`."""
+    f = pixel_features(rgb)
+    return np.array([f[k] for k in PIXEL_FEATURES], dtype=np.float64)

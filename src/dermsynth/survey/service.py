@@ -9,12 +9,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dermsynth.core.io import atomic_write_text
 from dermsynth.survey import crud
-from dermsynth.survey.db import init_db, make_engine, session_factory, sqlite_url
-from dermsynth.survey.study import DEFAULT_DB, STIMULI_CSV, load_study
+from dermsynth.survey.db import init_db, make_engine, session_factory, study_db_url
+from dermsynth.survey.study import STIMULI_CSV, load_study
 
 
-def open_sessions(study_dir: str | Path, db_url: str | None = None) -> sessionmaker[Session]:
-    engine = make_engine(db_url or sqlite_url(Path(study_dir) / DEFAULT_DB))
+def open_sessions(
+    study_dir: str | Path, db_url: str | None = None, create: bool = False
+) -> sessionmaker[Session]:
+    """Sessions on the study's own database (the one its folder records, see
+    :func:`~dermsynth.survey.db.study_db_url`); only ``create`` may start a new one."""
+    engine = make_engine(study_db_url(study_dir, db_url, create=create))
     init_db(engine)
     return session_factory(engine)
 
@@ -28,7 +32,7 @@ def invite(
 ) -> list[tuple[str, str]]:
     """Create ``count`` invitations; (reader id, link) pairs — the links are shown only now."""
     study = load_study(study_dir)
-    with open_sessions(study_dir, db_url)() as s:
+    with open_sessions(study_dir, db_url, create=True)() as s:
         created = crud.create_invitations(s, study.study_id, count, note)
         return [(r.public_id, f"{base_url.rstrip('/')}/r/{t}") for r, t in created]
 

@@ -9,6 +9,8 @@ Layout written by :func:`dermsynth.survey.build.build_study`::
     STUDY/stimuli.csv     image_id, source, label, origin, outlier  (admins only, never served)
     STUDY/leakcheck.json  the file- and pixel-level leak check of the build
     STUDY/study.db        the default SQLite database of ``survey serve``
+    STUDY/database.json   which database holds the answers (written when it is created, used by
+                          every command; :func:`dermsynth.survey.db.study_db_url`)
 
 The app reads only image ids from ``stimuli.csv``; source and label reach readers in no form.
 """
@@ -29,6 +31,8 @@ IMAGES_DIR = "images"
 EXAMPLES_DIR = "examples"
 LEAKCHECK_JSON = "leakcheck.json"
 DEFAULT_DB = "study.db"
+#: Where the study's answers are (a database URL without password), see ``survey.db.study_db_url``.
+DATABASE_JSON = "database.json"
 STIMULI_COLUMNS = ["image_id", "source", "label", "origin"]
 LABELS = ["not_melanoma", "melanoma"]
 SOURCES = ["real", "synthetic"]

@@ -65,7 +65,7 @@ def leak_sentence(lc: dict) -> str:
     if feats:
         s += (
             f"; {', '.join(feats)} separate synthetic from real images, so a reader could tell them apart by "
-            "sharpness or noise rather than by the lesion"
+            "compression history, sharpness or noise rather than by the lesion"
         )
     return s
 
