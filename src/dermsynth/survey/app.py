@@ -1,4 +1,4 @@
-"""The reader-study web app: ``create_app(settings)`` (DESIGN.md 3.12, fastapi full-stack template).
+"""The reader-study web app: ``create_app(settings)`` (docs/architecture.md R12, fastapi full-stack template).
 
 Server-rendered Jinja2 pages; one small self-hosted script adds single-key answers and
 click-to-enlarge (everything works without it); nothing is loaded from outside the server.
