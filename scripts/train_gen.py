@@ -73,6 +73,47 @@ def prepare_data(runs: Path, res: int = RES) -> Path:
     return out
 
 
+def progress(keep: Path = KEEP, plot: Path | None = None) -> str:
+    """A markdown table of the kept run's progress (kimg, training hours, median sec/kimg, ADA p, the FID
+    curve); with ``plot``, the FID curve as a PNG (the card's "has the FID stopped falling" figure)."""
+    from dermsynth.core.stats import read_jsonl
+
+    stats = read_jsonl(keep / "stats.jsonl")
+    fids = read_jsonl(keep / f"metric-{METRICS}.jsonl")
+    if not stats:
+        return "no stats.jsonl in " + str(keep)
+    lines = ["| kimg | training hours | sec/kimg (median of the ticks since the last row) | ADA p | FID (1k vs train, EfficientNet-Lite0) |",
+             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    last_kimg, rows = -1.0, []
+    for f in fids:
+        kimg = f["kimg"]
+        tick_rows = [r for r in stats if last_kimg < r["kimg"] <= kimg + 1e-9]
+        at = tick_rows[-1] if tick_rows else {}
+        secs = sorted(r["sec_per_kimg"] for r in tick_rows if r.get("sec_per_kimg")) or [float("nan")]
+        rows.append((kimg, at.get("time_s", float("nan")) / 3600, secs[len(secs) // 2], at.get("augment_p", 0),
+                     f["results"][METRICS]))  # fmt: skip
+        last_kimg = kimg
+    end = stats[-1]
+    if not fids or end["kimg"] > last_kimg:
+        secs = sorted(r["sec_per_kimg"] for r in stats if r["kimg"] > last_kimg and r.get("sec_per_kimg"))
+        rows.append((end["kimg"], end["time_s"] / 3600, secs[len(secs) // 2] if secs else float("nan"),
+                     end.get("augment_p", 0), None))  # fmt: skip
+    for kimg, hours, spk, p, fid in rows:
+        lines.append(
+            f"| {kimg:.1f} | {hours:.2f} | {spk:.0f} | {p:.3f} | {'' if fid is None else f'{fid:.1f}'} |"
+        )
+    if plot is not None and fids:
+        from dermsynth.core.figures import pyplot, save_figure
+
+        plt = pyplot()
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot([f["kimg"] for f in fids], [f["results"][METRICS] for f in fids], "o-")
+        ax.set_xlabel("kimg (128 px run, grown from the 64 px network at 172 kimg)")
+        ax.set_ylabel("FID, 1k vs train (EffNet-Lite0)")
+        save_figure(fig, plot)
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -86,7 +127,12 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="torch.compile the main passes (speed only)")
     ap.add_argument("--no-metrics", action="store_true", help=f"skip the snapshot metric {METRICS}")
     ap.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    ap.add_argument("--progress", action="store_true", help="print the kept run's progress table and exit")
+    ap.add_argument("--plot", type=Path, default=None, help="with --progress: the FID curve as a PNG")
     a = ap.parse_args()
+    if a.progress:
+        print(progress(KEEP, a.plot))
+        return
     data = prepare_data(a.runs)
     cmd = [*dermsynth(), "gan", "train", "--data", str(data), "--out", str(a.runs / "gan"), *OPTIONS,
            "--kimg", str(a.kimg), "--device", a.device, "--keep", str(KEEP)]  # fmt: skip
