@@ -213,7 +213,7 @@ def train_classifier(
     heur = heuristic_on_holdout(prep)
     meta = {
         "model": cfg.model,
-        "weights": info.as_dict(),
+        "weights": info.shippable(),
         "artifacts": prep.artifacts,
         "image_size": cfg.size,
         "tta": cfg.tta,
@@ -228,7 +228,8 @@ def train_classifier(
         "n_train": int((~prep.hold).sum()),
         "n_holdout": int(prep.hold.sum()),
         "config": asdict(cfg),
-        "source": {"directory": str(directory), "truth": str(truth) if truth else None},
+        # names, not paths of the training machine: the model.json ships
+        "source": {"directory": Path(directory).name, "truth": Path(truth).name if truth else None},
     }
     model.to(torch.device("cpu"))
     return save_model(model, meta, out_dir)

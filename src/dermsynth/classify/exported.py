@@ -65,10 +65,10 @@ def export_setup(
     meta = {
         "model": exp.model.name,
         "input_size": exp.model.image_size,
-        "weights": clf.weights.as_dict(),
+        "weights": clf.weights.shippable(),
         "val_auc": info.get("val_auc"),
         "best_epoch": info.get("best_epoch"),
-        "source": {"run": str(run_dir), "setup": setup, "experiment": exp.name},
+        "source": {"run": Path(run_dir).name, "setup": setup, "experiment": exp.name},  # a name, not a path
     }
     return export_classifier(clf, meta, out_dir, half)
 

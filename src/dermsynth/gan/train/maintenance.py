@@ -145,11 +145,15 @@ def network_meta(run: Run) -> dict[str, Any]:
     return {
         "class_names": list(names) if c_dim else [],
         "resolution": run.data.resolution,
-        "training": {
+        "training": {  # names, not this machine's paths: the network file may ship
             "kimg": run.counters.cur_nimg / 1000,
             "cur_nimg": run.counters.cur_nimg,
-            "data": run.cfg.data,
-            "config": config_dict(run.cfg),
+            "data": Path(run.cfg.data).name,
+            "config": {
+                **config_dict(run.cfg),
+                "data": Path(run.cfg.data).name,
+                "keep": Path(run.cfg.keep).name if run.cfg.keep else None,
+            },  # fmt: skip
             "augment_p": run.augment_pipe.probability if run.augment_pipe is not None else 0.0,
         },
     }
