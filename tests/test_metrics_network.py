@@ -179,7 +179,6 @@ def test_command_and_training_give_identical_numbers(G, real_dir, tmp_path, monk
         real_dir,
         names,
         tmp_path / "run",
-        num=10_000,  # the training loop's metrics_num: the count comes from the name
         kimg=10.0,
         snapshot="network-000010.safetensors",
         cache_dir=tmp_path / "c",

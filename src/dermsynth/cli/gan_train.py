@@ -109,9 +109,6 @@ def train_command(
     metrics: str | None = typer.Option(
         None, "--metrics", help="Comma-separated metrics at each snapshot, e.g. fd_simple,fid50k_full."
     ),
-    metrics_num: int | None = typer.Option(
-        None, "--metrics-num", help="Generated images per metric (default 10000)."
-    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
     precision: Precision | None = typer.Option(
         None,
@@ -154,7 +151,7 @@ def train_command(
             cfg.value, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
             mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
             glr=glr, dlr=dlr, map=map_, cbase=cbase, cmax=cmax, aug=aug.value, p=p, target=target, p_max=p_max,
-            augpipe=augpipe.value, augment_impl=augment_impl.value, resume=resume, freezed=freezed, seed=seed, metrics_num=metrics_num,
+            augpipe=augpipe.value, augment_impl=augment_impl.value, resume=resume, freezed=freezed, seed=seed,
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
             precision="fp32" if fp32 else precision and precision.value, channels_last=channels_last or None, tf32=tf32 or None,
             compile=compile_ or None, device=device, keep=str(Path(keep).resolve()) if keep else None,

@@ -44,7 +44,6 @@ def compute_for_training(
     dataset_dir,
     metrics,
     run_dir,
-    num: int | None = None,
     device=None,
     kimg: float | None = None,
     snapshot: str | None = None,
@@ -52,8 +51,7 @@ def compute_for_training(
 ) -> dict:
     """Compute ``metrics`` (names, registry.py) for ``G_ema`` on all ranks; rank 0 writes metric-<name>.jsonl.
 
-    The sample count comes from each metric's name; ``num`` (the training config's ``metrics_num``) is
-    accepted for the training loop's sake and not used. ``options``: ``driver.MetricOptions`` fields,
+    The sample count comes from each metric's name. ``options``: ``driver.MetricOptions`` fields,
     with the same defaults as the command. Memorisation files go to ``run_dir/memo-<kimg>/``. Returns
     ``{name: {"results": ...}}`` on rank 0 and ``{}`` elsewhere.
     """

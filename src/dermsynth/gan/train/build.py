@@ -159,7 +159,7 @@ def ema_copy(G: torch.nn.Module) -> torch.nn.Module:
 #: ``channels_last``, ``compile`` and ``tf32`` change speed and float rounding, not the computation;
 #: ``keep`` is where a copy of the state goes.
 VOLATILE_OPTIONS = (
-    "kimg", "metrics", "metrics_num", "device", "data", "channels_last", "compile", "tf32", "keep"
+    "kimg", "metrics", "device", "data", "channels_last", "compile", "tf32", "keep"
 )  # fmt: skip
 
 

@@ -75,7 +75,6 @@ class TrainConfig:
     freezed: int = 0  # D layers kept frozen (Freeze-D), counted from the highest resolution
     # -- metrics at snapshots
     metrics: tuple[str, ...] = ()  # metric names (fd_simple, fid10k_effnetlite, fid50k_full ...)
-    metrics_num: int = 10000  # generated images per metric evaluation (names with a count use theirs)
     # -- reproducibility and performance
     seed: int = 0  # every random draw derives from it
     precision: str = (

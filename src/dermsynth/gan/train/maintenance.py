@@ -189,7 +189,6 @@ def run_metrics(run: Run) -> None:
             run.cfg.data,
             other,
             run.run_dir,
-            num=run.cfg.metrics_num,
             device=run.device,
             kimg=run.counters.cur_nimg / 1000,
             snapshot=snapshot_stem(run).name + ".safetensors",
