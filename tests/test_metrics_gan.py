@@ -67,7 +67,6 @@ def test_training_hook_writes_one_file_per_metric_name(net, real_dir, tmp_path):
         real_dir,
         ["fid8_randlite"],
         tmp_path,
-        num=10_000,
         feature_size=32,
         cache_dir=tmp_path / "c",
         kimg=4.0,
