@@ -106,18 +106,6 @@ def ship_melanoma(run: Path, info: dict, name: str = "isic2017-melanoma") -> Pat
         return publish_model(tmp / "export", name, card, None, half=True)
 
 
-def _features(spec: str, images: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Pooled features of uint8 images [N, H, W, 3] in the feature space ``spec``."""
-    import torch
-
-    from dermsynth.metrics.extractors import get_extractor
-
-    ext = get_extractor(spec, "cpu")
-    out = [ext(torch.from_numpy(images[s : s + batch]).permute(0, 3, 1, 2).contiguous()).numpy()
-           for s in range(0, len(images), batch)]  # fmt: skip
-    return np.concatenate(out).astype(np.float64)
-
-
 def _read_real(split: str, n: int | None, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """isic2017-256 images of ``split`` (all, or a seeded ``n``) resized to ``size`` (Lanczos), labels."""
     from PIL import Image
@@ -136,6 +124,22 @@ def _read_real(split: str, n: int | None, size: int, seed: int = 0) -> tuple[np.
         for i in lab["image_id"]
     ]
     return np.stack(imgs), lab["melanoma"].to_numpy()
+
+
+def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None]]) -> Path:
+    """A dataset folder (PNG images, manifest.csv with labels and, where given, the split) of uint8 images."""
+    from dermsynth.core.io import write_png
+    from dermsynth.core.manifest import write_manifest
+
+    rows = []
+    for images, labels, split in parts:
+        for im, y in zip(images, labels, strict=True):
+            k = f"{len(rows):05d}"
+            write_png(d / "images" / f"{k}.png", im)
+            rows.append({"image_id": k, "file": f"images/{k}.png", "label": int(y), "split": split,
+                         "class_name": ["not_melanoma", "melanoma"][int(y)]})  # fmt: skip
+    write_manifest(pd.DataFrame(rows), d)
+    return d
 
 
 def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: str) -> dict:
@@ -183,8 +187,9 @@ def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) ->
     from dermsynth.classify.exported import load_classifier, predict_images
     from dermsynth.gan.checkpoint import load_generator
     from dermsynth.gan.generate import generate_images
-    from dermsynth.metrics.frechet import fid_from_features
-    from dermsynth.models import resolve
+    from dermsynth.metrics import compute_metrics
+    from dermsynth.metrics.driver import MetricOptions
+    from dermsynth.metrics.result import read_metrics, write_metrics
 
     G = load_generator(stem)
     res = G.img_resolution
@@ -193,15 +198,28 @@ def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) ->
     fake = np.concatenate([b[1] for b in generate_images(G, seeds, classes, 1.0, "const", 64)])
     fake_y = np.array(classes)
     val, val_y = _read_real("val", None, res)
-    train, train_y = _read_real("train", len(fake), res)
-    spaces = {"effnet-lite0": "effnet-lite:lite0",
-              "isic2017-melanoma": "dermo:" + str(resolve("isic2017-melanoma") / "model.safetensors")}  # fmt: skip
-    fig: dict = {"resolution": res, "n_generated": len(fake), "n_real_floor": len(train), "n_val": len(val)}
-    for name, spec in spaces.items():
-        fv, ff, ft = (_features(spec, x) for x in (val, fake, train))
-        gen, floor = fid_from_features(ff, fv), fid_from_features(ft, fv)
-        fig[f"fid_{name}_vs_val"] = {"generated": round(gen, 3), "real_train_floor": round(floor, 3),
-                                     "ratio": round(gen / floor, 3), "goal_ratio": 1.5}  # fmt: skip
+    train, train_y = _read_real("train", None, res)
+    fig: dict = {"resolution": res, "n_generated": len(fake), "n_val": len(val)}
+    # FID of generated vs val beside the real floor (train vs val), in two feature spaces: the floor
+    # protocol of the one metrics driver (metrics/floor.py), on the images written as two datasets
+    names = {f"fid{len(fake)}_effnetlite": "effnet-lite0", f"fid{len(fake)}_dermo": "isic2017-melanoma"}
+    with tempfile.TemporaryDirectory() as tmp:
+        real_dir = _write_dataset(Path(tmp) / "real", [(train, train_y, "train"), (val, val_y, "val")])
+        fake_dir = _write_dataset(Path(tmp) / "fake", [(fake, fake_y, None)])
+        opts = MetricOptions(device="cpu", dermo="isic2017-melanoma", floor=True, floor_reference=("val",),
+                             per_class=False, use_cache=False)  # fmt: skip
+        write_metrics(Path(tmp) / "metrics.json", compute_metrics(real_dir, fake_dir=fake_dir, metrics=list(names),
+                                                                  options=opts))  # fmt: skip
+        m = read_metrics(Path(tmp) / "metrics.json")
+    floor = m.floor() or {}
+    fig["n_real_floor"] = floor.get("num")
+    for metric, name in names.items():
+        gen, base = floor["generated"][metric], floor["results"][metric]
+        fig[f"fid_{name}_vs_val"] = {"generated": round(gen, 3), "real_train_floor": round(base, 3),
+                                     "ratio": round(gen / base, 3), "goal_ratio": 1.5,
+                                     "features": m.features(metric)}  # fmt: skip
+    pick = np.sort(np.random.default_rng(0).choice(len(train), min(len(fake), len(train)), replace=False))
+    train, train_y = train[pick], train_y[pick]  # as many real train images as generated ones
     k = 120  # per class for the audit (8-view TTA makes it the slow part)
     pick_f = np.concatenate([np.flatnonzero(fake_y == y)[:k] for y in (0, 1)])
     pick_t = np.concatenate([np.flatnonzero(train_y == y)[:k] for y in (0, 1)])

@@ -1,6 +1,6 @@
 """The doors between the metrics stage and the report (issue 26): the report reads metrics.json as the
 metrics stage writes it. Here the stage itself measures tiny image sets (FID, precision/recall and the
-memorisation check in EfficientNet-Lite0 features, with the pipeline's real floor), and the report built
+memorisation check in EfficientNet-Lite0 features, with the driver's real floor), and the report built
 from that output names the feature space, shows precision / recall and gives the memorisation verdict.
 The hand-made metrics.json of test_report_study.make_study must have the same shape."""
 
@@ -22,16 +22,14 @@ def measured(tmp_path_factory):
     """A study whose metrics.json the metrics stage wrote (make_study's other folders around it)."""
     from dermsynth.metrics import compute_metrics, write_results
     from dermsynth.metrics.driver import MetricOptions
-    from dermsynth.pipeline.stages import real_floor
 
     root = tmp_path_factory.mktemp("contract")
     runs = make_study(root / "runs", responses=False)
     real, gen = runs / "data", runs / "generate"
     opts = MetricOptions.from_kwargs(
-        device="cpu", batch_size=16, out_dir=str(runs / "metrics"), use_cache=False
+        device="cpu", batch_size=16, out_dir=str(runs / "metrics"), use_cache=False, floor=True
     )
     res = compute_metrics(real, fake_dir=gen, metrics=NAMES, options=opts)
-    res["floor"] = real_floor(real, gen, [NAMES[0]], opts)
     (runs / "metrics" / "metrics.json").unlink()
     write_results(runs / "metrics" / "metrics.json", res)
     return runs, res

@@ -199,7 +199,7 @@ def make_study(
     memo_details["memorisation"] = memo
     if floor is not None:
         m["floor"] = {"real": "train", "reference": "val+test", "num": 12, "num_reference": 16,
-                      "results": {"fid24_effnetlite": floor}, "generated": {"fid24_effnetlite": 46.0}}  # fmt: skip
+                      "num_by_metric": {"fid24_effnetlite": 12}, "results": {"fid24_effnetlite": floor}, "generated": {"fid24_effnetlite": 46.0}}  # fmt: skip
     atomic_write_json(met / "metrics.json", m)
     write_png(met / "memorisation_grid.png", mosaic([lesion(rng, 96, 1, False) for _ in range(8)], 8, 4))
 

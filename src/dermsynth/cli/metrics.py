@@ -78,6 +78,14 @@ def metrics(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute the real features."),
     per_class: bool = typer.Option(True, "--per-class/--no-per-class", help="Also report each class."),
     seed: int = typer.Option(0, "--seed", help="Seed for labels, folder subsets, KID subsets, PPL latents."),
+    floor: bool = typer.Option(
+        False,
+        "--floor",
+        help="Also the real floor of every FID: real train vs held-out images, same features.",
+    ),
+    floor_reference: str = typer.Option(
+        "val,test", "--floor-reference", help="Held-out splits of the real set for --floor (comma list)."
+    ),
     features: str | None = typer.Option(
         None, "--features", hidden=True, callback=_removed("the feature space is part of the metric name")
     ),
@@ -125,6 +133,8 @@ def metrics(
             truncation_psi=truncation_psi,
             memo_holdout_dir=memo_holdout,
             out_dir=out_dir,
+            floor=floor,
+            floor_reference=tuple(x.strip() for x in floor_reference.split(",") if x.strip()),
         )
     if json_out:
         write_results(json_out, res)
@@ -146,6 +156,14 @@ def _print(console, res: dict) -> None:
     for k, v in res["results"].items():
         t.add_row(k, _fmt(v), *[_fmt(c.get(k, "")) for c in res.get("per_class", {}).values()])
     console.print(t)
+    fl = res.get("floor") or {}
+    if fl.get("note"):
+        console.print(f"real floor: {fl['note']}")
+    for k, v in fl.get("results", {}).items():
+        console.print(
+            f"{k} against the held-out {fl['reference']} images: generated {_fmt(fl['generated'][k])}, "
+            f"real train floor {_fmt(v)} ({fl['num_by_metric'][k]} images each)"
+        )
 
 
 def _fmt(v) -> str:

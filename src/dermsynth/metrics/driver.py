@@ -59,6 +59,8 @@ class MetricOptions:
     memo_top_k: int = 32  # memo: closest pairs shown in the grid
     memo_alpha: float = 0.01  # memo: test level of the flag
     out_dir: str | None = None  # memo files (memorisation.json/.csv/grid); default ./dermsynth-metrics
+    floor: bool = False  # also the real floor of every FID (metrics/floor.py): real train vs held-out
+    floor_reference: tuple[str, ...] = ("val", "test")  # the held-out splits of the floor
 
     @classmethod
     def from_kwargs(cls, **kw) -> MetricOptions:
@@ -160,7 +162,11 @@ class Evaluation:
             spaces = sorted(self.plan.get(num, {space}) | {space})
             ext = {s: self.extractor(s) for s in spaces}
             thumb = self.opts.memo_pixel_size if num in self.thumbs else None
-            sets = self._generated(num, ext, thumb) if self.G is not None else self._folder(num, ext, thumb)
+            sets = (
+                self._folder(num, ext, thumb)
+                if self.fake_set is not None
+                else self._generated(num, ext, thumb)
+            )
             for s in spaces:
                 self._fake[(num, s)] = sets[s] if sets is not None else None
             self.timing[f"fake_features_{num}_s"] = round(time.perf_counter() - t0, 4)
@@ -279,7 +285,8 @@ def evaluate(
     fake_dir=None,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """Compute ``metrics`` (names, see registry.py) of generator ``G`` or folder ``fake_dir``.
+    """Compute ``metrics`` (names, see registry.py) of generator ``G`` or folder ``fake_dir``, or both:
+    then the image metrics measure the folder and PPL walks ``G`` (the generator that made the folder).
 
     Returns on rank 0 ``{"metrics", "results", "per_class", "details", "real", "fake", "timing",
     "settings"}`` (``details[name]``: protocol, features and weights used, per-metric extras), ``{}``
@@ -289,10 +296,8 @@ def evaluate(
 
     t_start = time.perf_counter()
     opts = opts or MetricOptions()
-    if (G is None) == (fake_dir is None):
-        raise ValueError(
-            "give exactly one of a synthetic image directory (--synthetic) or a generator (--network)"
-        )
+    if G is None and fake_dir is None:
+        raise ValueError("give a synthetic image directory (--synthetic), a generator (--network) or both")
     specs = check_metrics(metrics, G is not None, opts)
     ev = Evaluation(specs, real_dir, opts, G=G, fake_dir=fake_dir, progress=progress)
     for s in specs:  # load every network first: a missing weights file stops the run before any work
@@ -316,6 +321,13 @@ def evaluate(
         ev.timing[f"{s.name}_s"] = round(time.perf_counter() - t0, 4)
     if ev.rank != 0:
         return {}
+    fids = [s for s in specs if s.kind == "fid"]
+    if opts.floor and fids:
+        from dermsynth.metrics.floor import real_floor
+
+        t0 = time.perf_counter()
+        out["floor"] = real_floor(ev, fids, tuple(opts.floor_reference))
+        ev.timing["floor_s"] = round(time.perf_counter() - t0, 4)
     out.update(_provenance(ev, fake_dir))
     ev.timing["total_s"] = round(time.perf_counter() - t_start, 4)
     out["timing"] = ev.timing

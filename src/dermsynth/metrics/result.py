@@ -14,7 +14,7 @@ read by :func:`read_metrics` in the report, the data cards and the model-card sc
 * ``real`` / ``fake``: which images (``dir``, ``network``, ``num``);
 * ``floor`` (the real floor, when computed): ``results[<fid name>]`` real train vs held-out,
   ``generated[<fid name>]`` generated vs the same held-out images, ``num``, ``num_reference``,
-  ``real``, ``reference``.
+  ``real``, ``reference``, ``num_by_metric``; computed by the driver when ``MetricOptions.floor`` (metrics/floor.py).
 """
 
 from __future__ import annotations

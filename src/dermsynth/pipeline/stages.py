@@ -293,6 +293,7 @@ def metrics_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     names = user.pop("metrics", MetricsConfig.metrics)
     names = tuple([names] if isinstance(names, str) else names)
     user.setdefault("seed", study.get("seed", 0))
+    user.setdefault("floor", True)  # every FID of the study is judged against its real floor
     opts = MetricOptions(**coerce_fields(MetricOptions, {**user, "out_dir": str(out)}))
     resolve_metrics(list(names))  # names checked here; weights files in metrics_preflight
     return {"metrics": MetricsConfig(names), "options": opts}
@@ -306,93 +307,23 @@ def metrics_preflight(c: Configs) -> None:
 
 
 def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
-    """Image metrics on the generated folder; path-length metrics on the network that made it."""
+    """The metrics of the generated folder, PPL on the network that made it, and the real floor of every
+    FID: one call of the driver (metrics/driver.py), one metrics.json (metrics/result.py)."""
     from dermsynth.metrics import compute_metrics, write_results
 
     opts = dataclasses.replace(c["options"], device=_pick(c["options"].device))
-    names = c["metrics"].metrics
-    on_images = [x for x in names if not x.startswith("ppl")]
-    on_network = [x for x in names if x.startswith("ppl")]
-    res: dict[str, Any] = {}
-    if on_images:
-        res = compute_metrics(inputs["data"], fake_dir=inputs["generate"], metrics=on_images, options=opts)
-    if on_network:
-        net = latest_network(inputs["gan"])
-        ppl = compute_metrics(inputs["data"], network=net, metrics=on_network, options=opts)
-        if res:  # one metrics.json: every name, result and detail of both calls
-            res = {**ppl, **res, "metrics": [*res["metrics"], *ppl["metrics"]],
-                   "results": {**res["results"], **ppl["results"]}, "details": {**res["details"], **ppl["details"]},
-                   "per_class": {c: {**res.get("per_class", {}).get(c, {}), **v}
-                                 for c, v in {**res.get("per_class", {}), **ppl.get("per_class", {})}.items()}}  # fmt: skip
-        else:
-            res = ppl
-    fid_names = [x for x in on_images if x.startswith("fid")]
-    if fid_names and res:
-        res["floor"] = real_floor(inputs["data"], inputs["generate"], fid_names, opts)
-        for k, v in res["floor"].get("results", {}).items():
-            log(
-                f"[metrics] {k}: generated {res['floor']['generated'][k]:.4g} vs real floor {v:.4g} (held-out reference)"
-            )
+    names = list(c["metrics"].metrics)
+    net = latest_network(inputs["gan"]) if any(x.startswith("ppl") for x in names) else None
+    res = compute_metrics(
+        inputs["data"], fake_dir=inputs["generate"], network=net, metrics=names, options=opts
+    )
+    floor = res.get("floor") or {}
+    for k, v in floor.get("results", {}).items():
+        log(
+            f"[metrics] {k}: generated {floor['generated'][k]:.4g} vs real floor {v:.4g} (held-out {floor['reference']})"
+        )
     write_results(out / "metrics.json", res)
     log("[metrics] " + ", ".join(f"{k} {v:.4g}" for k, v in res["results"].items() if isinstance(v, float)))
-
-
-def _split_images(directory: Path, splits: tuple[str, ...], n: int | None, seed: int):
-    """uint8 images [N, H, W, 3] of the given splits of a dataset dir (all rows when it has no split)."""
-    import numpy as np
-
-    from dermsynth.core.io import read_rgb
-    from dermsynth.core.manifest import read_manifest
-
-    df = read_manifest(directory)
-    if "split" in df.columns and df["split"].notna().any():
-        df = df[df["split"].isin(splits)]
-    if n is not None and len(df) > n:
-        df = df.iloc[np.sort(np.random.default_rng(seed).choice(len(df), n, replace=False))]
-    return (
-        np.stack([read_rgb(directory / f) for f in df["file"]])
-        if len(df)
-        else np.zeros((0, 1, 1, 3), np.uint8)
-    )
-
-
-def real_floor(real_dir: Path, fake_dir: Path, names: list[str], opts) -> dict:
-    """The floor a generator's FID is judged against: FID of ``n`` real ``train`` images vs the held-out
-    real images (val + test), beside the FID of ``n`` generated images vs the same held-out images, in
-    the feature space of every FID name (``n`` = the smaller of the two sets; FID is biased by it)."""
-    import numpy as np
-    import torch
-
-    from dermsynth.metrics.extractors import get_extractor
-    from dermsynth.metrics.frechet import fid_from_features
-    from dermsynth.metrics.registry import SPACES, resolve_metrics
-
-    held = _split_images(real_dir, ("val", "test"), None, opts.seed)
-    train = _split_images(real_dir, ("train",), None, opts.seed)
-    fake = _split_images(fake_dir, ("train", "val", "test", ""), None, opts.seed)
-    n = min(len(train), len(fake))
-    if len(held) < 2 or n < 2:
-        return {"note": "too few held-out, train or generated images for a real floor"}
-    rng = np.random.default_rng(opts.seed)
-    train, fake = train[rng.permutation(len(train))[:n]], fake[rng.permutation(len(fake))[:n]]
-    out: dict = {"real": "train", "reference": "val+test", "num": n, "num_reference": len(held),
-                 "results": {}, "generated": {}}  # fmt: skip
-    for spec in resolve_metrics(names):
-        kw = (
-            {"size": opts.feature_size}
-            if opts.feature_size and spec.space.startswith(("effnet", "dermo"))
-            else {}
-        )
-        ext = get_extractor(SPACES[spec.space].extractor(opts), opts.device, **kw)
-
-        def feats(x, ext=ext):
-            t = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-            return np.concatenate([ext(t[i : i + 64]).cpu().numpy() for i in range(0, len(t), 64)])
-
-        fh = feats(held)
-        out["results"][spec.name] = round(fid_from_features(feats(train), fh), 4)
-        out["generated"][spec.name] = round(fid_from_features(feats(fake), fh), 4)
-    return out
 
 
 # ------------------------------------------------------------------------------------------ edit
