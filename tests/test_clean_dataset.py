@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from dermsynth.clean.dataset import clean_dataset
+from dermsynth.clean.dataset import CleanConfig, clean_dataset
 from dermsynth.core.io import read_rgb
 from dermsynth.core.manifest import read_manifest
 
@@ -22,7 +22,7 @@ def phantom(tmp_path_factory):
 
 def test_only_flagged_images_change(phantom, tmp_path):
     out = tmp_path / "clean"
-    s = clean_dataset(phantom, out, "telea", also_hair=True, max_changed=1.0)
+    s = clean_dataset(phantom, out, CleanConfig("telea", also_hair=True, max_changed=1.0))
     assert s["n_skipped"] == 0
     src, new = read_manifest(phantom), read_manifest(out)
     assert list(new["parent_id"]) == list(src["image_id"])
@@ -49,7 +49,7 @@ def test_no_image_changes_more_than_the_limit(phantom, tmp_path, method):
     the plan would change more are byte-identical copies with the reason in the manifest."""
     limit = 0.2
     out = tmp_path / "clean"
-    s = clean_dataset(phantom, out, method, also_hair=True, max_changed=limit)
+    s = clean_dataset(phantom, out, CleanConfig(method, also_hair=True, max_changed=limit))
     src, new = read_manifest(phantom), read_manifest(out)
     for (_, a), (_, b) in zip(src.iterrows(), new.iterrows(), strict=True):
         before, after = read_rgb(phantom / a["file"]), read_rgb(out / b["file"])
@@ -66,15 +66,15 @@ def test_no_image_changes_more_than_the_limit(phantom, tmp_path, method):
 
 def test_rerun_resumes_and_refuses_other_options(phantom, tmp_path):
     out = tmp_path / "clean"
-    clean_dataset(phantom, out, "crop")
+    clean_dataset(phantom, out, CleanConfig("crop"))
     changed = sorted((out / "images").iterdir())
     stamp = {p.name: p.stat().st_mtime_ns for p in changed}
-    clean_dataset(phantom, out, "crop")  # nothing redone
+    clean_dataset(phantom, out, CleanConfig("crop"))  # nothing redone
     assert {p.name: p.stat().st_mtime_ns for p in sorted((out / "images").iterdir())} == stamp
     with pytest.raises(FileExistsError, match="cleaned earlier"):
-        clean_dataset(phantom, out, "fsr")
+        clean_dataset(phantom, out, CleanConfig("fsr"))
     with pytest.raises(ValueError, match="unknown cleaning method"):
-        clean_dataset(phantom, tmp_path / "x", "magic")
+        clean_dataset(phantom, tmp_path / "x", CleanConfig("magic"))
 
 
 def test_cli_clean(phantom, tmp_path):

@@ -21,8 +21,8 @@ LAYOUT = {
     "data": {"phantom": set(), "split": set()},
     "audit": {None: set()},
     "clean": {None: set()},
-    "generate": {None: set()},
-    "metrics": {None: set()},
+    "generate": {None: {"network", "out", "seeds", "classes", "grid"}},
+    "metrics": {None: {"out_dir"}},
     "edit": {
         "directions": {"network", "out"},
         "evaluate": {"network", "directions", "out"},
@@ -114,11 +114,15 @@ def test_gan_section_takes_every_training_option():
     from dermsynth.gan.train.config import TrainConfig
 
     cfg = _demo()
-    cfg["gan"].update(batch_gpu=8, p=0.2, p_max=0.5, precision="bf16", compile=True, metrics="fd_simple,kid")
+    cfg["gan"].update(
+        batch_gpu=8, p=0.2, p_max=0.5, precision="bf16", compile=True, metrics="fd_simple,kid1k_effnetlite"
+    )
     train = check_study(cfg)["gan"]["train"]
     assert {k: train[k] for k in ("batch_gpu", "p", "p_max", "precision", "compile")} == {
         "batch_gpu": 8, "p": 0.2, "p_max": 0.5, "precision": "bf16", "compile": True}  # fmt: skip
-    assert train["metrics"] == ("fd_simple", "kid")
+    assert train["metrics"] == ("fd_simple", "kid1k_effnetlite")
+    with pytest.raises(ValueError, match="unknown metric 'kid'"):  # a snapshot metric's name, before any work
+        check_study(_section_with(cfg, "gan", None, "metrics", "fd_simple,kid"))
     for f in dataclasses.fields(TrainConfig):
         if f.name not in ("data", "res", "c_dim", "gpus"):
             check_study(_section_with(cfg, "gan", None, f.name, cfg["gan"].get(f.name, f.default)))

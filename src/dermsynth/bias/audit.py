@@ -43,6 +43,16 @@ class Method:
         return self.kind + (f":{self.model}" if self.model else "")
 
 
+@dataclass(frozen=True)
+class AuditConfig:
+    """``dermsynth bias audit``: which detectors decide, on which device."""
+
+    method: str = "heuristic"  # heuristic | model:PATH | best[:PATH] (better of both per artifact)
+    model: str | None = None  # model directory of `bias train` (for method best)
+    figures: bool = True  # write the prevalence figure and example grids
+    device: str = "auto"  # device of the learned model: auto | cpu | cuda | cuda:N | mps
+
+
 def parse_method(spec: str = "best", model: str | os.PathLike | None = None) -> Method:
     """``heuristic`` | ``model:PATH`` | ``best`` | ``best:PATH`` (``model`` gives PATH separately).
 

@@ -6,7 +6,7 @@ onto real images with known masks, the measure of cleaning on real skin.
 """
 
 from dermsynth.clean.crop import apply_crop, crop
-from dermsynth.clean.dataset import clean_dataset
+from dermsynth.clean.dataset import CleanConfig, clean_dataset
 from dermsynth.clean.frame_mask import frame_mask
 from dermsynth.clean.hair import hair_mask, remove_hair
 from dermsynth.clean.ink import ink_mask, remove_ink
@@ -25,6 +25,7 @@ from dermsynth.clean.methods import (
 from dermsynth.clean.skin_inpaint import skin_inpaint
 
 __all__ = [
+    "CleanConfig",
     "FRAME_METHODS",
     "MAX_CHANGED",
     "METHODS",

@@ -111,17 +111,33 @@ def clean_one(
     return Done(rel, frac, res.planned_fraction, None, fig)
 
 
+@dataclass(frozen=True)
+class CleanConfig:
+    """``dermsynth clean`` (and the pipeline's ``clean:`` section)."""
+
+    method: str = "crop"  # crop | skin-inpaint | fsr | fsr-best | telea | ns | hair | ink
+    also_hair: bool = False  # also remove hair (with a frame method)
+    also_ink: bool = False  # also remove ink marks (with a frame or hair method)
+    max_changed: float = MAX_CHANGED  # do no harm: an image whose cleaning would change more is left as it is
+    seed: int = 0  # seed of skin-inpaint's draws
+
+
 def clean_dataset(
     src_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    method: str,
-    also_hair: bool = False,
-    seed: int = 0,
-    max_changed: float = MAX_CHANGED,
-    also_ink: bool = False,
+    cfg: CleanConfig,
     on_image: Callable[[], None] | None = None,
 ) -> dict:
-    """Clean a dataset (see module docstring); returns a summary (counts per method, errors)."""
+    """Clean a dataset (see module docstring) as ``cfg`` says; returns a summary (counts per method, errors)."""
+    if not isinstance(cfg, CleanConfig):
+        raise TypeError(f"clean_dataset takes a CleanConfig, got {type(cfg).__name__}")
+    method, also_hair, also_ink, seed, max_changed = (
+        cfg.method,
+        cfg.also_hair,
+        cfg.also_ink,
+        cfg.seed,
+        cfg.max_changed,
+    )
     src_dir, out = Path(src_dir), Path(out_dir)
     if src_dir.resolve() == out.resolve():
         raise ValueError(f"{out}: the output directory must differ from the source")

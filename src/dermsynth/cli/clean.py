@@ -30,23 +30,16 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Remove frames, hair and/or ink from the images the audit flags; copy the others."""
-        from dermsynth.clean.dataset import clean_dataset
+        from dermsynth.clean.dataset import CleanConfig, clean_dataset
         from dermsynth.core.manifest import read_manifest
 
         with user_errors():
             n = len(read_manifest(directory))
             with progress() as bar:
                 task = bar.add_task("clean", total=n, info=method)
-                summary = clean_dataset(
-                    directory,
-                    out,
-                    method,
-                    also_hair,
-                    seed,
-                    max_changed,
-                    also_ink,
-                    on_image=lambda: bar.advance(task),
-                )
+                cfg = CleanConfig(method=method, also_hair=also_hair, also_ink=also_ink,
+                                  max_changed=max_changed, seed=seed)  # fmt: skip
+                summary = clean_dataset(directory, out, cfg, on_image=lambda: bar.advance(task))
         console.print(
             f"changed {summary['n_changed']} of {summary['n_images']} images: {summary['by_method']}"
         )

@@ -10,28 +10,12 @@ from pathlib import Path
 
 import typer
 
-from dermsynth.cli.common import DEVICE_HELP, console, parse_int_ranges, progress, user_errors
+from dermsynth.cli.common import DEVICE_HELP, console, progress, user_errors
 from dermsynth.cli.edit import NoiseMode
 from dermsynth.cli.gan_train import train_command
 
 app = typer.Typer(help="Conditional StyleGAN2-ADA: train, generate, import, export.", no_args_is_help=True)
 app.command("train")(train_command)
-
-
-def _parse_classes(spec: str | None, class_names: list[str], c_dim: int) -> list[int] | None:
-    from dermsynth.core.manifest import class_index
-
-    if c_dim == 0:
-        if spec not in (None, "", "all"):
-            raise ValueError("this network is unconditional: leave out --class")
-        return None
-    if spec is None:
-        raise ValueError(
-            f"this network is conditional: give --class (one of {class_names}, an index, or 'all')"
-        )
-    if spec == "all":
-        return list(range(c_dim))
-    return [class_index(part.strip(), class_names) for part in spec.split(",") if part.strip()]
 
 
 @app.command("generate")
@@ -61,32 +45,21 @@ def generate_command(
 
     Example: dermsynth gan generate --network isic2017-gen --seeds 0-999 --class all --out synth
     """
-    from dermsynth.core.distributed import device as pick_device
-    from dermsynth.gan.checkpoint import load_generator
-    from dermsynth.gan.generate import cached_class_w_centers, generate_dataset
+    from dermsynth.gan.generate_job import GenerateConfig, run_generate
 
-    with user_errors():
-        dev = pick_device(device)
-        G = load_generator(network, ema=ema, device=dev)
-        classes = _parse_classes(class_, G.network_info["class_names"], G.c_dim)
-        seed_list = parse_int_ranges(seeds)
-        if not seed_list:
-            raise ValueError("--seeds gives no seeds")
-        centers = None
-        if class_aware:
-            console.print(
-                f"class means of w from {centers_samples} samples per class (cached beside the network)"
-            )
-            centers = cached_class_w_centers(G, network, num_samples=centers_samples, device=dev)
-        total = len(seed_list) * (len(classes) if classes else 1)
-        with progress() as bar:
-            task = bar.add_task("generate", total=total, info=str(dev))
-            generate_dataset(
-                G, out, seed_list, classes, truncation_psi=trunc, noise_mode=noise_mode.value, batch_size=batch_size,
-                device=dev, class_aware=class_aware, w_centers=centers, truncation_cutoff=trunc_cutoff,
-                save_ws=save_ws, grid=grid, on_batch=lambda n: bar.advance(task, n),
-            )  # fmt: skip
-    console.print(f"wrote {total} images to {out}")
+    cfg = GenerateConfig(
+        network=str(network), out=str(out), seeds=seeds, classes=class_, trunc=trunc, trunc_cutoff=trunc_cutoff,
+        noise_mode=noise_mode.value, class_aware=class_aware, centers_samples=centers_samples, save_ws=save_ws,
+        ema=ema, batch_size=batch_size, device=device, grid=str(grid) if grid else None,
+    )  # fmt: skip
+    with user_errors(), progress() as bar:
+        task: list = []
+
+        def start(total: int, dev: str) -> None:
+            task.append(bar.add_task("generate", total=total, info=dev))
+
+        df = run_generate(cfg, on_batch=lambda n: bar.advance(task[0], n), log=console.print, on_start=start)
+    console.print(f"wrote {len(df)} images to {out}")
 
 
 @app.command("import")

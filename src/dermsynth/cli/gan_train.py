@@ -141,14 +141,13 @@ def train_command(
     """
     from dermsynth.core import distributed as dist
     from dermsynth.core.io import to_json
-    from dermsynth.gan.train import config_dict, probe_dataset, resolve_train_config, run_name, setup, train
+    from dermsynth.gan.train import config_dict, plan_training, setup, train
     from dermsynth.metrics import compute_for_training
 
     with user_errors():
         dist.init()
-        res, c_dim, _ = probe_dataset(data, cond=cond)
-        tc = resolve_train_config(
-            cfg.value, res, gpus=dist.world_size(), data=str(Path(data).resolve()), cond=cond, c_dim=c_dim,
+        tc, run_dir = plan_training(
+            data, out, cfg.value, cond=cond,
             mirror=mirror, kimg=kimg, tick=tick, snap=snap, batch=batch, batch_gpu=batch_gpu, gamma=gamma,
             glr=glr, dlr=dlr, map=map_, cbase=cbase, cmax=cmax, aug=aug.value, p=p, target=target, p_max=p_max,
             augpipe=augpipe.value, augment_impl=augment_impl.value, resume=resume, freezed=freezed, seed=seed,
@@ -156,7 +155,6 @@ def train_command(
             precision="fp32" if fp32 else precision and precision.value, channels_last=channels_last or None, tf32=tf32 or None,
             compile=compile_ or None, device=device, keep=str(Path(keep).resolve()) if keep else None,
         )  # fmt: skip
-        run_dir = Path(out) / run_name(tc)
         if dry_run:
             if dist.is_main():
                 typer.echo(to_json({"run_dir": str(run_dir), **config_dict(tc)}))

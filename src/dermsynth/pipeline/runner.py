@@ -1,7 +1,10 @@
 """Run a chain of stages; skip each one whose inputs and config are unchanged.
 
 Every stage writes ``OUT/<stage>/``. When it finishes, ``OUT/<stage>/.stage.json`` records its key:
-a hash of the stage's own config and the keys of the stages it reads. On a rerun a stage whose key
+a hash of the stage's resolved configs (the frozen dataclasses its section builds, defaults included,
+with the study folder written as ``$STUDY`` so that a moved study keeps its keys) and the keys of the
+stages whose output it actually reads with those configs (``Stage.reads``): a GAN trained on the
+audited images is not retrained when only the audit's method changes. On a rerun a stage whose key
 matches is skipped; one whose key changed is redone from a clean folder; one interrupted before its
 marker was written is run again in place (stages resume from what they already wrote: ingest skips
 done images, GAN training continues from its latest training state, classifier setups that finished
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dermsynth import __version__
-from dermsynth.core.io import atomic_write_json, sha256_json
+from dermsynth.core.io import atomic_write_json, sha256_json, to_json
 
 MARKER = ".stage.json"
 
@@ -40,15 +43,25 @@ class Stage:
     configs: Callable[[dict, dict, Path, dict[str, Path]], Any] | None = None
     # before any work of a real run (not --dry-run): checks that read files, e.g. local weights
     preflight: Callable[[Any], None] | None = None
+    # reads(configs, ran) -> the stages whose output this one reads, given its configs and the stages
+    # that ran before it (default: every need and every optional stage that ran)
+    reads: Callable[[Any, set[str]], tuple[str, ...]] | None = None
+
+    def inputs_read(self, configs: Any, ran: set[str]) -> tuple[str, ...]:
+        if self.reads is not None:
+            return self.reads(configs, ran)
+        return tuple(n for n in self.needs + self.optional if n in ran)
 
 
-def stage_key(stage: Stage, cfg: dict, upstream: dict[str, str]) -> str:
+def stage_key(stage: Stage, configs: Any, upstream: dict[str, str], root: str | Path) -> str:
+    """The stage's identity: its resolved configs (paths under the study folder ``root`` written
+    relative to it) and the keys of the upstream stages it reads (``upstream``: name -> key)."""
+    text = to_json(configs, indent=None).replace(str(Path(root).resolve()), "$STUDY")
     return sha256_json(
         {
             "stage": stage.name,
-            "cfg": cfg.get(stage.name, {}),
-            "seed": cfg.get("seed"),
-            "upstream": {n: upstream[n] for n in stage.needs + stage.optional if n in upstream},
+            "configs": json.loads(text),
+            "upstream": {n: upstream[n] for n in stage.inputs_read(configs, set(upstream)) if n in upstream},
             "version": __version__,
         }
     )
@@ -114,7 +127,9 @@ def run_pipeline(
         missing = [n for n in st.needs if n not in dirs]
         if missing:
             raise ValueError(f"stage {st.name!r} needs {missing}, which are disabled or failed")
-        key = stage_key(st, cfg, keys)
+        # a stage without a configs function is keyed on its raw section and the study seed
+        own = resolved.get(st.name, {"section": section_of(cfg, st.name), "seed": cfg.get("seed")})
+        key = stage_key(st, own, keys, out)
         d = out / st.name
         inputs = {n: dirs[n] for n in st.needs + st.optional if n in dirs}
         done = _done_key(d)

@@ -18,18 +18,10 @@ from typing import Any
 
 from dermsynth.core.config import check_keys, coerce_fields
 from dermsynth.pipeline.runner import Stage, section_of
-from dermsynth.pipeline.sections import (
-    AnalyzeConfig,
-    AuditConfig,
-    CleanConfig,
-    GenerateConfig,
-    MetricsConfig,
-    ReportConfig,
-    check_section_keys,
-    sub_config,
-)
+from dermsynth.pipeline.sections import check_section_keys, sub_config
 
 Log = Callable[[str], None]
+DEFAULT_METRICS = ("fid10k_effnetlite",)  # metric names (docs/metrics.md) when the study names none
 DEFAULT_SOURCE = "sample:isic2017"  # the embedded real sample when a study names no data
 Configs = dict[str, Any]
 
@@ -112,13 +104,15 @@ def data_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
 
 
 def audit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    from dermsynth.bias.audit import AuditConfig
+
     return {"audit": sub_config(AuditConfig, sec, None, "audit")}
 
 
 def audit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.bias.audit import audit_dataset, parse_method
 
-    a: AuditConfig = c["audit"]
+    a = c["audit"]
     data = inputs["data"]
     audit_dataset(data, parse_method(a.method, a.model), figures=a.figures, device=_pick(a.device))
     if (data / "audit_summary.json").exists():
@@ -126,15 +120,15 @@ def audit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
 
 
 def clean_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    from dermsynth.clean.dataset import CleanConfig
+
     return {"clean": sub_config(CleanConfig, sec, None, "clean", seed=study.get("seed", 0))}
 
 
 def clean_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.clean.dataset import clean_dataset
 
-    cl: CleanConfig = c["clean"]
-    summary = clean_dataset(inputs["data"], out / "dataset", cl.method, cl.also_hair, cl.seed,
-                            max_changed=cl.max_changed, also_ink=cl.also_ink)  # fmt: skip
+    summary = clean_dataset(inputs["data"], out / "dataset", c["clean"])
     log(
         f"[clean] changed {summary['n_changed']} of {summary['n_images']} images, left {summary.get('n_skipped', 0)} as they were (too dense to clean safely)"
     )
@@ -168,23 +162,49 @@ def gan_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     )  # clean: the cleaned images when the clean stage ran; data: the audited ones
     if train_on not in ("clean", "data"):
         raise ValueError(f"gan.train_on: {train_on!r} is not one of clean, data")
-    return {"train": coerce_fields(TrainConfig, user), "resolution": resolution and int(resolution),
-            "train_on": train_on}  # fmt: skip
+    train = coerce_fields(TrainConfig, user)
+    if train.get("metrics"):
+        from dermsynth.gan.train.config import OWN_METRICS
+        from dermsynth.metrics.registry import resolve_metrics
+
+        resolve_metrics(
+            [m for m in train["metrics"] if m not in OWN_METRICS]
+        )  # names now, files in preflight
+    return {"train": train, "resolution": resolution and int(resolution), "train_on": train_on}
+
+
+def gan_reads(c: Configs, ran: set[str]) -> tuple[str, ...]:
+    """The images the GAN trains on: the cleaned ones when ``train_on: clean`` and the clean stage ran,
+    else the data stage's (whose audit columns it does not read)."""
+    return ("clean",) if c["train_on"] == "clean" and "clean" in ran else ("data",)
+
+
+def gan_preflight(c: Configs) -> None:
+    """Before the study's first stage: the snapshot metrics' names and weights, the network to start from."""
+    from dermsynth.gan.checkpoint import network_paths, resolve_network
+    from dermsynth.gan.train.config import OWN_METRICS
+    from dermsynth.metrics.driver import check_metrics
+
+    names = [m for m in c["train"].get("metrics") or () if m not in OWN_METRICS]
+    if names:
+        check_metrics(names, has_generator=True)
+    if c["train"].get("resume"):
+        weights, _ = network_paths(resolve_network(c["train"]["resume"]))
+        if not weights.is_file():
+            raise FileNotFoundError(
+                f"gan.resume: {weights} not found (a network file or a shipped model name)"
+            )
 
 
 def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
-    from dermsynth.gan.train import probe_dataset, resolve_train_config, run_name, setup, train
+    from dermsynth.gan.train import plan_training, setup, train
     from dermsynth.metrics import compute_for_training
 
     over = dict(c["train"])
-    data = inputs.get("clean", inputs["data"]) if c.get("train_on", "clean") == "clean" else inputs["data"]
+    data = inputs[gan_reads(c, set(inputs))[0]]
     data = data / "dataset" if (data / "dataset" / "manifest.csv").exists() else data
     data = train_split_view(data, out / "train-data", c.get("resolution"))
-    res, c_dim, _ = probe_dataset(data, cond=bool(over.get("cond", False)))
-    tc = resolve_train_config(
-        over.pop("cfg", "auto"), res, gpus=1, data=str(data.resolve()), c_dim=c_dim, **over
-    )
-    run_dir = out / run_name(tc)
+    tc, run_dir = plan_training(data, out, over.pop("cfg", "auto"), **over)
     train(setup(tc, run_dir, echo=log, evaluate=compute_for_training))
 
 
@@ -242,37 +262,34 @@ def latest_network(gan_dir: Path) -> Path:
 
 
 def generate_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
-    """``generate: GenerateConfig``; with ``audit`` (default) and an enabled audit stage, the generated
-    images are audited by the audit section's method, so that the report can set their artifact
-    prevalence beside the real images' (the thesis found its GAN kept the frame bias of melanoma)."""
-    g = sub_config(GenerateConfig, sec, None, "generate")
+    """``generate: {per_class, audit, <GenerateConfig fields>}``: seeds ``0 .. per_class-1`` for every class
+    of the GAN's latest snapshot (:class:`dermsynth.gan.generate_job.GenerateConfig`). With ``audit``
+    (default) and an enabled audit stage, the generated images are audited by the audit section's method,
+    so that the report can set their artifact prevalence beside the real images' (the thesis found its
+    GAN kept the frame bias of melanoma)."""
+    from dermsynth.gan.generate_job import GenerateConfig
+
+    own = {k: sec.pop(k) for k in ("per_class", "audit") if k in sec}
+    per_class, audit_on = int(own.get("per_class", 100)), bool(own.get("audit", True))
+    if per_class < 1:
+        raise ValueError(f"generate.per_class must be at least 1, got {per_class}")
+    g = sub_config(GenerateConfig, sec, None, "generate", network=str(inputs["gan"] / "network"),
+                   out=str(out), seeds=f"0-{per_class - 1}", classes="all", grid=str(out / "samples.png"))  # fmt: skip
     audit = (
         audit_configs(section_of(study, "audit"), study, out, inputs)["audit"]
-        if g.audit and _on("audit")(study)
+        if audit_on and _on("audit")(study)
         else None
     )
-    return {"generate": g, "audit": audit}
+    return {"generate": g, "per_class": per_class, "audit": audit}
 
 
 def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
-    from dermsynth.gan.checkpoint import load_generator
-    from dermsynth.gan.generate import cached_class_w_centers, generate_dataset
+    from dermsynth.gan.generate_job import run_generate
 
-    g: GenerateConfig = c["generate"]
-    if g.per_class < 1:
-        raise ValueError(f"generate.per_class must be at least 1, got {g.per_class}")
-    dev = _pick(g.device)
     net = latest_network(inputs["gan"])
-    G = load_generator(net, ema=g.ema, device=dev)
-    classes = list(range(G.c_dim)) or None
-    centers = (
-        cached_class_w_centers(G, net, num_samples=g.centers_samples, device=dev) if g.class_aware else None
-    )
-    generate_dataset(G, out, list(range(g.per_class)), classes, truncation_psi=g.trunc, noise_mode=g.noise_mode,
-                     batch_size=g.batch_size, device=dev, class_aware=g.class_aware, w_centers=centers,
-                     truncation_cutoff=g.trunc_cutoff, save_ws=g.save_ws, grid=out / "samples.png")  # fmt: skip
-    log(f"[generate] {g.per_class} images per class from {net.name}")
-    a: AuditConfig | None = c["audit"]
+    run_generate(dataclasses.replace(c["generate"], network=str(net)), log=log)
+    log(f"[generate] {c['per_class']} images per class from {net.name}")
+    a = c["audit"]
     if a is not None:
         from dermsynth.bias.audit import audit_dataset, parse_method
 
@@ -289,21 +306,25 @@ def metrics_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     from dermsynth.metrics.registry import resolve_metrics
 
     user = {k: v for k, v in sec.items() if k != "enabled"}
-    check_keys(user, {"metrics"} | {f.name for f in dataclasses.fields(MetricOptions)}, "metrics")
-    names = user.pop("metrics", MetricsConfig.metrics)
+    if "out_dir" in user:
+        raise ValueError("metrics: ['out_dir'] are set by the pipeline; leave them out")
+    check_keys(
+        user, {"metrics"} | {f.name for f in dataclasses.fields(MetricOptions)} - {"out_dir"}, "metrics"
+    )
+    names = user.pop("metrics", DEFAULT_METRICS)
     names = tuple([names] if isinstance(names, str) else names)
     user.setdefault("seed", study.get("seed", 0))
     user.setdefault("floor", True)  # every FID of the study is judged against its real floor
     opts = MetricOptions(**coerce_fields(MetricOptions, {**user, "out_dir": str(out)}))
     resolve_metrics(list(names))  # names checked here; weights files in metrics_preflight
-    return {"metrics": MetricsConfig(names), "options": opts}
+    return {"metrics": names, "options": opts}
 
 
 def metrics_preflight(c: Configs) -> None:
     """Every weights file the metrics need (Inception, VGG16, a dermo model), before the study's first stage."""
     from dermsynth.metrics.driver import check_metrics
 
-    check_metrics(list(c["metrics"].metrics), has_generator=True, opts=c["options"])
+    check_metrics(list(c["metrics"]), has_generator=True, opts=c["options"])
 
 
 def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
@@ -312,7 +333,7 @@ def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.metrics import compute_metrics, write_results
 
     opts = dataclasses.replace(c["options"], device=_pick(c["options"].device))
-    names = list(c["metrics"].metrics)
+    names = list(c["metrics"])
     net = latest_network(inputs["gan"]) if any(x.startswith("ppl") for x in names) else None
     res = compute_metrics(
         inputs["data"], fake_dir=inputs["generate"], network=net, metrics=names, options=opts
@@ -429,6 +450,7 @@ def classify_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
 
 def survey_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
     """``survey: {build: BuildOptions, analyze: {responses, n_boot}}``."""
+    from dermsynth.survey.analyze import AnalyzeConfig
     from dermsynth.survey.build import BuildOptions
 
     check_section_keys(sec, "survey", set(), {"build": BuildOptions, "analyze": AnalyzeConfig})
@@ -469,12 +491,14 @@ def survey_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
         )
         for w in res.warnings:
             log(f"[survey] WARNING: {w}")
-    an: AnalyzeConfig = c["analyze"]
+    an = c["analyze"]
     if an.responses:
         analyze(an.responses, study / "stimuli.csv", out / "analysis", None, an.n_boot, c["seed"])
 
 
 def report_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
+    from dermsynth.report.build import ReportConfig
+
     return {"report": sub_config(ReportConfig, sec, None, "report")}
 
 
@@ -502,7 +526,8 @@ STAGES = [
     _stage("data", data_configs, data_run),
     _stage("audit", audit_configs, audit_run, needs=("data",), enabled=_on("audit")),
     _stage("clean", clean_configs, clean_run, needs=("data", "audit"), enabled=_on("clean", False)),
-    _stage("gan", gan_configs, gan_run, needs=("data",), optional=("audit", "clean"), enabled=_on("gan")),
+    _stage("gan", gan_configs, gan_run, needs=("data",), optional=("audit", "clean"), enabled=_on("gan"),
+           preflight=gan_preflight, reads=gan_reads),
     _stage("generate", generate_configs, generate_run, needs=("gan",), enabled=_on("generate")),
     _stage("metrics", metrics_configs, metrics_run, needs=("data", "generate", "gan"), enabled=_on("metrics"), preflight=metrics_preflight),
     _stage("edit", edit_configs, edit_run, needs=("gan",), enabled=_on("edit")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,13 @@ def cards_section(cards: list[tuple[Path, dict]], out: Path) -> Section | None:
         b.provenance = [f"card: {md.relative_to(out)} (and .json beside it)"]
         blocks.append(b)
     return Section("datacards", "Data cards of the synthetic datasets", blocks)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """``dermsynth report`` in the pipeline."""
+
+    title: str = "dermsynth study"  # page title
 
 
 def build_report(runs: str | Path, out: str | Path, title: str = "dermsynth report") -> Path:

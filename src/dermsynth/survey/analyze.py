@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -299,6 +300,14 @@ def _markdown(readers: pd.DataFrame) -> str:
 
 def _fmt_rate(v: float) -> str:
     return "n/a" if _isnan(float(v)) else f"{v:.2f}"
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """``dermsynth survey analyze`` in the pipeline (it runs when ``responses`` is given)."""
+
+    responses: str | None = None  # responses.csv of the reader study (app export or typed in)
+    n_boot: int = 2000  # cluster-bootstrap resamples
 
 
 def analyze(

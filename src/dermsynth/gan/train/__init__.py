@@ -1,8 +1,8 @@
 """The training room: StyleGAN2-ADA training (Karras et al. 2020) as library calls.
 
-    from dermsynth.gan.train import resolve_train_config, setup, train
-    cfg = resolve_train_config("auto", 64, data="DATA", cond=True, c_dim=2, kimg=10)
-    run = setup(cfg, "RUNS/my-run")        # fresh, transferred (cfg.resume) or resumed from its state
+    from dermsynth.gan.train import plan_training, setup, train
+    cfg, run_dir = plan_training("DATA", "RUNS", "auto", cond=True, kimg=10)  # preset filled from the data
+    run = setup(cfg, run_dir)              # fresh, transferred (cfg.resume) or resumed from its state
     train(run, progress=lambda run: ...)   # training_step / maintenance underneath
 
 Modules, from the bottom up (each imports only those above it in this list):
@@ -31,6 +31,7 @@ _PUBLIC = {
     "TrainingData": "data",
     "config_dict": "config",
     "load_training_data": "data",
+    "plan_training": "prepare",
     "probe_dataset": "data",
     "resolve_train_config": "config",
     "run_name": "build",

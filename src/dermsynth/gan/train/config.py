@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 from dermsynth.core.config import to_dict
 
+#: Snapshot metrics the GAN stage computes itself; any other name needs ``setup(evaluate=...)``.
+OWN_METRICS = ("fd_simple",)
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -23,15 +23,12 @@ from dermsynth.core.seeding import derive_seed
 from dermsynth.core.stats import StatsWriter
 from dermsynth.gan.augment import AdaController, make_augment_pipe
 from dermsynth.gan.train import build as parts
-from dermsynth.gan.train.config import TrainConfig, config_dict
+from dermsynth.gan.train.config import OWN_METRICS, TrainConfig, config_dict
 from dermsynth.gan.train.data import TrainingData, load_training_data
 from dermsynth.gan.train.loss import LossConfig, StyleGAN2Loss
 from dermsynth.gan.train.run import Evaluate, Run, TickStats, make_logger
 from dermsynth.gan.train.sampler import InfiniteSampler
 from dermsynth.gan.train.state import latest_state, restore_state, seed_from_kept
-
-#: Snapshot metrics the GAN stage computes itself; any other name needs ``evaluate``.
-OWN_METRICS = ("fd_simple",)
 
 
 def configure_backends(cfg: TrainConfig, device: torch.device) -> None:
@@ -199,3 +196,23 @@ def _open_tensorboard(run: Run) -> None:
     run.tb = SummaryWriter(
         str(run.run_dir), purge_step=run.counters.cur_nimg + 1 if run.counters.cur_nimg else None
     )
+
+
+def plan_training(
+    data: str | os.PathLike, out: str | os.PathLike, preset: str = "auto", **overrides: Any
+) -> tuple[TrainConfig, Path]:
+    """The resolved config and the run folder of a training on the dataset ``data`` under ``out``.
+
+    The dataset's resolution and label count fill the ``preset`` (``overrides``: other
+    :class:`TrainConfig` fields); ``dermsynth gan train`` and the pipeline's gan stage both start here,
+    then call :func:`setup` and ``train`` (docs/architecture.md R1).
+    """
+    from dermsynth.gan.train.build import run_name
+    from dermsynth.gan.train.config import resolve_train_config
+    from dermsynth.gan.train.data import probe_dataset
+
+    res, c_dim, _ = probe_dataset(data, cond=bool(overrides.get("cond", False)))
+    cfg = resolve_train_config(
+        preset, res, gpus=dist.world_size(), data=str(Path(data).resolve()), c_dim=c_dim, **overrides
+    )
+    return cfg, Path(out) / run_name(cfg)
