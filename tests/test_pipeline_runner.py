@@ -51,3 +51,29 @@ def test_skip_redo_and_resume(tmp_path):
     calls.clear()
     run_pipeline(cfg, tmp_path, _stages(calls), log=lambda s: None)
     assert calls == ["a", "b", "c"]
+
+
+def test_a_stage_is_redone_only_when_what_it_reads_changed(tmp_path):
+    """Keys hash the resolved configs and the inputs actually read (issue 26.3): a GAN trained on the
+    audited images is kept when only the audit's method changes; one trained on the cleaned images is not."""
+    from dermsynth.pipeline.config import load_study_config
+    from dermsynth.pipeline.runner import planned_keys
+    from dermsynth.pipeline.stages import STAGES
+
+    base = load_study_config(preset_name="demo-cpu")
+    assert base["gan"]["train_on"] == "data" and base["clean"]["enabled"]
+    other = {**base, "audit": {**base["audit"], "method": "heuristic"}}
+    a, b = planned_keys(base, tmp_path, STAGES), planned_keys(other, tmp_path, STAGES)
+    assert a["data"] == b["data"] and a["gan"] == b["gan"] and a["edit"] == b["edit"]
+    assert a["audit"] != b["audit"] and a["clean"] != b["clean"]
+    assert a["generate"] != b["generate"]  # the generated images are audited by the audit's method
+    on_clean = {**base, "gan": {**base["gan"], "train_on": "clean"}}
+    on_clean_other = {**on_clean, "audit": other["audit"]}
+    assert (
+        planned_keys(on_clean, tmp_path, STAGES)["gan"]
+        != planned_keys(on_clean_other, tmp_path, STAGES)["gan"]
+    )
+    # a default written out is the same config; a moved study folder keeps its keys
+    explicit = {**base, "generate": {**base["generate"], "noise_mode": "const"}}
+    assert planned_keys(explicit, tmp_path, STAGES) == a
+    assert planned_keys(base, tmp_path / "moved", STAGES) == a

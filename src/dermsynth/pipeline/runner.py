@@ -89,6 +89,18 @@ def check_stages(cfg: dict[str, Any], out: str | Path, stages: list[Stage]) -> d
     return resolved
 
 
+def planned_keys(cfg: dict[str, Any], out: str | Path, stages: list[Stage]) -> dict[str, str]:
+    """The key every enabled stage will have in a full run of ``cfg`` under ``out`` (no file is read):
+    what a change of the config redoes, before anything runs."""
+    resolved = check_stages(cfg, out, stages)
+    keys: dict[str, str] = {}
+    for st in stages:
+        if st.enabled(cfg) and all(n in keys for n in st.needs):
+            own = resolved.get(st.name, {"section": section_of(cfg, st.name), "seed": cfg.get("seed")})
+            keys[st.name] = stage_key(st, own, keys, out)
+    return keys
+
+
 def _done_key(d: Path) -> str | None:
     p = d / MARKER
     try:
