@@ -42,6 +42,11 @@ def test_write_sample_ingest_layout(tmp_path):
     ds = json.loads((out / "dataset.json").read_text())
     assert len(ds["labels"]) == len(man)
     assert (out / "LICENSE.txt").is_file()
+    # its artifact columns are the shipped audit's predictions, and the folder says so (issue 26.5)
+    from dermsynth.core.manifest import read_annotation_source
+
+    prov = read_annotation_source(out)
+    assert prov["predicted_by"] == "best:isic2017-artifacts" and "predictions" in prov["source"]
     # a rerun is idempotent: nothing is re-written
     before = (out / "manifest.csv").read_bytes()
     write_sample("isic2017", out, size=64)

@@ -94,3 +94,32 @@ def image_paths(directory: str | os.PathLike, df: pd.DataFrame | None = None) ->
     directory = Path(directory)
     df = read_manifest(directory) if df is None else df
     return [directory / f for f in df["file"]]
+
+
+#: Where a dataset folder says what its artifact annotation columns are (``data`` writes it, the report
+#: reads it): ``{"source": <words>, "predicted_by": <audit method spec> | null}``. Annotations that an
+#: audit predicted are labels, not ground truth: comparing that audit with them is self-agreement.
+ANNOTATIONS_FILE = "annotations.json"
+
+
+def write_annotation_source(
+    directory: str | os.PathLike, source: str, predicted_by: str | None = None
+) -> Path:
+    """Record where the artifact columns of the dataset in ``directory`` come from."""
+    from dermsynth.core.io import atomic_write_json
+
+    p = Path(directory) / ANNOTATIONS_FILE
+    atomic_write_json(p, {"source": source, "predicted_by": predicted_by})
+    return p
+
+
+def read_annotation_source(directory: str | os.PathLike) -> dict | None:
+    """The dataset's :data:`ANNOTATIONS_FILE`, or None when it records nothing (a damaged file: None)."""
+    import json
+
+    p = Path(directory) / ANNOTATIONS_FILE
+    try:
+        data = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("source"), str) else None

@@ -54,7 +54,7 @@ def write_sample(name: str, out_dir: str | os.PathLike, size: int | None = None,
     """
     import pandas as pd
 
-    from dermsynth.core.manifest import read_manifest, write_manifest
+    from dermsynth.core.manifest import read_manifest, write_annotation_source, write_manifest
     from dermsynth.data.ingest import ingest
 
     src = sample_dir(name)
@@ -68,4 +68,6 @@ def write_sample(name: str, out_dir: str | os.PathLike, size: int | None = None,
     man["split"] = lab["split"].reindex(man["image_id"]).to_numpy()
     write_manifest(man, out)
     shutil.copyfile(src / LICENSE_FILE, out / LICENSE_FILE)
+    # the artifact columns are an audit's predictions, not hand annotations (the report must know)
+    write_annotation_source(out, info["artifact_labels"], info.get("audit_method"))
     return res

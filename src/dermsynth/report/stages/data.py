@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 import dermsynth.report.fmt as fmt
-from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES
+from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_annotation_source
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
 from dermsynth.report.figures.bias_prevalence import bias_prevalence
 from dermsynth.report.figures.class_distribution import class_distribution
@@ -92,6 +92,48 @@ def audit_vs_truth(df: pd.DataFrame, arts: list[str]) -> pd.DataFrame | None:
             }
         )
     return pd.DataFrame(rows) if rows else None
+
+
+def _same_method(a: str, b: str) -> bool:
+    """Do two audit method specs (``best:isic2017-artifacts``, ``best:/x/isic2017-artifacts``) name one audit?"""
+    (ka, _, pa), (kb, _, pb) = a.partition(":"), b.partition(":")
+    return ka == kb and Path(pa).name == Path(pb).name
+
+
+def audit_truth_item(folder: Path, truth: pd.DataFrame, src: str) -> Table | str:
+    """The audit against the set's annotation columns, said for what it is (issue 26.5).
+
+    Hand annotations (or annotations of unrecorded origin): an evaluation, precision / recall / F1.
+    Labels an audit predicted (``annotations.json``, core/manifest.py): the same audit agrees with them
+    by construction, so a sentence says so and no figure is shown; another audit's agreement with them
+    is a comparison of two methods, titled as such."""
+
+    prov = read_annotation_source(folder)
+    if prov is None or not prov.get("predicted_by"):
+        origin = (
+            prov["source"] if prov else "the annotation columns of the source (their origin is not recorded)"
+        )
+        return Table(
+            f"The audit against this set's annotations ({origin}): share of images annotated and flagged, "
+            "and the audit's precision, recall and F1",
+            truth,
+            source=src,
+        )
+    summary = read_json(folder / "audit_summary.json")
+    used = str(summary.get("method", ""))
+    if used and _same_method(used, str(prov["predicted_by"])):
+        return (
+            f"This set's artifact labels are {prov['source']}, and the audit above used that same method "
+            f"({used}): it agrees with them by construction, so no precision, recall or F1 is shown. Its "
+            "accuracy on held-out hand annotations is in the audit model's card (docs/models.md)."
+        )
+    return Table(
+        f"Agreement of this audit ({used or 'method not recorded'}) with the set's artifact labels, which are "
+        f"{prov['source']}: two automatic methods compared, not an evaluation against hand annotations",
+        truth.rename(columns={"precision": "agreement on its flags", "recall": "labels it also flags",
+                              "F1": "F1 agreement"}),
+        source=src,
+    )  # fmt: skip
 
 
 def class_counts_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -184,14 +226,11 @@ def dataset_block(ctx: Ctx, folder: Path, idx: int) -> tuple[Block, pd.DataFrame
         )
         truth = audit_vs_truth(df, list(prev.index))
         if truth is not None:
-            b.items.append(
-                Table(
-                    "The audit against this set's annotations: share of images annotated and flagged, and "
-                    "the audit's precision, recall and F1",
-                    truth,
-                    source=src,
-                )
-            )
+            item = audit_truth_item(folder, truth, src)
+            if isinstance(item, str):
+                b.text.append(item)
+            else:
+                b.items.append(item)
     for png in sorted((folder / "audit").glob("examples_*.png")):
         a = png.stem.removeprefix("examples_")
         b.items.append(

@@ -89,7 +89,7 @@ def fid_short(m: MetricsResult) -> str:
     fid = m.fid()
     if fid is None:
         return "no FID in metrics.json"
-    return f"FID {fmt.sig(fid)}{_space(m)}, generated vs the training images (no real floor in metrics.json to judge it against)"
+    return f"FID {fmt.sig(fid)}{_space(m)}, generated vs all real images of the dataset (no real floor in metrics.json to judge it against)"
 
 
 def fid_sentence(m: MetricsResult) -> str:
@@ -103,7 +103,9 @@ def fid_sentence(m: MetricsResult) -> str:
         for x in (
             f"{m.features()} features" if m.features() else "",
             f"weights {m.weights()}" if m.weights() else "",
-            f"{fmt.count(nf)} generated vs {fmt.count(nr)} training images" if nf and nr else "",
+            f"{fmt.count(nf)} generated vs all {fmt.count(nr)} real images of the dataset, every split"
+            if nf and nr
+            else "",
         )
         if x
     )
@@ -112,7 +114,8 @@ def fid_sentence(m: MetricsResult) -> str:
     if floor is not None and floor > 0 and gen is not None:
         fl = m.floor() or {}
         s += (
-            f". Against the {fmt.count(fl.get('num_reference'))} held-out real images (val + test), "
+            f". Against the {fmt.count(fl.get('num_reference'))} held-out real images only "
+            f"({str(fl.get('reference', 'val+test')).replace('+', ' + ')}), "
             f"{fmt.count(fl.get('num'))} generated images reach FID {fmt.sig(gen)} and as many real train "
             f"images {fmt.sig(floor)} (the floor), so {gen / floor:.1f}× the floor."
         )
