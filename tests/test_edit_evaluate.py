@@ -14,26 +14,9 @@ from dermsynth.edit import (
     get_scorer,
 )
 from dermsynth.edit.measure import masked_ssim, plot_table
+from dermsynth.edit.table import TABLE_COLUMNS
 
-COLUMNS = {
-    "method",
-    "index",
-    "alpha",
-    "value",
-    "n",
-    "n_present",
-    "removed_frac",
-    "induced_frac",
-    "score_change",
-    "ssim_outside",
-    "lesion_iou",
-    "lesion_area_change",
-    "lesion_colour_change",
-    "lpips_outside",
-    "class_kept",
-    "eligible",
-    "best",
-}
+COLUMNS = set(TABLE_COLUMNS)  # the contract of table.csv (edit/table.py)
 
 
 def test_evaluation_on_tiny_random_generator(tmp_path):

@@ -270,26 +270,15 @@ RULE = (
 
 
 def save_evaluation(table: pd.DataFrame, out_dir, settings: EvalSettings, info: dict) -> pd.Series:
-    """Write ``table.csv``, ``table.json`` (settings, rule, best row, all rows) and ``figure.png``
-    to ``out_dir``; return the best row."""
+    """Write ``table.csv`` and ``table.json`` (the layout of :mod:`dermsynth.edit.table`) and
+    ``figure.png`` to ``out_dir``; return the best row."""
     from pathlib import Path
 
-    from dermsynth.core.io import atomic_path, atomic_write_json
+    from dermsynth.edit.table import write_evaluation
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "table.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    best = table[table["best"]].iloc[0]
-    summary = info | {
-        "settings": dict(settings.__dict__),
-        "rule": RULE,
-        "best": best.to_dict(),
-        "rows": table.to_dict("records"),
-    }
-    atomic_write_json(out / "table.json", summary)
-    plot_table(table, out / "figure.png")
-    return best
+    write_evaluation(out_dir, table, dict(settings.__dict__), RULE, info)
+    plot_table(table, Path(out_dir) / "figure.png")
+    return table[table["best"]].iloc[0]
 
 
 def best_strip(

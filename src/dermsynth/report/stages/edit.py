@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 import dermsynth.report.fmt as fmt
-from dermsynth.report.context import Ctx, StageReport, kv_frame, read_csv, read_json
+from dermsynth.edit.table import EditEvaluation, read_evaluation, status_counts
+from dermsynth.report.context import Ctx, StageReport, kv_frame, read_csv
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
 
 TITLE = "Latent editing: removing frames from generated images"
@@ -41,10 +42,9 @@ def method_name(m: str) -> str:
     return METHOD_FIG.get(str(m).lower(), ("", str(m)))[1]
 
 
-def strip_alphas(ev: dict) -> str:
+def strip_alphas(ev: EditEvaluation) -> str:
     """``'; columns α = −3, −1.5, 0, +1.5, +3'`` from the evaluation's alphas (as ``best_strip`` draws them)."""
-    alphas = [fmt.num(a) for a in ev.get("settings", {}).get("alphas", []) or []]
-    alphas = [a for a in alphas if a is not None]
+    alphas = ev.alphas
     if not alphas:
         return ""
     cols = sorted({0.0, *alphas, *(a / 2 for a in alphas)})
@@ -85,28 +85,26 @@ def edited_sentence(folder: Path) -> str:
     df = read_csv(folder / "manifest.csv")
     if df is None or "status" not in df.columns:
         return ""
-    st = df["status"].value_counts()
-    framed = int(st.get("cleaned", 0) + st.get("still_present", 0))
+    try:
+        st = status_counts(df)
+    except ValueError as e:
+        return f"Edited set {folder.name}: {e}."
+    framed = st["cleaned"] + st["still_present"]
     if framed == 0:
         return f"Edited set: {fmt.count(len(df))} images, none of them framed, so none needed cleaning."
-    s = f"Edited set: {fmt.count(len(df))} images; of {fmt.count(framed)} framed, {fmt.count(st.get('cleaned', 0))} cleaned"
+    s = f"Edited set: {fmt.count(len(df))} images; of {fmt.count(framed)} framed, {fmt.count(st['cleaned'])} cleaned"
     if "class_name" in df.columns:
         by = df[df["status"] == "cleaned"]["class_name"].astype(str).value_counts()
         if len(by):
             s += " (" + ", ".join(f"{fmt.class_label(c)} {fmt.count(v)}" for c, v in by.items()) + ")"
-    return s + f"; {fmt.count(st.get('already_clean', 0))} had no frame."
+    return s + f"; {fmt.count(st['already_clean'])} had no frame."
 
 
 def edit_block(ctx: Ctx, d: Path) -> tuple[Block, str, Figure | None]:
-    ev = read_json(d / "table.json")
-    table = read_csv(d / "table.csv")
-    best = ev.get("best") if isinstance(ev.get("best"), dict) else {}
-    method = str(
-        best.get("method") or (table["method"].iloc[0] if table is not None and "method" in table else "")
-    )
+    ev = read_evaluation(d)
+    table, best, method = ev.table, ev.best, ev.method
     b = Block(title=f"{method_name(method)} directions ({ctx.rel(d)})")
-    searched = fmt.num(ev.get("seeds_searched"))
-    sentence = best_sentence(best, int(searched) if searched is not None else None)
+    sentence = best_sentence(best, ev.seeds_searched)
     b.text.append(sentence)
     number = METHOD_FIG.get(method.lower(), ("", ""))[0]
     strip = None
@@ -148,9 +146,9 @@ def edit_block(ctx: Ctx, d: Path) -> tuple[Block, str, Figure | None]:
                 source=ctx.rel(d),
             )
         )
-    if ev.get("rule"):
-        b.details.append(Details("The rule that picks the best direction", lines=[str(ev["rule"])]))
-    info = {k: v for k, v in ev.items() if k not in ("rows", "best", "rule")}
+    if ev.rule:
+        b.details.append(Details("The rule that picks the best direction", lines=[ev.rule]))
+    info = {**ev.info, "settings": ev.settings} if ev.settings else ev.info
     if info:
         b.details.append(Details("Settings of the evaluation (table.json)", kv_frame(info)))
     if table is not None:
