@@ -395,6 +395,13 @@ def test_train_command_dry_run_and_run(dataset, tmp_path):
     assert res.exit_code == 2 and "--aug" in res.output
 
 
+def test_setup_takes_no_network_builder():
+    """setup builds the preset networks itself (config.json always names them); no dead ``build=``."""
+    import inspect
+
+    assert list(inspect.signature(tl.setup).parameters) == ["cfg", "run_dir", "data", "echo", "evaluate"]
+
+
 def test_cli_choices_are_the_library_lists():
     """The training command's enums are written out (no torch for --help); they must match the library."""
     from dermsynth.cli import gan_train as cli
