@@ -125,6 +125,14 @@ def test_presets_resolve_to_the_official_values(row):
 def test_resume_and_cli_defaults_follow_the_official():
     cfg = resolve_train_config("auto", 256, data="x")
     assert (cfg.tick, cfg.snap, cfg.aug, cfg.p) == (4, 50, "ada", 0.0)
+    for name in ("stylegan2", "paper256", "cifar"):
+        assert (
+            resolve_train_config(name, 32, data="x").tick,
+            resolve_train_config(name, 32, data="x").snap,
+        ) == (4, 50)
+    tiny = resolve_train_config("tiny", 32, data="x")
+    assert (tiny.tick, tiny.snap) == (0.25, 4)
+    assert resolve_train_config("tiny", 32, data="x", tick=1, snap=2).tick == 1  # the user's value wins
     fine = resolve_train_config("auto", 256, data="x", resume="net.safetensors")
     assert fine.ema_rampup is None and fine.ada_kimg == 100
 
@@ -393,6 +401,25 @@ def test_train_command_dry_run_and_run(dataset, tmp_path):
     assert len(read_jsonl(run_dir / "stats.jsonl")) == 2
     res = CliRunner().invoke(app, [*args, "--aug", "bogus", "--dry-run"])
     assert res.exit_code == 2 and "--aug" in res.output
+
+
+def test_cli_tick_and_snap_help_name_each_presets_default():
+    """The help text states the defaults of the preset table (a wrong "default 4" for tiny is gone)."""
+    import inspect
+
+    from dermsynth.cli import gan_train as cli
+    from dermsynth.gan.presets import PRESETS, auto_preset
+
+    params = inspect.signature(cli.train_command).parameters
+    for opt in ("tick", "snap"):
+        text = params[opt].default.help
+        assert "preset" in text and f"{getattr(auto_preset(64), opt):g}" in text, text
+        for name, pr in PRESETS.items():
+            want = getattr(pr, opt)
+            if want != getattr(auto_preset(64), opt):
+                assert f"{name} {want:g}" in text, text
+            assert getattr(resolve_train_config(name, 32, data="x"), opt) == want
+    assert "tiny 0.25" in params["tick"].default.help and "tiny 4" in params["snap"].default.help
 
 
 def test_setup_takes_no_network_builder():
