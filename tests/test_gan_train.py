@@ -238,13 +238,43 @@ def test_metrics_other_than_fd_simple_need_the_metrics_driver(dataset, tmp_path)
     seen = {}
 
     def evaluate(G_ema, data, names, run_dir, **kw):
-        seen.update(names=list(names), kimg=kw["kimg"], snapshot=kw["snapshot"], training=G_ema.training)
-        return {}
+        seen.update(names=list(names), kimg=kw["kimg"], training=G_ema.training)
+        return {
+            n: {"results": {n: 12.5, f"{n}/melanoma": 13.0}, "num": 10000, "features": "effnet"}
+            for n in names
+        }
 
-    cfg = tiny_cfg(dataset, kimg=0.008, metrics=("fid10k_effnetlite",))
+    cfg = tiny_cfg(dataset, kimg=0.008, metrics=("fd_simple", "fid10k_effnetlite"))
     tl.train(tl.setup(cfg, tmp_path / "run", echo=None, evaluate=evaluate))
-    assert seen == {"names": ["fid10k_effnetlite"], "kimg": 0.008, "snapshot": "network-000000.safetensors",
-                    "training": False}  # fmt: skip
+    assert seen == {"names": ["fid10k_effnetlite"], "kimg": 0.008, "training": False}
+    # one row shape for the loop's own metric and the driver's, written by the loop
+    from dermsynth.gan.train.maintenance import METRIC_ROW_KEYS
+
+    fids = read_jsonl(tmp_path / "run" / "metric-fid10k_effnetlite.jsonl")
+    fds = read_jsonl(tmp_path / "run" / "metric-fd_simple.jsonl")
+    assert [r["kimg"] for r in fids] == [r["kimg"] for r in fds] == [0.004, 0.008]  # first step, end
+    assert [r["tick"] for r in fids] == [r["tick"] for r in fds] == [0, 1]
+    fid, fd = fids[-1], fds[-1]
+    assert tuple(fid) == tuple(fd) == METRIC_ROW_KEYS
+    assert fid["results"] == {"fid10k_effnetlite": 12.5, "fid10k_effnetlite/melanoma": 13.0}
+    assert (fid["metric"], fid["num"], fid["features"], fid["kimg"], fid["tick"], fid["world_size"]) == (
+        "fid10k_effnetlite", 10000, "effnet", 0.008, 1, 1)  # fmt: skip
+    assert fid["snapshot"] == fd["snapshot"] == "network-000000.safetensors"
+    assert fd["metric"] == "fd_simple" and fd["num"] == 24 and fd["features"] == "simple63"
+    assert set(fd["results"]) == {"fd_simple"} and fd["results"]["fd_simple"] > 0
+
+
+def test_kept_metric_rows_are_the_rows_the_loop_writes():
+    """metric-*.jsonl rows written before the one writer (training/isic2017-gen) have the same keys
+    (all but ``tick``), so the readers (scripts/train_gen.py --progress, the report) read both."""
+    from dermsynth.gan.train.maintenance import METRIC_ROW_KEYS
+
+    kept = sorted((Path(__file__).resolve().parents[1] / "training" / "isic2017-gen").glob("metric-*.jsonl"))
+    if not kept:
+        pytest.skip("no kept metric rows in this checkout")
+    for path in kept:
+        for row in read_jsonl(path):
+            assert set(METRIC_ROW_KEYS) - set(row) <= {"tick"} and set(row) <= set(METRIC_ROW_KEYS), path
 
 
 def test_old_training_states_are_pruned(dataset, tmp_path):

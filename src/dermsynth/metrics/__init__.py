@@ -7,7 +7,7 @@ the command and training.
 
 Public API (other stages call these):
 - ``compute_metrics(real_dir, fake_dir=None, network=None, metrics=(...), **options)``
-- ``compute_for_training(G_ema, dataset_dir, metrics, run_dir, kimg=..., snapshot=..., **options)``
+- ``compute_for_training(G_ema, dataset_dir, metrics, run_dir, kimg=..., **options)``: results per metric (the training loop writes them)
 - ``evaluate(metrics, real_dir, opts, G=None, fake_dir=None)``, ``MetricOptions``
 - ``check_metrics(names, has_generator=True, opts=None)``: names valid and weights present, at setup
 - ``resolve_metric(name)``, ``resolve_metrics(names)``, ``list_metrics()``, ``register_space(...)``

@@ -18,6 +18,9 @@ import torch.nn.functional as F
 
 from dermsynth.core.frechet import fid_from_features
 
+#: The feature space named in ``metric-fd_simple.jsonl`` rows (``features``).
+FD_SIMPLE_FEATURES = "simple63"
+
 
 def simple_features(img: torch.Tensor) -> torch.Tensor:
     """[N, 63] features (48 + 3 + 12) of NCHW images in [-1, 1] (3 channels; grey images are repeated)."""
