@@ -2,9 +2,9 @@
 
 Cost: in a step the pipe runs on the fakes (forward + backward, Gmain/Dmain) and on the reals
 (forward); timed here as pipe(fakes) + pipe(reals) + backward through pipe(fakes), for the faithful
-(official) and the fast (bicubic) implementations at several p, against the median step of
-benchmarks/gan_step.py (G forward, D on fakes and reals, backward; no regularisation) at the same
-resolution and batch.
+(official) and the fast (bicubic) implementations at several p, against the median real training step
+of benchmarks/gan_step.py (``gan.train``'s ``training_step``, without augmentation: ``--aug noaug``)
+at the same resolution and batch; ``step_phases`` says which phases the timed steps ran.
 
 Aliasing: a horizontal cosine grating of frequency f (cycles/px) zoomed out by s (output(x) =
 input(x / s)) has frequency f / s; above Nyquist (0.5) the ideal result is flat. The figure is the
@@ -72,7 +72,7 @@ def main() -> None:
     from dermsynth.gan.augment.fast import FastAugmentPipe
     from dermsynth.gan.augment.filters import geom_lowpass
     from dermsynth.gan.augment.pipe import AugmentPipe, wavelet_resample
-    from gan_step import build, make_step
+    from gan_step import due_phases, make_run, make_step
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--res", type=int, default=256)
@@ -98,18 +98,23 @@ def main() -> None:
             pipe_s[f"{impl}_p{p:g}"] = round(time_pipe(pipe, fakes, reals, a.iters), 4)
             print(f"{impl} p={p:g}: {pipe_s[f'{impl}_p{p:g}']:.3f} s", flush=True)
 
-    step_s = None
+    step_s, step_phases = None, []
     if not a.no_step:
-        G, D = build(a.cfg, a.res, 2, dev, fp32=True, channels_last=False)
-        step = make_step(G, D, a.batch, 2, dev)
-        times = []
-        for i in range(a.iters + 1):
-            sync()
-            t = time.perf_counter()
-            step()
-            sync()
-            if i:
-                times.append(time.perf_counter() - t)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            run = make_run(a.cfg, a.res, a.batch, 2, dev, tmp, fp32=True, aug="noaug")
+            step = make_step(run)
+            times = []
+            for i in range(a.iters + 1):
+                ran = due_phases(run)
+                sync()
+                t = time.perf_counter()
+                step()
+                sync()
+                if i:  # the first step (all four phases) warms up
+                    times.append(time.perf_counter() - t)
+                    step_phases.append("+".join(ran))
         step_s = round(statistics.median(times), 4)
         print(f"step: {step_s:.3f} s", flush=True)
 
@@ -124,6 +129,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "pipe_s": pipe_s,
         "step_s": step_s,
+        "step_phases": step_phases,
         "pipe_over_step": {k: round(v / step_s, 4) for k, v in pipe_s.items()} if step_s else None,
         "alias_folded_energy": {
             "faithful": aliasing(lambda x, m: wavelet_resample(x, m, h)),

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES
 from dermsynth.core.paths import shared_data_dir
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "dermsynth" / "data" / "samples" / "isic2017"
-ARTIFACTS = ("dark_corner", "hair", "ruler", "ink", "gel_bubble", "gel_border")
 LICENSE = """Embedded sample of the ISIC 2017 challenge training images
 ==========================================================
 
@@ -53,6 +53,9 @@ def pick(lab: pd.DataFrame, n_mel: int, n_other: int, seed: int) -> pd.DataFrame
 
 
 def assign_split(df: pd.DataFrame, seed: int) -> pd.Series:
+    """The sample's own 60 / 20 / 20 split, stratified by class (a seeded permutation per class). Not
+    ``data.split.assign_splits`` (a greedy group-stratified split): the shipped sample's split was made
+    by this one, and rerunning the script must give the same sample."""
     rng = np.random.default_rng(seed + 1)
     split = pd.Series("train", index=df.index)
     for cls in (0, 1):
@@ -75,7 +78,7 @@ def audit_labels(img_dir: Path, df: pd.DataFrame) -> pd.DataFrame:
                 "image_id": df["image_id"],
                 "file": [str(img_dir / f"{i}.jpg") for i in df["image_id"]],
                 "label": df["melanoma"],
-                "class_name": df["melanoma"].map({0: "not_melanoma", 1: "melanoma"}),
+                "class_name": df["melanoma"].map(dict(enumerate(CLASS_NAMES))),
                 "source": "real",
             }
         )

@@ -107,23 +107,23 @@ def ship_melanoma(run: Path, info: dict, name: str = "isic2017-melanoma") -> Pat
 
 
 def _read_real(split: str, n: int | None, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """isic2017-256 images of ``split`` (all, or a seeded ``n``) resized to ``size`` (Lanczos), labels."""
+    """isic2017-256 images of ``split`` (all, or a seeded ``n``) resized to ``size`` (Lanczos), labels.
+
+    The split is the library's reading of ``labels.csv`` (``bias.annotations.labels_dataset``, as the
+    val sets of the other cards), in image-id order."""
     from PIL import Image
 
-    src = shared_data_dir() / "isic2017-256"
-    lab = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
-    lab = lab[lab["split"] == split].sort_values("image_id")
+    from dermsynth.core.manifest import read_manifest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lab = read_manifest(_isic_val_dataset(Path(tmp) / "ds", split)).sort_values("image_id")
     if n is not None and n < len(lab):
         lab = lab.iloc[np.sort(np.random.default_rng(seed).choice(len(lab), n, replace=False))]
     imgs = [
-        np.asarray(
-            Image.open(src / "images" / f"{i}.jpg")
-            .convert("RGB")
-            .resize((size, size), Image.Resampling.LANCZOS)
-        )
-        for i in lab["image_id"]
+        np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.Resampling.LANCZOS))
+        for f in lab["file"]
     ]
-    return np.stack(imgs), lab["melanoma"].to_numpy()
+    return np.stack(imgs), lab["label"].to_numpy()
 
 
 def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None]]) -> Path:
@@ -146,7 +146,7 @@ def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: st
     """Artifact prevalence per class by the shipped audit (isic2017-artifacts, method best)."""
     from dermsynth.bias.audit import audit_dataset
     from dermsynth.core.io import write_png
-    from dermsynth.core.manifest import read_manifest, write_manifest
+    from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_manifest, write_manifest
 
     d = tmp / f"audit-{tag}"
     (d / "images").mkdir(parents=True)
@@ -154,29 +154,32 @@ def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: st
     for k, (im, y) in enumerate(zip(images, labels, strict=True)):
         write_png(d / "images" / f"{k:05d}.png", im)
         rows.append({"image_id": f"{k:05d}", "file": f"images/{k:05d}.png", "label": int(y),
-                     "class_name": ["not_melanoma", "melanoma"][int(y)], "source": tag})  # fmt: skip
+                     "class_name": CLASS_NAMES[int(y)], "source": tag})  # fmt: skip
     write_manifest(pd.DataFrame(rows), d)
     audit_dataset(d, "best", figures=False)
     man = read_manifest(d)
     out = {}
-    for a in ("dark_corner", "hair", "ruler", "ink", "gel_bubble", "gel_border"):
+    for a in ARTIFACTS:
         out[a] = {c: round(float(man.loc[man["label"] == y, a].mean()), 3)
                   for y, c in ((0, "not_melanoma"), (1, "melanoma"))}  # fmt: skip
     return out
 
 
 def _grid(images: np.ndarray, path: Path, cols: int = 8, scale: int = 2) -> None:
+    """The library's mosaic (``gan.generate.image_grid``, ``cols`` per row) enlarged ``scale`` times."""
     from PIL import Image
+
+    from dermsynth.core.io import write_png
+    from dermsynth.gan.generate import image_grid
 
     n, h, w, _ = images.shape
     rows = -(-n // cols)
-    canvas = np.zeros((rows * h, cols * w, 3), np.uint8)
-    for k, im in enumerate(images):
-        r, c = divmod(k, cols)
-        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
-    img = Image.fromarray(canvas).resize((cols * w * scale, rows * h * scale), Image.Resampling.LANCZOS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    canvas = np.zeros((rows * cols, h, w, 3), np.uint8)  # pad to full rows: cols columns whatever n
+    canvas[:n] = images
+    img = Image.fromarray(image_grid(canvas, rows)).resize(
+        (cols * w * scale, rows * h * scale), Image.Resampling.LANCZOS
+    )
+    write_png(path, np.asarray(img))
 
 
 def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) -> dict:

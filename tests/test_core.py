@@ -137,3 +137,46 @@ def test_save_figure_is_atomic_and_closes(tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         save_figure(fig, tmp_path / "f.png")
     assert io.read_rgb(tmp_path / "f.png").shape[2] == 3  # the good figure is still there, whole
+
+
+def _scipy_fd(a: np.ndarray, b: np.ndarray) -> float:
+    """The reference: StyleGAN2-ADA's route, ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))."""
+    import scipy.linalg
+
+    m1, m2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    return float(((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))
+
+
+@pytest.mark.parametrize("n1, n2, d", [(500, 400, 12), (300, 320, 60), (40, 30, 60)])
+def test_frechet_distance_equals_scipy_sqrtm(n1, n2, d):
+    """The one Frechet distance (core.frechet) against scipy's sqrtm, on full-rank and low-rank
+    (fewer samples than features: fd_simple's case early in tiny runs) covariances."""
+    from dermsynth.core.frechet import feature_stats, fid_from_features, frechet_distance
+
+    r = np.random.default_rng(d + n1)
+    a = r.standard_normal((n1, d)) @ r.standard_normal((d, d))
+    b = r.standard_normal((n2, d)) * 1.3 + 0.2
+    ref = _scipy_fd(a, b)
+    assert fid_from_features(a, b) == pytest.approx(ref, rel=1e-6)
+    assert frechet_distance(*feature_stats(a), *feature_stats(b)) == pytest.approx(ref, rel=1e-6)
+    assert abs(fid_from_features(a, a)) < 1e-6 * ref
+
+
+def test_metrics_fid_and_gan_fd_simple_share_the_core_frechet_distance():
+    """One implementation: the metrics stage's names are core's, and fd_simple equals the scipy route."""
+    import torch
+
+    import dermsynth.core.frechet as core_fd
+    import dermsynth.metrics.frechet as metrics_fd
+    from dermsynth.gan.train.fd_simple import fd_simple, simple_features
+
+    assert metrics_fd.frechet_distance is core_fd.frechet_distance
+    assert metrics_fd.fid_from_features is core_fd.fid_from_features
+    g = torch.Generator().manual_seed(0)
+    real = simple_features(torch.rand(200, 3, 16, 16, generator=g) * 2 - 1)
+    fake = simple_features(torch.rand(150, 3, 16, 16, generator=g) * 1.6 - 0.9)
+    assert real.shape == (200, 63)  # 4x4 cell means, channel stds, dx/dy at two scales
+    assert fd_simple(real, fake) == pytest.approx(
+        _scipy_fd(real.double().numpy(), fake.double().numpy()), rel=1e-6
+    )

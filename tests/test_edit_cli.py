@@ -235,3 +235,59 @@ def test_cli_errors_are_clean(tmp_path, toy):
         ],
     )
     assert res.exit_code == 2 and "out of range" in res.output
+
+
+#: Every option of each command with a value no other option has, and the config field it must land in.
+_MAPPING = {
+    "directions": (["--network", "net.st", "--method", "svm", "--out", "d.npz", "--layers", "0-3", "--k", "5",
+                    "--num", "77", "--class", "melanoma", "--score", "bias:ruler", "--fraction", "0.125",
+                    "--trunc", "0.75", "--orthogonal-to", "class", "--orthogonal-to", "o.npz:2",
+                    "--batch-size", "9", "--device", "cpu"],
+                   dict(network="net.st", out="d.npz", method="svm", layers="0-3", k=5, num=77,
+                        class_name="melanoma", score="bias:ruler", fraction=0.125, trunc=0.75,
+                        orthogonal_to=("class", "o.npz:2"), batch_size=9, device="cpu")),
+    "apply": (["--network", "net.st", "--directions", "d.npz", "--index", "3", "--alphas", "-2:2:5",
+               "--seeds", "4-6", "--class", "1", "--layers", "2-4", "--trunc", "0.5", "--noise-mode", "random",
+               "--strip", "s.png", "--out", "ds", "--until-clean", "dark_corner", "--alpha-step", "0.25",
+               "--max-alpha", "6.5", "--sign", "-", "--batch-size", "7", "--device", "cpu"],
+              dict(network="net.st", directions="d.npz", index=3, alphas="-2:2:5", seeds="4-6", class_name="1",
+                   layers="2-4", trunc=0.5, noise_mode="random", strip="s.png", out="ds",
+                   until_clean="dark_corner", alpha_step=0.25, max_alpha=6.5, sign="-", batch_size=7,
+                   device="cpu")),
+    "evaluate": (["--network", "net.st", "--directions", "d.npz", "--indices", "1-2", "--alphas", "-1,1",
+                  "--num", "33", "--seed-offset", "11", "--pool", "44", "--class", "0", "--layers", "0-1",
+                  "--trunc", "0.875", "--detector", "ruler", "--class-scorer", "none", "--min-lesion-iou",
+                  "0.375", "--min-class-kept", "0.625", "--out", "ev", "--lpips", "off", "--batch-size", "5",
+                  "--device", "cpu"],
+                 dict(network="net.st", directions="d.npz", out="ev", indices="1-2", alphas="-1,1", num=33,
+                      seed_offset=11, pool=44, class_name="0", layers="0-1", trunc=0.875, detector="ruler",
+                      class_scorer="none", min_lesion_iou=0.375, min_class_kept=0.625, lpips="off",
+                      batch_size=5, device="cpu")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(_MAPPING))
+def test_every_option_lands_in_its_config_field(command, monkeypatch):
+    """Options -> config by keyword: each option's value reaches the field of its name (a reordered
+    dataclass or a swapped positional argument fails here), and every field is set by some option."""
+    import dataclasses
+
+    import dermsynth.cli.edit as cli
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def capture(job, cfg, description):
+        seen.append(cfg)
+        raise Stop
+
+    monkeypatch.setattr(cli, "_run", capture)
+    args, want = _MAPPING[command]
+    res = runner.invoke(app, ["edit", command, *args])
+    assert isinstance(res.exception, Stop), res.output
+    (cfg,) = seen
+    assert dataclasses.asdict(cfg) == want
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    assert all(want[k] != v for k, v in defaults.items()), "each option given a non-default value"

@@ -125,6 +125,14 @@ def test_presets_resolve_to_the_official_values(row):
 def test_resume_and_cli_defaults_follow_the_official():
     cfg = resolve_train_config("auto", 256, data="x")
     assert (cfg.tick, cfg.snap, cfg.aug, cfg.p) == (4, 50, "ada", 0.0)
+    for name in ("stylegan2", "paper256", "cifar"):
+        assert (
+            resolve_train_config(name, 32, data="x").tick,
+            resolve_train_config(name, 32, data="x").snap,
+        ) == (4, 50)
+    tiny = resolve_train_config("tiny", 32, data="x")
+    assert (tiny.tick, tiny.snap) == (0.25, 4)
+    assert resolve_train_config("tiny", 32, data="x", tick=1, snap=2).tick == 1  # the user's value wins
     fine = resolve_train_config("auto", 256, data="x", resume="net.safetensors")
     assert fine.ema_rampup is None and fine.ada_kimg == 100
 
@@ -230,13 +238,43 @@ def test_metrics_other_than_fd_simple_need_the_metrics_driver(dataset, tmp_path)
     seen = {}
 
     def evaluate(G_ema, data, names, run_dir, **kw):
-        seen.update(names=list(names), kimg=kw["kimg"], snapshot=kw["snapshot"], training=G_ema.training)
-        return {}
+        seen.update(names=list(names), kimg=kw["kimg"], training=G_ema.training)
+        return {
+            n: {"results": {n: 12.5, f"{n}/melanoma": 13.0}, "num": 10000, "features": "effnet"}
+            for n in names
+        }
 
-    cfg = tiny_cfg(dataset, kimg=0.008, metrics=("fid10k_effnetlite",))
+    cfg = tiny_cfg(dataset, kimg=0.008, metrics=("fd_simple", "fid10k_effnetlite"))
     tl.train(tl.setup(cfg, tmp_path / "run", echo=None, evaluate=evaluate))
-    assert seen == {"names": ["fid10k_effnetlite"], "kimg": 0.008, "snapshot": "network-000000.safetensors",
-                    "training": False}  # fmt: skip
+    assert seen == {"names": ["fid10k_effnetlite"], "kimg": 0.008, "training": False}
+    # one row shape for the loop's own metric and the driver's, written by the loop
+    from dermsynth.gan.train.maintenance import METRIC_ROW_KEYS
+
+    fids = read_jsonl(tmp_path / "run" / "metric-fid10k_effnetlite.jsonl")
+    fds = read_jsonl(tmp_path / "run" / "metric-fd_simple.jsonl")
+    assert [r["kimg"] for r in fids] == [r["kimg"] for r in fds] == [0.004, 0.008]  # first step, end
+    assert [r["tick"] for r in fids] == [r["tick"] for r in fds] == [0, 1]
+    fid, fd = fids[-1], fds[-1]
+    assert tuple(fid) == tuple(fd) == METRIC_ROW_KEYS
+    assert fid["results"] == {"fid10k_effnetlite": 12.5, "fid10k_effnetlite/melanoma": 13.0}
+    assert (fid["metric"], fid["num"], fid["features"], fid["kimg"], fid["tick"], fid["world_size"]) == (
+        "fid10k_effnetlite", 10000, "effnet", 0.008, 1, 1)  # fmt: skip
+    assert fid["snapshot"] == fd["snapshot"] == "network-000000.safetensors"
+    assert fd["metric"] == "fd_simple" and fd["num"] == 24 and fd["features"] == "simple63"
+    assert set(fd["results"]) == {"fd_simple"} and fd["results"]["fd_simple"] > 0
+
+
+def test_kept_metric_rows_are_the_rows_the_loop_writes():
+    """metric-*.jsonl rows written before the one writer (training/isic2017-gen) have the same keys
+    (all but ``tick``), so the readers (scripts/train_gen.py --progress, the report) read both."""
+    from dermsynth.gan.train.maintenance import METRIC_ROW_KEYS
+
+    kept = sorted((Path(__file__).resolve().parents[1] / "training" / "isic2017-gen").glob("metric-*.jsonl"))
+    if not kept:
+        pytest.skip("no kept metric rows in this checkout")
+    for path in kept:
+        for row in read_jsonl(path):
+            assert set(METRIC_ROW_KEYS) - set(row) <= {"tick"} and set(row) <= set(METRIC_ROW_KEYS), path
 
 
 def test_old_training_states_are_pruned(dataset, tmp_path):
@@ -393,6 +431,32 @@ def test_train_command_dry_run_and_run(dataset, tmp_path):
     assert len(read_jsonl(run_dir / "stats.jsonl")) == 2
     res = CliRunner().invoke(app, [*args, "--aug", "bogus", "--dry-run"])
     assert res.exit_code == 2 and "--aug" in res.output
+
+
+def test_cli_tick_and_snap_help_name_each_presets_default():
+    """The help text states the defaults of the preset table (a wrong "default 4" for tiny is gone)."""
+    import inspect
+
+    from dermsynth.cli import gan_train as cli
+    from dermsynth.gan.presets import PRESETS, auto_preset
+
+    params = inspect.signature(cli.train_command).parameters
+    for opt in ("tick", "snap"):
+        text = params[opt].default.help
+        assert "preset" in text and f"{getattr(auto_preset(64), opt):g}" in text, text
+        for name, pr in PRESETS.items():
+            want = getattr(pr, opt)
+            if want != getattr(auto_preset(64), opt):
+                assert f"{name} {want:g}" in text, text
+            assert getattr(resolve_train_config(name, 32, data="x"), opt) == want
+    assert "tiny 0.25" in params["tick"].default.help and "tiny 4" in params["snap"].default.help
+
+
+def test_setup_takes_no_network_builder():
+    """setup builds the preset networks itself (config.json always names them); no dead ``build=``."""
+    import inspect
+
+    assert list(inspect.signature(tl.setup).parameters) == ["cfg", "run_dir", "data", "echo", "evaluate"]
 
 
 def test_cli_choices_are_the_library_lists():

@@ -6,7 +6,11 @@ Read with ``ast`` over src/dermsynth, counting every import (module level, insid
 * ``core`` imports no other dermsynth package;
 * no stage package imports ``cli`` or ``pipeline``; ``pipeline`` does not import ``cli``;
 * the stage packages import each other without cycles;
-* ``report`` never imports torch (it reads files).
+* a stage imports another stage's names only where that stage (or a room of it, ``gan.train``)
+  declares them public in ``__all__`` (docs/architecture.md: stages use each other only through public
+  functions);
+* ``report`` never imports torch (it reads files); what importing a stage loads is
+  tests/test_public_surface.py's.
 """
 
 from __future__ import annotations
@@ -168,6 +172,71 @@ def test_pipeline_never_imports_the_cli():
 
 def test_report_never_imports_torch():
     assert _torch_importers("report") == []
+
+
+def _public(module: str) -> set[str] | None:
+    """``__all__`` of the package ``module`` (None when it is not a package or declares none)."""
+    import importlib
+
+    path = SRC.parent.joinpath(*module.split("."))
+    if not (path / "__init__.py").exists():
+        return None
+    names = getattr(importlib.import_module(module), "__all__", None)
+    return set(names) if names is not None else None
+
+
+def _private_cross_stage_imports(files, public=_public) -> list[tuple[str, str, str]]:
+    """``(file, module, name)`` for every ``from dermsynth.B[...] import name`` in a file of stage A
+    (``files``: ``(A, path-like name, source)``), B another stage, where ``name`` is in the ``__all__``
+    of no package from ``dermsynth.B`` down to ``module``, and is not itself a room declaring one.
+    ``import dermsynth.B.x`` of another stage's module counts too (it bypasses ``__all__``)."""
+    out = []
+    for pkg, name, source in files:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                mods, names = [node.module], [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                mods, names = [a.name for a in node.names], [None]
+            else:
+                continue
+            for mod in mods:
+                parts = mod.split(".")
+                if parts[0] != "dermsynth" or len(parts) < 2 or parts[1] in (pkg, CORE, *TOP):
+                    continue
+                prefixes = [".".join(parts[:i]) for i in range(2, len(parts) + 1)]
+                for n in names:
+                    if n is None:  # import dermsynth.B.x: only the stage package itself or a room
+                        if len(parts) > 2 and public(mod) is None:
+                            out.append((name, mod, "<module>"))
+                        continue
+                    if any(n in (public(p) or ()) for p in prefixes) or public(f"{mod}.{n}") is not None:
+                        continue
+                    out.append((name, mod, n))
+    return out
+
+
+def _stage_files():
+    for p in sorted(SRC.rglob("*.py")):
+        rel = p.relative_to(SRC).parts
+        if len(rel) >= 2 and rel[0] not in (CORE, *TOP):
+            yield rel[0], str(p.relative_to(SRC)), p.read_text(encoding="utf-8")
+
+
+def test_private_import_checker_finds_what_it_should():
+    public = {"dermsynth.bias": {"detect"}, "dermsynth.gan": {"load_generator"},
+              "dermsynth.gan.train": {"setup"}}.get  # fmt: skip
+    files = [("clean", "a.py", "from dermsynth.bias.common import scaled\nfrom dermsynth.bias import detect\n"
+                               "from dermsynth.clean.crop import crop\nfrom dermsynth.core.io import write_png\n"),
+             ("edit", "b.py", "from dermsynth.gan.checkpoint import load_generator\nimport dermsynth.gan.ops\n"
+                              "from dermsynth.gan.train.loop import setup\nfrom dermsynth.gan import train\n")]  # fmt: skip
+    assert _private_cross_stage_imports(files, public) == [
+        ("a.py", "dermsynth.bias.common", "scaled"), ("b.py", "dermsynth.gan.ops", "<module>")]  # fmt: skip
+
+
+def test_stages_import_each_other_only_through_public_names():
+    """No stage reaches into another's modules for a name that stage does not export (``__all__``)."""
+    found = _private_cross_stage_imports(_stage_files())
+    assert not found, f"export these in the stage's __all__ (if public) or stop using them: {found}"
 
 
 def test_public_surfaces_resolve():

@@ -6,7 +6,11 @@ So Fast", ISIC Workshop @ CVPR 2020): dark_corner, hair, ruler, ink, gel_bubble,
 Public API: :func:`detect` / :func:`scores` (classical detectors, :data:`DETECTORS`, :data:`THRESHOLDS`,
 :data:`ALIASES`, :class:`ArtifactResult`); :func:`audit_dataset` (method from :func:`parse_method`);
 :func:`evaluate_dataset`; :func:`train_classifier` (:class:`ArtifactTrainConfig`), :func:`load_model`,
-:func:`predict_proba`; :func:`read_annotations`, :func:`labels_dataset`. Imports are lazy:
+:func:`predict_proba`; :func:`read_annotations`, :func:`labels_dataset`; :func:`decisions` (an audit's
+yes/no per artifact). The detectors' building blocks, which the clean and edit stages use to remove or
+measure exactly what a detector finds: masks and scores (:func:`border_frame`, :func:`corner_ratios`,
+:func:`dark_corner`, :func:`max_channel`, :func:`long_parts` with :data:`KERNEL_PX`, :func:`ink_pixels`)
+and image helpers (:func:`luminance`, :func:`radius_map`, :func:`ellipse`, :func:`scaled`). Imports are lazy:
 ``import dermsynth.bias`` loads neither OpenCV nor pandas (``core.lazy``).
 """
 
@@ -30,6 +34,19 @@ _PUBLIC = {
     "predict_proba": "dermsynth.bias.model",
     "read_annotations": "dermsynth.bias.annotations",
     "labels_dataset": "dermsynth.bias.annotations",
+    "decisions": "dermsynth.bias.audit",
+    # detector building blocks (clean, edit)
+    "border_frame": "dermsynth.bias.frame",
+    "corner_ratios": "dermsynth.bias.frame",
+    "dark_corner": "dermsynth.bias.frame",
+    "max_channel": "dermsynth.bias.frame",
+    "KERNEL_PX": "dermsynth.bias.hair",
+    "long_parts": "dermsynth.bias.hair",
+    "ink_pixels": "dermsynth.bias.ink",
+    "ellipse": "dermsynth.bias.common",
+    "luminance": "dermsynth.bias.common",
+    "radius_map": "dermsynth.bias.common",
+    "scaled": "dermsynth.bias.common",
 }
 
 __all__ = sorted(_PUBLIC)

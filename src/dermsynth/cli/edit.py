@@ -81,8 +81,9 @@ def directions(
     """Find latent directions with SeFa, PCA (GANSpace) or an SVM boundary (InterFaceGAN)."""
     from dermsynth.edit.jobs import DirectionsConfig, find_directions
 
-    cfg = DirectionsConfig(str(network), str(out), method.value, layers, k, num, class_name, score, fraction,
-                           trunc, tuple(orthogonal_to), batch_size, device)  # fmt: skip
+    cfg = DirectionsConfig(network=str(network), out=str(out), method=method.value, layers=layers, k=k, num=num,
+                           class_name=class_name, score=score, fraction=fraction, trunc=trunc,
+                           orthogonal_to=tuple(orthogonal_to), batch_size=batch_size, device=device)  # fmt: skip
     _run(find_directions, cfg, "sampling + scoring")
 
 
@@ -122,9 +123,11 @@ def apply(
     """Apply direction K: strips, layer-range edits, edited datasets, frame removal until clean."""
     from dermsynth.edit.jobs import ApplyConfig, apply_direction
 
-    cfg = ApplyConfig(str(network), str(directions_file), index, alphas, seeds, class_name, layers, trunc,
-                      noise_mode.value, None if strip is None else str(strip), None if out is None else str(out),
-                      until_clean, alpha_step, max_alpha, sign.value, batch_size, device)  # fmt: skip
+    cfg = ApplyConfig(network=str(network), directions=str(directions_file), index=index, alphas=alphas, seeds=seeds,
+                      class_name=class_name, layers=layers, trunc=trunc, noise_mode=noise_mode.value,
+                      strip=None if strip is None else str(strip), out=None if out is None else str(out),
+                      until_clean=until_clean, alpha_step=alpha_step, max_alpha=max_alpha, sign=sign.value,
+                      batch_size=batch_size, device=device)  # fmt: skip
     _run(apply_direction, cfg, "editing")
 
 
@@ -174,7 +177,8 @@ def evaluate(
     from dermsynth.edit.jobs import EvaluateConfig
     from dermsynth.edit.jobs import evaluate as run
 
-    cfg = EvaluateConfig(str(network), str(directions_file), str(out), indices, alphas, num=num,
+    cfg = EvaluateConfig(network=str(network), directions=str(directions_file), out=str(out), indices=indices,
+                         alphas=alphas, num=num,
                          seed_offset=seed_offset, pool=pool, class_name=class_name, layers=layers, trunc=trunc,
                          detector=detector, class_scorer=class_scorer, min_lesion_iou=min_lesion_iou,
                          min_class_kept=min_class_kept, lpips=lpips, batch_size=batch_size, device=device)  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from dermsynth.cli.common import DEVICE_HELP, console, user_errors
+from dermsynth.gan.presets import preset_defaults  # the preset table; imports no torch
 
 # Choices as enums (shown in --help). Written out so that `--help` needs no torch; tests/test_gan_train.py
 # checks them against the library's lists (presets.PRESET_NAMES, augment.AUGPIPE_SPECS ...).
@@ -67,9 +68,13 @@ def train_command(
     kimg: float | None = typer.Option(
         None, "--kimg", help="Training length in thousands of real images (preset)."
     ),
-    tick: float | None = typer.Option(None, "--tick", help="kimg per tick (default 4)."),
+    tick: float | None = typer.Option(
+        None, "--tick", help=f"kimg per tick (default: the --cfg preset's, {preset_defaults('tick')})."
+    ),
     snap: int | None = typer.Option(
-        None, "--snap", help="Ticks per snapshot and training state (default 50)."
+        None,
+        "--snap",
+        help=f"Ticks per snapshot and training state (default: the --cfg preset's, {preset_defaults('snap')}).",
     ),
     batch: int | None = typer.Option(
         None,

@@ -4,5 +4,6 @@
 - ``io``: atomic writes, hashing, JSON; ``figures``: matplotlib Agg + atomic PNG save
 - ``manifest``: the manifest.csv / dataset.json schema that crosses stages
 - ``distributed``: single process or torchrun, and the one device choice (``device('auto')``)
+- ``frechet``: the Frechet distance between Gaussians fitted to features (FID, fd_simple)
 - ``seeding``, ``ranges`` (``0-9,12``), ``stats`` (stats.jsonl), ``paths``, ``pretrained`` (local weights)
 """

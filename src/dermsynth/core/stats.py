@@ -35,12 +35,19 @@ class StatsWriter:
         row.update(self.means())
         self._acc.clear()
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            append_jsonl(self.path, row)
         return row
+
+
+def append_jsonl(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    """Append one JSON line, flushed and fsync'd (a killed writer loses at most the line being
+    written, which :func:`read_jsonl` skips). The one JSON-lines writer of a run (stats, metrics)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, default=float) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ _PUBLIC = {
     "parse_rates": "dermsynth.data.phantom",
     "normalise_rates": "dermsynth.data.phantom",
     "parse_label_map": "dermsynth.data.labels",
+    "SAMPLES_DIR": "dermsynth.data.sample",
     "SampleConfig": "dermsynth.data.sample",
     "write_sample": "dermsynth.data.sample",
     "sample_info": "dermsynth.data.sample",

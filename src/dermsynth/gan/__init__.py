@@ -5,7 +5,8 @@ generate.py (images from a network), ``augment/`` (the ADA pipe), ``train/`` (th
 ``dermsynth.gan.train``). The command-line side is in cli/gan.py and cli/gan_train.py.
 
 Public API: :func:`build_networks`, :func:`load_generator`, :func:`load_discriminator`,
-:func:`load_networks`, :func:`save_network`, :func:`import_official`, :func:`generate_images`.
+:func:`load_networks`, :func:`save_network`, :func:`import_official`, :func:`generate_images`,
+:func:`generate_dataset` (a synthetic dataset folder), :func:`cached_class_w_centers`.
 Heavy imports happen on first use, never at package import.
 """
 
@@ -24,6 +25,8 @@ __all__ = [
     "import_official",
     "export_official",
     "generate_images",
+    "generate_dataset",
+    "cached_class_w_centers",
 ]
 
 
@@ -55,5 +58,7 @@ __getattr__ = lazy_getattr(
         "import_official": "dermsynth.gan.official",
         "export_official": "dermsynth.gan.official",
         "generate_images": "dermsynth.gan.generate",
+        "generate_dataset": "dermsynth.gan.generate",
+        "cached_class_w_centers": "dermsynth.gan.generate",
     },
 )

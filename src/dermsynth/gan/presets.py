@@ -3,7 +3,8 @@
 Reference: NVlabs/stylegan2-ada-pytorch ``train.py`` (``cfg_specs``): ``auto`` (the thesis's choice)
 derives batch, minibatch-std group, channel base, learning rate, R1 gamma and EMA from the
 resolution and GPU count; the fixed ones are ``stylegan2``, ``paper256``, ``paper512``, ``paper1024``,
-``cifar``. ``tiny`` is ours: small channels and 2 mapping layers for tests and CPU demos at 32-64 px.
+``cifar``. ``tiny`` is ours: small channels and 2 mapping layers for tests and CPU demos at 32-64 px,
+with short ticks (0.25 kimg) and a snapshot every 4 ticks.
 All official presets use mixed precision on the 4 highest resolutions and conv clamp 256.
 """
 
@@ -28,6 +29,8 @@ class GanPreset:
     name: str
     ref_gpus: int = 8  # GPUs the batch/lrate were tuned for
     kimg: int = 25000  # training length in thousands of real images
+    tick: float = 4  # kimg per tick (official train.py: kimg_per_tick=4)
+    snap: int = 50  # ticks per snapshot (official train.py: --snap 50)
     batch: int = 32  # total minibatch (mb)
     mbstd: int = 4  # minibatch-std group size (mbstd)
     fmaps: float = 1.0  # channel multiplier: cbase = fmaps * 32768
@@ -101,6 +104,8 @@ PRESETS: dict[str, GanPreset] = {
         conv_clamp=256,
         z_dim=64,
         w_dim=64,
+        tick=0.25,
+        snap=4,
     ),  # fmt: skip
 }
 PRESET_NAMES = ["auto", *PRESETS]
@@ -154,3 +159,11 @@ def network_kwargs(p: GanPreset, res: int, c_dim: int, img_channels: int = 3) ->
 
 def preset_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(GanPreset)]
+
+
+def preset_defaults(field: str) -> str:
+    """``field``'s value in every preset, for option help: ``4 (tiny 0.25)`` -- the common value
+    (``auto``'s, which follows the class default) and the presets that differ from it."""
+    common = getattr(auto_preset(256), field)
+    other = [f"{n} {getattr(p, field):g}" for n, p in PRESETS.items() if getattr(p, field) != common]
+    return f"{common:g}" + (f" ({', '.join(other)})" if other else "")

@@ -7,13 +7,14 @@ the command and training.
 
 Public API (other stages call these):
 - ``compute_metrics(real_dir, fake_dir=None, network=None, metrics=(...), **options)``
-- ``compute_for_training(G_ema, dataset_dir, metrics, run_dir, kimg=..., snapshot=..., **options)``
+- ``compute_for_training(G_ema, dataset_dir, metrics, run_dir, kimg=..., **options)``: results per metric (the training loop writes them)
 - ``evaluate(metrics, real_dir, opts, G=None, fake_dir=None)``, ``MetricOptions``
 - ``check_metrics(names, has_generator=True, opts=None)``: names valid and weights present, at setup
 - ``resolve_metric(name)``, ``resolve_metrics(names)``, ``list_metrics()``, ``register_space(...)``
 - ``get_extractor(spec, device='cpu', **kw)``, ``register_extractor(name)``
 - ``frechet_distance(mu1, s1, mu2, s2)``, ``feature_stats(features)``
 - ``kernel_inception_distance(f1, f2, ...)``, ``precision_recall(real, fake, k=3)``
+- ``load_lpips(vgg_weights=None, lin_weights=None)``: LPIPS-VGG16 from local weights (PPL, edit)
 - ``load_feature_model(path)``, ``resolve_dermo_checkpoint(spec)`` (dermo feature space)
 - ``write_metrics(path, result)``, ``read_metrics(path) -> MetricsResult``: the metrics.json contract
 """
@@ -40,6 +41,7 @@ _LAZY = {
     "frechet_distance": "dermsynth.metrics.frechet",
     "kernel_inception_distance": "dermsynth.metrics.kid",
     "precision_recall": "dermsynth.metrics.precision_recall",
+    "load_lpips": "dermsynth.metrics.lpips",
     "OFFICIAL": "dermsynth.metrics.registry",
     "SPACES": "dermsynth.metrics.registry",
     "MetricSpec": "dermsynth.metrics.registry",
@@ -70,6 +72,7 @@ __all__ = [
     "kernel_inception_distance",
     "list_metrics",
     "load_feature_model",
+    "load_lpips",
     "precision_recall",
     "register_extractor",
     "register_space",

@@ -34,8 +34,8 @@ class TrainConfig:
     mirror: bool = False  # add x-flipped copies of the images
     # -- length and bookkeeping
     kimg: float = 25000  # training length in thousands of real images shown to D
-    tick: float = 4  # kimg per tick (a stats line)
-    snap: int = 50  # ticks per snapshot (images, network, training state, metrics)
+    tick: float = 4  # kimg per tick (a stats line); the preset's (GanPreset.tick)
+    snap: int = 50  # ticks per snapshot (images, network, training state, metrics); the preset's
     # -- batch and processes
     batch: int = 0  # total minibatch over all processes (official mb)
     batch_gpu: int = 0  # micro-batch per process; gradients summed over its rounds
@@ -126,8 +126,6 @@ def resolve_train_config(cfg: str, res: int, gpus: int = 1, **overrides) -> Trai
     # GPUs), or --batch over this run's GPUs; never more than a process's share of the batch.
     batch_gpu = user["batch"] // gpus if user.get("batch") else pr.batch // pr.ref_gpus
     spec.update(batch_gpu=max(min(batch_gpu, spec["batch"] // gpus), 1))
-    if cfg == "tiny":
-        spec.update(tick=0.25, snap=4)
     if user.get("resume"):  # official: react faster and skip EMA ramp-up when fine-tuning
         spec.update(ada_kimg=100, ema_rampup=None)
     spec.update(user)

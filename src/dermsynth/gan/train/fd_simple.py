@@ -6,20 +6,24 @@ The Frechet distance between Gaussians fitted to real and generated features (He
 Eq. 2 -- the FID formula on these features) falls as the generator's colours, layout and texture
 approach the data's. It needs no pretrained network, so it runs anywhere. Every other snapshot metric
 is named by the metrics stage's registry (``fid50k_full``, ``fid10k_effnetlite`` ...; docs/metrics.md)
-and computed by its one driver through ``dermsynth.metrics.compute_for_training``. The Frechet formula
-is repeated here (a few lines) so that the gan stage does not import the metrics stage.
+and computed by its one driver through ``dermsynth.metrics.compute_for_training``. The Frechet
+distance is the shared floor's (``dermsynth.core.frechet``, also behind the metrics stage's FID), so
+the gan stage does not import the metrics stage.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import scipy.linalg
 import torch
 import torch.nn.functional as F
 
+from dermsynth.core.frechet import fid_from_features
+
+#: The feature space named in ``metric-fd_simple.jsonl`` rows (``features``).
+FD_SIMPLE_FEATURES = "simple63"
+
 
 def simple_features(img: torch.Tensor) -> torch.Tensor:
-    """[N, 60] features of NCHW images in [-1, 1] (3 channels; grey images are repeated)."""
+    """[N, 63] features (48 + 3 + 12) of NCHW images in [-1, 1] (3 channels; grey images are repeated)."""
     if img.shape[1] == 1:
         img = img.repeat(1, 3, 1, 1)
     img = img[:, :3].float()
@@ -33,17 +37,6 @@ def simple_features(img: torch.Tensor) -> torch.Tensor:
     return torch.cat(feats, dim=1)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))."""
-    covmean = np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))
-    return float(np.square(mu1 - mu2).sum() + np.trace(sigma1 + sigma2 - 2 * covmean))
-
-
-def feature_stats(feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    f = feats.double().cpu().numpy()
-    return f.mean(0), np.cov(f, rowvar=False)
-
-
 def fd_simple(real_feats: torch.Tensor, fake_feats: torch.Tensor) -> float:
-    """Frechet distance between two [N, F] feature sets."""
-    return frechet_distance(*feature_stats(real_feats), *feature_stats(fake_feats))
+    """Frechet distance between Gaussians fitted to two [N, F] feature sets (unbiased covariances)."""
+    return fid_from_features(real_feats.double().cpu().numpy(), fake_feats.double().cpu().numpy())

@@ -2,7 +2,9 @@
 
 Statistics go through one channel (docs/architecture.md R8): per-sample loss values are summed on the device
 during a tick (:class:`~dermsynth.gan.train.run.TickStats`, no host sync per step), reduced over ranks at the tick's end and
-written as one ``stats.jsonl`` line by ``core.stats.StatsWriter`` (plus TensorBoard scalars).
+written as one ``stats.jsonl`` line by ``core.stats.StatsWriter`` (plus TensorBoard scalars). Snapshot
+metrics -- ``fd_simple`` and whatever the metrics stage's driver returns -- are written here too, one
+row shape (:data:`METRIC_ROW_KEYS`) by one writer (:func:`write_metric`) into ``metric-<name>.jsonl``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import torch
 from dermsynth.core import distributed as dist
 from dermsynth.core.io import write_png
 from dermsynth.core.seeding import torch_generator
+from dermsynth.core.stats import append_jsonl
 from dermsynth.gan.checkpoint import save_network
 from dermsynth.gan.train.config import config_dict
-from dermsynth.gan.train.fd_simple import fd_simple, simple_features
+from dermsynth.gan.train.fd_simple import FD_SIMPLE_FEATURES, fd_simple, simple_features
 from dermsynth.gan.train.prepare import OWN_METRICS
 from dermsynth.gan.train.run import Run
 from dermsynth.gan.train.state import save_state
@@ -171,18 +174,54 @@ def write_network(run: Run) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+#: The keys of a ``metric-<name>.jsonl`` row, in order (StyleGAN2-ADA's ``results``/``metric``/
+#: ``snapshot``/``total_time``/``timestamp`` plus the count, the feature space and where in training).
+METRIC_ROW_KEYS = ("results", "metric", "num", "features", "snapshot", "kimg", "tick", "world_size",
+                   "total_time", "timestamp")  # fmt: skip
+
+
+def metric_row(run: Run, name: str, result: dict[str, Any], total_time: float) -> dict[str, Any]:
+    """The ``metric-<name>.jsonl`` row of one metric at this snapshot. ``result``: ``{"results":
+    {key: value, "key/class": value ...}, "num": samples, "features": feature space}``."""
+    return {
+        "results": result["results"],
+        "metric": name,
+        "num": result.get("num"),
+        "features": result.get("features"),
+        "snapshot": snapshot_stem(run).name + ".safetensors",
+        "kimg": run.counters.cur_nimg / 1000,
+        "tick": run.counters.cur_tick - 1,
+        "world_size": dist.world_size(),
+        "total_time": total_time,
+        "timestamp": time.time(),
+    }
+
+
+def write_metric(run: Run, name: str, result: dict[str, Any], total_time: float) -> dict[str, Any]:
+    """The one writer of ``metric-<name>.jsonl`` (docs/architecture.md R8): rank 0 appends the row."""
+    row = metric_row(run, name, result, total_time)
+    if dist.is_main():
+        append_jsonl(run.run_dir / f"metric-{name}.jsonl", row)
+        run.log(f"metric {name}: {json.dumps(row['results'], default=float)}")
+    return row
+
+
 def run_metrics(run: Run) -> None:
     """Metrics of G_ema: ``fd_simple`` here; any other name (``fid10k_effnetlite``, ``kid50k_full`` ...)
-    through ``run.evaluate``, the metrics stage's driver handed to setup (across ranks)."""
+    through ``run.evaluate``, the metrics stage's driver handed to setup (across ranks). Each metric is
+    one row of ``metric-<name>.jsonl`` (:func:`write_metric`)."""
     names = list(run.cfg.metrics)
     if not names:
         return
     own = [n for n in names if n in OWN_METRICS]
     other = [n for n in names if n not in OWN_METRICS]
     for name in own:
-        value = compute_fd_simple(run)
-        _append_metric(run, name, {"fd_simple": value})
-    if other:  # every rank takes part; rank 0 writes metric-<name>.jsonl
+        t0 = time.perf_counter()
+        value, num = compute_fd_simple(run)
+        write_metric(run, name, {"results": {name: value}, "num": num, "features": FD_SIMPLE_FEATURES},
+                     time.perf_counter() - t0)  # fmt: skip
+    if other:  # every rank takes part; the results come back on rank 0
+        t0 = time.perf_counter()
         was_training = run.G_ema.training
         result = run.evaluate(
             run.G_ema.eval(),
@@ -191,33 +230,18 @@ def run_metrics(run: Run) -> None:
             run.run_dir,
             device=run.device,
             kimg=run.counters.cur_nimg / 1000,
-            snapshot=snapshot_stem(run).name + ".safetensors",
             seed=run.cfg.seed,
         )
         run.G_ema.train(was_training)
-        if result:
-            run.log(f"metrics: {json.dumps(result, default=float)}")
-
-
-def _append_metric(run: Run, name: str, results: dict[str, float]) -> None:
-    if not dist.is_main():
-        return
-    row = {
-        "results": results,
-        "metric": name,
-        "kimg": run.counters.cur_nimg / 1000,
-        "tick": run.counters.cur_tick - 1,
-        "snapshot": snapshot_stem(run).name + ".safetensors",
-        "timestamp": time.time(),
-    }
-    with open(run.run_dir / f"metric-{name}.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-    run.log(f"metric {name}: {results}")
+        total_time = time.perf_counter() - t0
+        for name, res in (result or {}).items():
+            write_metric(run, name, res, total_time)
 
 
 @torch.no_grad()
-def compute_fd_simple(run: Run, num: int = 1000) -> float:
-    """Frechet distance on simple features between reals and G_ema samples (fakes split over ranks)."""
+def compute_fd_simple(run: Run, num: int = 1000) -> tuple[float, int]:
+    """Frechet distance on simple features between reals and G_ema samples (fakes split over ranks),
+    and the number of images on each side."""
     data = run.data
     n = min(num, len(data.files))
     if run.fd_real_feats is None:
@@ -242,7 +266,7 @@ def compute_fd_simple(run: Run, num: int = 1000) -> float:
         img = G.synthesis(G.mapping(zb, cb), noise_mode="const")
         fakes.append(simple_features(img.float()).to(run.device))
     feats = dist.all_gather_cat(torch.cat(fakes))[:n].cpu()
-    return fd_simple(run.fd_real_feats, feats)
+    return fd_simple(run.fd_real_feats, feats), n
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -44,13 +44,12 @@ def setup(
     run_dir: str | os.PathLike,
     data: TrainingData | None = None,
     echo: Callable[[str], None] | None = print,
-    build: Callable[[TrainConfig, int], tuple[torch.nn.Module, torch.nn.Module]] | None = None,
     evaluate: Evaluate | None = None,
 ) -> Run:
     """Build a run in ``run_dir``: fresh, transferred from ``--resume``, or continued from its latest state.
 
-    ``build(cfg, c_dim) -> (G, D)`` replaces the preset networks (tests); ``evaluate`` computes the
-    snapshot metrics other than ``fd_simple`` (pass ``dermsynth.metrics.compute_for_training``).
+    ``evaluate`` computes the snapshot metrics other than ``fd_simple`` (pass
+    ``dermsynth.metrics.compute_for_training``).
     """
     other = [m for m in cfg.metrics if m not in OWN_METRICS]
     if other and evaluate is None:
@@ -77,7 +76,7 @@ def setup(
     _check_config(cfg, run_dir)
 
     torch.manual_seed(derive_seed(cfg.seed, "init"))  # same initial weights on every rank
-    G, D = (build or parts.build_training_networks)(cfg, data.c_dim)
+    G, D = parts.build_training_networks(cfg, data.c_dim)
     G, D = G.to(device).train(), D.to(device).train()
     if cfg.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
@@ -134,9 +133,7 @@ def setup(
             transfer(run, cfg.resume)
         broadcast_parameters(run)
         if dist.is_main():
-            nets = (
-                {} if build else {"networks": parts.network_config(cfg, data.c_dim)}
-            )  # custom build: unknown
+            nets = {"networks": parts.network_config(cfg, data.c_dim)}
             atomic_write_json(run_dir / "config.json", {**config_dict(cfg), **nets})
     _open_tensorboard(run)
     run.clock.start = run.clock.tick_start = time.time()

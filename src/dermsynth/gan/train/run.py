@@ -24,9 +24,10 @@ from dermsynth.gan.train.data import TrainingData
 from dermsynth.gan.train.loss import STAT_NAMES, StyleGAN2Loss
 from dermsynth.gan.train.sampler import InfiniteSampler
 
-#: ``evaluate(G_ema, dataset_dir, names, run_dir, num=, device=, kimg=, snapshot=, seed=) -> results``:
-#: the metrics driver the caller hands in (``dermsynth.metrics.compute_for_training``), so that the GAN
-#: stage does not import the metrics stage (which imports the GAN stage to load generators).
+#: ``evaluate(G_ema, dataset_dir, names, run_dir, device=, kimg=, seed=) -> {name: {"results": {...},
+#: "num": ..., "features": ...}}`` (on rank 0; ``{}`` elsewhere): the metrics driver the caller hands in
+#: (``dermsynth.metrics.compute_for_training``), so that the GAN stage does not import the metrics stage
+#: (which imports the GAN stage to load generators). It writes nothing; maintenance writes the rows.
 Evaluate = Callable[..., dict]
 
 

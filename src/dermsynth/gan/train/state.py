@@ -3,7 +3,9 @@
 The file holds only tensors and plain Python containers -- G, D and G_ema state dicts, both Adam
 states, the augmentation probability and ADA statistics, the path-length mean, the data sampler
 position, RNG states (python, numpy, torch CPU and CUDA) and the counters -- so it loads with
-``torch.load(weights_only=True)``. It is written through ``core.io.atomic_path``: a run killed at any
+``torch.load(weights_only=True)``. Its entries are one table, :data:`STATE_PARTS` (name -> get, put),
+that both :func:`collect_state` and :func:`restore_state` walk, as edm2's ``CheckpointIO`` does: a
+part cannot be saved and forgotten on restore. It is written through ``core.io.atomic_path``: a run killed at any
 moment leaves either the previous file or the new one, never a half-written one.
 """
 
@@ -15,6 +17,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,27 +109,92 @@ def latest_state(run_dir: str | os.PathLike, warn=print) -> dict[str, Any] | Non
 
 
 # ---------------------------------------------------------------------------------------------------
-# A run <-> its training state
+# A run <-> its training state: one table of stateful parts, read by both directions
 # ---------------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One entry of the training state: ``get(run)`` -> plain value; ``put(run, value)`` restores it
+    (or, for the identity parts, checks that the run matches it). ``optional``: absent in older files."""
+
+    get: Callable[[Run], Any]
+    put: Callable[[Run, Any], None]
+    optional: bool = False
+
+
+def _put_augment_p(run: Run, p: torch.Tensor) -> None:
+    if run.augment_pipe is not None:
+        run.augment_pipe.set_p(float(p))
+
+
+def _put_ada(run: Run, ada: dict[str, Any]) -> None:
+    if run.ada is not None and ada:
+        run.ada.load_state_dict(ada)
+
+
+def _get_sampler(run: Run) -> dict[str, int]:
+    return {"position": run.counters.cur_nimg, "seed": run.sampler.seed, "n": run.sampler.n}
+
+
+def _check_sampler(run: Run, sampler: dict[str, int]) -> None:
+    """The sampler is addressed by image count (``counters``); only the dataset size must match."""
+    if sampler["n"] != run.sampler.n:
+        raise ValueError(
+            f"{run.run_dir}: dataset size changed ({sampler['n']} -> {run.sampler.n}) since the saved state"
+        )
+
+
+def _check_fingerprint(run: Run, saved: str | None) -> None:
+    if saved is not None and saved != data_fingerprint(run):
+        raise ValueError(
+            f"{run.run_dir}: the training state was written for another dataset (fingerprint {saved}, "
+            f"{run.cfg.data} has {data_fingerprint(run)}): same file names, labels and resolution needed"
+        )
+
+
+def _put_counters(run: Run, counters: dict[str, int]) -> None:
+    run.counters = Counters(**counters)
+
+
+def _put_elapsed(run: Run, elapsed: float) -> None:
+    run.clock.elapsed_before = float(elapsed)
+
+
+def _module(name: str) -> Part:
+    return Part(
+        lambda run: getattr(run, name).state_dict(), lambda run, sd: getattr(run, name).load_state_dict(sd)
+    )
+
+
+def _optimizer(key: str) -> Part:
+    return Part(lambda run: run.opts[key].state_dict(), lambda run, sd: run.opts[key].load_state_dict(sd))
+
+
+#: The training state, part by part, in file order (the keys of ``training-state-*.pt``; a new part
+#: is added here, with its restore, or not at all). Restored in this order.
+STATE_PARTS: dict[str, Part] = {
+    "G": _module("G"),
+    "D": _module("D"),
+    "G_ema": _module("G_ema"),
+    "opt_G": _optimizer("G"),
+    "opt_D": _optimizer("D"),
+    "augment_p": Part(
+        lambda run: run.augment_pipe.p.detach().cpu() if run.augment_pipe is not None else torch.tensor(0.0),
+        _put_augment_p,
+    ),
+    "ada": Part(lambda run: run.ada.state_dict() if run.ada is not None else {}, _put_ada),
+    "loss": Part(lambda run: run.loss.state_dict(), lambda run, sd: run.loss.load_state_dict(sd)),
+    "sampler": Part(_get_sampler, _check_sampler),
+    "rng": Part(lambda run: rng_state(), lambda run, st: set_rng_state(st)),
+    "counters": Part(lambda run: dataclasses.asdict(run.counters), _put_counters),
+    "elapsed": Part(lambda run: run.clock.elapsed_before + (time.time() - run.clock.start), _put_elapsed),
+    "world_size": Part(lambda run: dist.world_size(), lambda run, n: None),  # recorded; any count continues
+    "data_fingerprint": Part(lambda run: data_fingerprint(run), _check_fingerprint, optional=True),
+}
+
+
 def collect_state(run: Run) -> dict[str, Any]:
-    """The training state of ``run`` as tensors and plain containers."""
-    c = run.counters
-    return {
-        "G": run.G.state_dict(),
-        "D": run.D.state_dict(),
-        "G_ema": run.G_ema.state_dict(),
-        "opt_G": run.opts["G"].state_dict(),
-        "opt_D": run.opts["D"].state_dict(),
-        "augment_p": run.augment_pipe.p.detach().cpu() if run.augment_pipe is not None else torch.tensor(0.0),
-        "ada": run.ada.state_dict() if run.ada is not None else {},
-        "loss": run.loss.state_dict(),
-        "sampler": {"position": c.cur_nimg, "seed": run.sampler.seed, "n": run.sampler.n},
-        "rng": rng_state(),
-        "counters": dataclasses.asdict(c),
-        "elapsed": run.clock.elapsed_before + (time.time() - run.clock.start),
-        "world_size": dist.world_size(),
-        "data_fingerprint": data_fingerprint(run),
-    }
+    """The training state of ``run`` as tensors and plain containers (one entry per :data:`STATE_PARTS`)."""
+    return {name: part.get(run) for name, part in STATE_PARTS.items()}
 
 
 def data_fingerprint(run: Run) -> str:
@@ -142,30 +210,15 @@ def data_fingerprint(run: Run) -> str:
 
 
 def restore_state(run: Run, state: dict[str, Any]) -> None:
-    """Continue from a saved state; drop stats lines written after it (killed run)."""
-    run.G.load_state_dict(state["G"])
-    run.D.load_state_dict(state["D"])
-    run.G_ema.load_state_dict(state["G_ema"])
-    run.opts["G"].load_state_dict(state["opt_G"])
-    run.opts["D"].load_state_dict(state["opt_D"])
-    if run.augment_pipe is not None:
-        run.augment_pipe.set_p(float(state["augment_p"]))
-    if run.ada is not None and state["ada"]:
-        run.ada.load_state_dict(state["ada"])
-    run.loss.load_state_dict(state["loss"])
-    if state["sampler"]["n"] != run.sampler.n:
+    """Continue from a saved state (every :data:`STATE_PARTS` entry); drop stats lines written after it."""
+    missing = [n for n, part in STATE_PARTS.items() if n not in state and not part.optional]
+    unknown = sorted(set(state) - set(STATE_PARTS))
+    if missing or unknown:
         raise ValueError(
-            f"{run.run_dir}: dataset size changed ({state['sampler']['n']} -> {run.sampler.n}) since the saved state"
+            f"{run.run_dir}: not a training state of this version (missing {missing}, unknown {unknown})"
         )
-    saved = state.get("data_fingerprint")  # absent in states written before it was recorded
-    if saved is not None and saved != data_fingerprint(run):
-        raise ValueError(
-            f"{run.run_dir}: the training state was written for another dataset (fingerprint {saved}, "
-            f"{run.cfg.data} has {data_fingerprint(run)}): same file names, labels and resolution needed"
-        )
-    set_rng_state(state["rng"])
-    run.counters = Counters(**state["counters"])
-    run.clock.elapsed_before = float(state["elapsed"])
+    for name, part in STATE_PARTS.items():
+        part.put(run, state.get(name))
     if dist.is_main():
         truncate_stats(run.run_dir / "stats.jsonl", run.counters.cur_tick - 1)
     run.log(f"resumed from kimg {run.counters.cur_nimg / 1000:.3f} (tick {run.counters.cur_tick})")
