@@ -3,7 +3,8 @@
 Setup: annotated images (``bias.data``); images of the ``val``/``test`` splits are never used (they
 are what results are reported on); a seeded ``holdout`` fraction of the rest chooses the epoch, the
 per-label thresholds (max F1, ``evaluate.best_threshold``) and, per artifact, whether the model or the
-heuristic detector is better (the heuristic's threshold is re-tuned on the same holdout). Loss: binary
+heuristic detector decides (``bias.select``: the heuristic's threshold tuned on every annotated training
+image, the choice by cross-validated F1 on the holdout, so that it transfers to unseen images). Loss: binary
 cross-entropy over the labels. Training state is saved after every epoch (``training-state.pt``, state
 dicts only) and a rerun of the same command resumes from it.
 """
@@ -131,14 +132,20 @@ def holdout_f1(truth: np.ndarray, prob: np.ndarray) -> tuple[list[float], list[f
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def heuristic_on_holdout(prep: Prepared) -> dict[str, dict]:
-    """The classical detectors on the holdout images (full resolution), thresholds re-tuned there."""
-    rows = [scores(read_rgb(p), prep.artifacts) for p in prep.table["path"][prep.hold]]
-    out = {}
-    for j, a in enumerate(prep.artifacts):
-        thr, f1 = best_threshold(prep.labels[prep.hold, j], np.array([r[a] for r in rows]))
-        out[a] = {"threshold": thr, "f1": f1}
-    return out
+def heuristic_scores(prep: Prepared) -> np.ndarray:
+    """The classical detectors' scores [N, A] on every training image (full resolution)."""
+    rows = [scores(read_rgb(p), prep.artifacts) for p in prep.table["path"]]
+    return np.array([[r[a] for a in prep.artifacts] for r in rows], float)
+
+
+def select_sources(prep: Prepared, prob_hold: np.ndarray, heur: np.ndarray, seed: int = 0) -> dict:
+    """Per artifact, model or heuristic and its threshold, chosen to transfer (``bias.select``)."""
+    from dermsynth.bias.select import choose_source
+
+    return {
+        a: choose_source(prep.labels[:, j], heur[:, j], prep.hold, prob_hold[:, j], seed=seed)
+        for j, a in enumerate(prep.artifacts)
+    }
 
 
 def _save_state(path: Path, model, opt, sched, epoch: int, best: dict, cfg: ArtifactTrainConfig) -> None:
@@ -209,8 +216,9 @@ def train_classifier(
             on_epoch(epoch, loss, mean_f1)
     if best["state"] is not None:
         model.load_state_dict(best["state"])
-    thresholds, f1 = holdout_f1(truth_h, predict_holdout(model, prep, cfg, dev))
-    heur = heuristic_on_holdout(prep)
+    prob_hold = predict_holdout(model, prep, cfg, dev)
+    thresholds, f1 = holdout_f1(truth_h, prob_hold)
+    sel = select_sources(prep, prob_hold, heuristic_scores(prep), cfg.seed)
     meta = {
         "model": cfg.model,
         "weights": info.shippable(),
@@ -219,11 +227,12 @@ def train_classifier(
         "tta": cfg.tta,
         "thresholds": dict(zip(prep.artifacts, thresholds, strict=True)),
         "holdout_f1": dict(zip(prep.artifacts, f1, strict=True)),
-        "heuristic": heur,
-        "choice": {
-            a: ("model" if f >= heur[a]["f1"] else "heuristic")
-            for a, f in zip(prep.artifacts, f1, strict=True)
+        # the heuristic's threshold: max F1 over every annotated training image; f1: cross-validated
+        "heuristic": {
+            a: {"threshold": c.heuristic_threshold, "f1": c.cv_f1_heuristic} for a, c in sel.items()
         },
+        "choice": {a: c.source for a, c in sel.items()},
+        "selection": {a: c.as_dict() for a, c in sel.items()},
         "best_epoch": int(best["epoch"]),
         "n_train": int((~prep.hold).sum()),
         "n_holdout": int(prep.hold.sum()),

@@ -1,0 +1,120 @@
+"""Per artifact: which detector decides (the heuristic or the learned model) and at which threshold,
+chosen so that the choice transfers to unseen images (issue 27.1).
+
+The two sources differ in which scores are unbiased. The heuristic detectors are not trained, so their
+scores on *every* annotated training image are fair; the model is trained on all of them but a
+holdout, so only its holdout scores are. Tuning the heuristic's threshold on the small holdout (267
+images for ISIC 2017) chases noise: on unseen images such a threshold did worse than the detector's
+default. Here:
+
+* the heuristic's threshold maximises F1 over all annotated training images (``best_threshold``);
+* the model's threshold maximises F1 over the holdout;
+* each source's transfer is estimated by ``k``-fold cross-validation on the holdout images (the only
+  images fair to both): in each fold, the threshold is chosen without the fold's images (the heuristic
+  on every training image outside the fold, the model on the other holdout folds), then the fold's
+  images are decided; F1 is taken over the pooled decisions of all folds;
+* the model is chosen only when its cross-validated F1 beats the heuristic's on those same images by
+  more than ``margin`` (ties and near-ties go to the heuristic, which needs no weights).
+
+Pure numpy / scikit-learn on score arrays: the callers score the images (``bias.train`` at the end of a
+training, ``scripts/ship_models.py artifacts-select`` for the shipped model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from dermsynth.bias.evaluate import best_threshold
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """The decision for one artifact and the figures behind it."""
+
+    source: str  # "model" | "heuristic"
+    threshold: float  # of the chosen source
+    heuristic_threshold: float  # max F1 over all annotated training images
+    model_threshold: float | None  # max F1 over the holdout (None without model scores)
+    cv_f1_heuristic: float  # cross-validated F1 on the holdout images
+    cv_f1_model: float | None
+    n_train: int  # annotated training images the heuristic threshold saw
+    n_holdout: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    tp = int(((truth == 1) & pred).sum())
+    fp = int(((truth == 0) & pred).sum())
+    fn = int(((truth == 1) & ~pred).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
+def folds(n: int, k: int, seed: int) -> np.ndarray:
+    """Fold number of each of ``n`` items: a seeded permutation cut into ``k`` near-equal parts."""
+    order = np.random.default_rng(seed).permutation(n)
+    out = np.empty(n, int)
+    out[order] = np.arange(n) % k
+    return out
+
+
+def cv_f1(
+    truth_hold: np.ndarray,
+    score_hold: np.ndarray,
+    k: int = 5,
+    seed: int = 0,
+    truth_rest: np.ndarray | None = None,
+    score_rest: np.ndarray | None = None,
+) -> float:
+    """Cross-validated F1 of "choose the max-F1 threshold, then decide" on the holdout images.
+
+    The threshold of fold ``f`` is chosen on the holdout images outside ``f`` plus, when given, the
+    ``*_rest`` images (training images outside the holdout: fair only for an untrained detector)."""
+    truth_hold = np.asarray(truth_hold, int)
+    score_hold = np.asarray(score_hold, float)
+    f = folds(len(truth_hold), k, seed)
+    pred = np.zeros(len(truth_hold), bool)
+    for j in range(k):
+        inside = f != j
+        t, s = truth_hold[inside], score_hold[inside]
+        if truth_rest is not None:
+            t, s = np.concatenate([t, truth_rest]), np.concatenate([s, score_rest])
+        thr, _ = best_threshold(t, s)
+        pred[~inside] = score_hold[~inside] >= thr
+    return _f1(truth_hold, pred)
+
+
+def choose_source(
+    truth: np.ndarray,
+    heuristic: np.ndarray,
+    hold: np.ndarray,
+    model_hold: np.ndarray | None,
+    k: int = 5,
+    seed: int = 0,
+    margin: float = 0.0,
+) -> SourceChoice:
+    """One artifact: ``truth`` and ``heuristic`` scores of every annotated training image, ``hold`` the
+    holdout mask, ``model_hold`` the model's scores on the holdout images (None: heuristic only)."""
+    truth = np.asarray(truth, int)
+    heuristic = np.asarray(heuristic, float)
+    hold = np.asarray(hold, bool)
+    h_thr, _ = best_threshold(truth, heuristic)
+    cv_h = cv_f1(truth[hold], heuristic[hold], k, seed, truth[~hold], heuristic[~hold])
+    m_thr = cv_m = None
+    if model_hold is not None:
+        m_thr, _ = best_threshold(truth[hold], model_hold)
+        cv_m = cv_f1(truth[hold], model_hold, k, seed)
+    use_model = cv_m is not None and cv_m > cv_h + margin
+    return SourceChoice(
+        "model" if use_model else "heuristic",
+        float(m_thr if use_model else h_thr),
+        float(h_thr),
+        None if m_thr is None else float(m_thr),
+        round(cv_h, 4),
+        None if cv_m is None else round(cv_m, 4),
+        int(len(truth)),
+        int(hold.sum()),
+    )

@@ -1,0 +1,70 @@
+"""Choosing model or heuristic per artifact so that the choice transfers (bias/select.py, issue 27.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from dermsynth.bias.evaluate import best_threshold
+from dermsynth.bias.select import choose_source, cv_f1, folds
+
+
+def _data(n=600, n_hold=100, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    hold = np.zeros(n, bool)
+    hold[rng.choice(n, n_hold, replace=False)] = True
+    return rng, y, hold
+
+
+def test_folds_are_seeded_and_balanced():
+    f = folds(103, 5, 7)
+    assert np.array_equal(f, folds(103, 5, 7)) and not np.array_equal(f, folds(103, 5, 8))
+    assert np.bincount(f).sum() == 103 and np.ptp(np.bincount(f)) <= 1
+
+
+def test_cv_f1_is_the_f1_of_out_of_fold_decisions():
+    rng, y, _ = _data(200)
+    s = y + rng.normal(0, 0.8, len(y))
+    f = folds(len(y), 4, 3)
+    pred = np.zeros(len(y), bool)
+    for j in range(4):
+        thr, _ = best_threshold(y[f != j], s[f != j])
+        pred[f == j] = s[f == j] >= thr
+    assert cv_f1(y, s, 4, 3) == pytest.approx(f1_score(y, pred))
+    assert cv_f1(y, y.astype(float), 4, 3) == 1.0  # a perfect score transfers perfectly
+    # cross-validation does not flatter noise the way the in-sample optimum does
+    noise = rng.random(len(y))
+    assert cv_f1(y, noise, 4, 3) < best_threshold(y, noise)[1]
+
+
+def test_the_better_source_on_unseen_folds_is_chosen():
+    rng, y, hold = _data()
+    good = y + rng.normal(0, 0.3, len(y))  # separates well
+    weak = y + rng.normal(0, 1.5, len(y))
+    c = choose_source(y, weak, hold, good[hold])
+    assert c.source == "model" and c.threshold == c.model_threshold and c.cv_f1_model > c.cv_f1_heuristic
+    c = choose_source(y, good, hold, weak[hold])
+    assert c.source == "heuristic" and c.threshold == c.heuristic_threshold
+    assert (c.n_train, c.n_holdout) == (600, 100)
+    # the heuristic's threshold uses every training image, not the holdout alone
+    assert c.heuristic_threshold == best_threshold(y, good)[0]
+    # equal evidence goes to the heuristic (no weights needed); without model scores too
+    assert choose_source(y, good, hold, good[hold]).source == "heuristic"
+    assert choose_source(y, good, hold, None).source == "heuristic"
+
+
+def test_a_holdout_tuned_threshold_would_not_be_chosen_over_the_stable_one():
+    """The heuristic threshold tuned on all training images beats, on unseen images, the threshold tuned on
+    the small holdout (averaged over draws: the shipped audit's dark-corner failure, issue 27)."""
+    wins = []
+    for seed in range(20):
+        rng, y, hold = _data(1800, 267, seed)
+        s = y * 1.2 + rng.normal(0, 0.6, len(y))
+        test_y = (rng.random(2000) < 0.3).astype(int)
+        test_s = test_y * 1.2 + rng.normal(0, 0.6, 2000)
+        stable = choose_source(y, s, hold, None).heuristic_threshold
+        small, _ = best_threshold(y[hold], s[hold])
+        wins.append(f1_score(test_y, test_s >= stable) - f1_score(test_y, test_s >= small))
+    assert np.mean(wins) > 0
