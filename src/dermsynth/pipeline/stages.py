@@ -111,12 +111,13 @@ def audit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
 
 def audit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.bias.audit import audit_dataset, parse_method
+    from dermsynth.bias.columns import SUMMARY_FILE
 
     a = c["audit"]
     data = inputs["data"]
     audit_dataset(data, parse_method(a.method, a.model), figures=a.figures, device=_pick(a.device))
-    if (data / "audit_summary.json").exists():
-        shutil.copy2(data / "audit_summary.json", out / "audit_summary.json")
+    if (data / SUMMARY_FILE).exists():
+        shutil.copy2(data / SUMMARY_FILE, out / SUMMARY_FILE)
 
 
 def clean_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
