@@ -29,6 +29,7 @@ def real_manifest(out: Path, split: str) -> Path:
 def tune(split: str, truth: Path) -> None:
     """Heuristic thresholds maximising F1 on ``split`` (how registry.THRESHOLDS were chosen, on train)."""
     from dermsynth.bias.annotations import read_annotations
+    from dermsynth.bias.columns import score_column
     from dermsynth.bias.evaluate import best_threshold
     from dermsynth.core.manifest import read_manifest
 
@@ -38,8 +39,8 @@ def tune(split: str, truth: Path) -> None:
         df = read_manifest(d).set_index("image_id")
     ann = read_annotations(truth).loc[df.index]
     for a in ann.columns:
-        if f"{a}_score" in df.columns:
-            thr, f1 = best_threshold(ann[a].to_numpy(), df[f"{a}_score"].to_numpy())
+        if score_column(a) in df.columns:
+            thr, f1 = best_threshold(ann[a].to_numpy(), df[score_column(a)].to_numpy())
             print(f"{a:12s} threshold {thr:.6g}  F1 {f1:.3f} on {split}")
 
 

@@ -145,6 +145,7 @@ def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None
 def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: str) -> dict:
     """Artifact prevalence per class by the shipped audit (isic2017-artifacts, method best)."""
     from dermsynth.bias.audit import audit_dataset
+    from dermsynth.bias.columns import artifact_flags
     from dermsynth.core.io import write_png
     from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_manifest, write_manifest
 
@@ -158,9 +159,10 @@ def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: st
     write_manifest(pd.DataFrame(rows), d)
     audit_dataset(d, "best", figures=False)
     man = read_manifest(d)
+    flags = artifact_flags(man, ARTIFACTS)
     out = {}
     for a in ARTIFACTS:
-        out[a] = {c: round(float(man.loc[man["label"] == y, a].mean()), 3)
+        out[a] = {c: round(float(flags.loc[man["label"] == y, a].mean()), 3)
                   for y, c in ((0, "not_melanoma"), (1, "melanoma"))}  # fmt: skip
     return out
 

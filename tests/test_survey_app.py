@@ -19,6 +19,7 @@ from dermsynth.survey.app import ADMIN_COOKIE, Settings, create_app, get_db
 from dermsynth.survey.db import init_db, make_engine, session_factory
 from dermsynth.survey.encode import png_chunks
 from dermsynth.survey.models import Answer
+from dermsynth.survey.responses import RESPONSE_COLUMNS
 from dermsynth.survey.security import sign, unsign
 from survey_helpers import (
     admin_login,
@@ -100,7 +101,7 @@ def test_full_flow_resume_and_export(app, admin, study, tmp_path):
     r = admin.get("/admin/export/responses.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.splitlines()
-    assert lines[0] == ",".join(crud.RESPONSE_COLUMNS) and len(lines) == N + 1
+    assert lines[0] == ",".join(RESPONSE_COLUMNS) and len(lines) == N + 1
     assert len(admin.get("/admin/export/revisions.csv").text.splitlines()) == N + 1
     stim = admin.get("/admin/export/stimuli.csv").text
     assert stim == (study / "stimuli.csv").read_text()

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from dermsynth.bias.columns import annotated_column, annotation_column
 from dermsynth.core.manifest import ARTIFACTS
 
-#: suffix under which the audit keeps annotation columns it would otherwise overwrite
-ANNOTATED_SUFFIX = "_annotated"
 ID_COLUMNS = ("image_id", "image", "image_name", "isic_id", "file", "name")
 
 
@@ -63,11 +62,13 @@ def read_annotations(path: str | os.PathLike, artifacts: list[str] | None = None
         df = df[pd.to_numeric(df["has_bias_annotation"], errors="coerce") == 1]
     wanted = artifacts or ARTIFACTS
     # a manifest the audit has written keeps the original annotations as <artifact>_annotated
+    # (bias/columns.py: the audit's own decision is not an annotation)
     for a in wanted:
-        if f"{a}{ANNOTATED_SUFFIX}" in df.columns:
-            df[a] = df[f"{a}{ANNOTATED_SUFFIX}"]
-        elif f"{a}_score" in df.columns and a in df.columns:
-            df = df.drop(columns=[a])  # the audit's own decision, not an annotation
+        col = annotation_column(df, a)
+        if col is None:
+            df = df.drop(columns=[a], errors="ignore")
+        elif col != a:
+            df[a] = df[col]
     cols = [a for a in wanted if a in df.columns]
     if not cols:
         raise ValueError(f"{path}: none of the artifact columns {wanted} present")
@@ -111,7 +112,7 @@ def labels_dataset(
         }
     )
     for a in ARTIFACTS:
-        df[a + ANNOTATED_SUFFIX] = lab[a].where(lab["has_bias_annotation"] == 1).to_numpy()
+        df[annotated_column(a)] = lab[a].where(lab["has_bias_annotation"] == 1).to_numpy()
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(df, out)
     return out

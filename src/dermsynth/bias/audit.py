@@ -5,8 +5,8 @@ learned classifier of ``bias train`` for the artifacts it knows, heuristics for 
 (with a model: per artifact whichever of the two was better on the model's holdout, the heuristic with
 its threshold re-tuned there; without one: heuristic). Writes ``<artifact>`` (0/1) and
 ``<artifact>_score`` into ``DIR/manifest.csv`` atomically (an annotation column of the same name is
-kept as ``<artifact>_annotated``), ``DIR/audit_summary.json``, ``DIR/audit/prevalence.png``
-(thesis Fig. 3.5) and ``DIR/audit/examples_<artifact>.png`` (Fig. 3.4). Scores are checkpointed in
+kept as ``<artifact>_annotated``), ``DIR/audit_summary.json`` (the layout of both: ``bias/columns.py``),
+``DIR/audit/prevalence.png`` (thesis Fig. 3.5) and ``DIR/audit/examples_<artifact>.png`` (Fig. 3.4). Scores are checkpointed in
 ``DIR/audit/scores.partial.csv`` so an interrupted audit resumes where it stopped.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dermsynth.bias.annotations import ANNOTATED_SUFFIX
+from dermsynth.bias.columns import score_column, set_audit_columns, write_audit_summary
 from dermsynth.bias.figures import example_grid, prevalence_figure
 from dermsynth.bias.model import load_model, predict_proba
 from dermsynth.bias.registry import DETECTORS, THRESHOLDS, scores
-from dermsynth.core.io import atomic_path, atomic_write_json, read_rgb
+from dermsynth.core.io import atomic_path, read_rgb
 from dermsynth.core.manifest import read_manifest, write_manifest
 
 CHUNK = 64
@@ -161,13 +161,10 @@ def score_dataset(
 
 def apply_decisions(df: pd.DataFrame, raw: pd.DataFrame, dec: dict[str, Decision]) -> pd.DataFrame:
     """Manifest with ``<a>`` and ``<a>_score`` columns (annotations moved to ``<a>_annotated``)."""
-    df = df.copy()
     for a, d in dec.items():
-        if a in df.columns and f"{a}_score" not in df.columns and f"{a}{ANNOTATED_SUFFIX}" not in df.columns:
-            df = df.rename(columns={a: f"{a}{ANNOTATED_SUFFIX}"})
-        s = raw.reindex(df["image_id"])[f"{a}_{d.source}"].to_numpy(dtype=float)
-        df[f"{a}_score"] = np.round(s, 6)
-        df[a] = pd.array(np.where(np.isnan(s), pd.NA, (s >= d.threshold).astype(int)), dtype="Int64")
+        df = set_audit_columns(
+            df, a, raw.reindex(df["image_id"])[f"{a}_{d.source}"].to_numpy(dtype=float), d.threshold
+        )
     return df
 
 
@@ -205,12 +202,12 @@ def write_figures(directory: Path, df: pd.DataFrame, summary: dict) -> list[Path
             by_class.setdefault(c, {})[a] = 0.0 if np.isnan(v) else v
     paths = [prevalence_figure(by_class, out_dir / "prevalence.png")] if by_class else []
     for a in summary["artifacts"]:
-        top = df[df[a] == 1].sort_values(f"{a}_score", ascending=False).head(EXAMPLES)
+        top = df[df[a] == 1].sort_values(score_column(a), ascending=False).head(EXAMPLES)
         if top.empty:
             continue
         imgs = [read_rgb(directory / f) for f in top["file"]]
         masks = [DETECTORS[a](im)[1] for im in imgs]
-        titles = [f"{i}\n{s:.3g}" for i, s in zip(top["image_id"], top[f"{a}_score"], strict=True)]
+        titles = [f"{i}\n{s:.3g}" for i, s in zip(top["image_id"], top[score_column(a)], strict=True)]
         paths.append(example_grid(imgs, titles, out_dir / f"examples_{a}.png", f"{a}: flagged images", masks))
     return paths
 
@@ -231,9 +228,9 @@ def audit_dataset(
     df = apply_decisions(df, raw, dec)
     write_manifest(df, directory)
     summary = summarise(df, dec, method, errors)
-    atomic_write_json(directory / "audit_summary.json", summary)
+    write_audit_summary(directory, summary)
     if figures:
         summary["figures"] = [str(p) for p in write_figures(directory, df, summary)]
-        atomic_write_json(directory / "audit_summary.json", summary)
+        write_audit_summary(directory, summary)
     (directory / "audit" / "scores.partial.csv").unlink(missing_ok=True)
     return summary

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from dermsynth.bias.annotations import image_key, read_annotations
-from dermsynth.core.manifest import ARTIFACTS, read_manifest
+from dermsynth.bias.columns import flag_artifacts
+from dermsynth.core.manifest import read_manifest
 from dermsynth.core.seeding import rng
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -57,7 +58,7 @@ def annotated_images(directory: str | os.PathLike, truth: str | os.PathLike | No
         if splits is None or splits.isna().all():
             splits = _splits_of(Path(truth))
     elif has_manifest:
-        cols = [a for a in ARTIFACTS if a in man.columns]
+        cols = flag_artifacts(man)
         if not cols:
             raise ValueError(f"{directory}/manifest.csv has no artifact columns; pass an annotation file")
         ann = man[cols].dropna(how="any").astype(int)

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_curve, precision_score, recall_score, roc_auc_score
 
+from dermsynth.bias.columns import score_column
+
 
 def artifact_metrics(truth: np.ndarray, present: np.ndarray, score: np.ndarray | None) -> dict:
     """``{precision, recall, f1, auc, n_pos, n}`` for one artifact (auc None when one class only)."""
@@ -40,7 +42,7 @@ def evaluate(pred: pd.DataFrame, truth: pd.DataFrame, artifacts: list[str] | Non
         if a not in pred.columns or a not in truth.columns:
             raise ValueError(f"artifact {a!r} missing from the predictions or the annotations")
         p, t = pred.loc[common], truth.loc[common, a]
-        score = p[f"{a}_score"].to_numpy() if f"{a}_score" in p.columns else None
+        score = p[score_column(a)].to_numpy() if score_column(a) in p.columns else None
         out[a] = artifact_metrics(t.to_numpy(), p[a].to_numpy(), score)
     return out
 
@@ -79,10 +81,10 @@ def evaluate_dataset(
             raise ValueError(f"{directory}: no image in split {split!r}")
     pred = df.set_index(pd.Index([image_key(i) for i in df["image_id"]], name="image_id"))
     truth = read_annotations(truth_path)
-    audited = [a for a in truth.columns if f"{a}_score" in pred.columns]
+    audited = [a for a in truth.columns if score_column(a) in pred.columns]
     if not audited:
         raise ValueError(
             f"{directory}: manifest has no audit columns (<artifact>_score); run `dermsynth bias audit` first"
         )
-    pred = pred[[c for a in audited for c in (a, f"{a}_score")]].dropna()
+    pred = pred[[c for a in audited for c in (a, score_column(a))]].dropna()
     return evaluate(pred, truth[audited], artifacts)

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dermsynth.core.manifest import ARTIFACTS, read_manifest
+from dermsynth.bias.columns import flag_artifacts
+from dermsynth.core.manifest import read_manifest
 from dermsynth.core.seeding import rng
 
 FRAME = "dark_corner"
@@ -255,4 +256,4 @@ def add_detected_artifacts(df: pd.DataFrame, artifacts: list[str], cache: Path |
 
 
 def artifact_columns(df: pd.DataFrame) -> list[str]:
-    return [a for a in ARTIFACTS if a in df.columns]
+    return flag_artifacts(df)  # bias/columns.py

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dermsynth.bias.columns import artifact_flags, audit_columns
 from dermsynth.bias.registry import THRESHOLDS, scores
 from dermsynth.clean.figures import before_after
 from dermsynth.clean.methods import MAX_CHANGED, Plan, clean_safely, plan_for
 from dermsynth.core.io import atomic_path, atomic_write_json, read_rgb, write_png
-from dermsynth.core.manifest import ARTIFACTS, read_manifest, write_dataset_json, write_manifest
+from dermsynth.core.manifest import read_manifest, write_dataset_json, write_manifest
 
 FIGURE_ROWS = 6
 
@@ -38,8 +39,8 @@ def audit_flags(
     """``dark_corner`` / ``hair`` / ``ink`` flags per row: the manifest's audit columns, or, for the
     artifacts it has none for, the classical detectors'."""
     cols = ["dark_corner", "hair", "ink"]
-    have = [c for c in cols if c in df.columns]
-    flags = df[have].apply(pd.to_numeric, errors="coerce").fillna(0).astype(int)
+    flags = artifact_flags(df, cols).fillna(0).astype(int)
+    have = list(flags.columns)
     missing = [c for c in cols if c not in have]
     if not missing:
         return flags
@@ -182,8 +183,7 @@ def clean_dataset(
 def _finish(df, out: Path, done: list[Done | None], methods, errors, figs, config) -> dict:
     """Write manifest, dataset.json, figures and the summary."""
     new = df.copy()
-    audit_cols = [c for a in ARTIFACTS for c in (a, f"{a}_score") if c in new.columns]
-    new = new.drop(columns=audit_cols)
+    new = new.drop(columns=audit_columns(new))
     new["parent_id"] = df["image_id"]
     new["file"] = [d.file if d else None for d in done]
     new["method"] = methods

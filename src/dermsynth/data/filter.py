@@ -4,7 +4,7 @@
 layout: ``images/``, ``manifest.csv``, ``dataset.json``, ``filter_config.json``) holding only the images
 flagged with none of the excluded artifacts. Flags come from the audit's columns (``<a>`` beside
 ``<a>_score``, ``by="audit"``) or from annotation columns (``<a>_annotated`` or a plain ``<a>``,
-``by="annotation"``); ``by="auto"`` takes the audit's where present. An image whose flag is unknown
+``by="annotation"``; the layout: ``bias/columns.py``); ``by="auto"`` takes the audit's where present. An image whose flag is unknown
 (not audited / not annotated) is left out: the subset promises the artifact is absent. Images are
 hard-linked when possible, else copied; ``parent_id`` names the source image.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dermsynth.bias.columns import annotation_column, is_audited
 from dermsynth.core.io import atomic_path, atomic_write_json
 from dermsynth.core.manifest import ARTIFACTS, read_manifest, write_dataset_json, write_manifest
 
@@ -49,10 +50,8 @@ def resolve_exclude(exclude: list[str] | str) -> list[str]:
 
 def flag_column(df: pd.DataFrame, artifact: str, by: str) -> str:
     """The manifest column holding ``artifact``'s 0/1 flag for source ``by`` (audit / annotation / auto)."""
-    audit = artifact if f"{artifact}_score" in df.columns and artifact in df.columns else None
-    annotated = f"{artifact}_annotated" if f"{artifact}_annotated" in df.columns else None
-    if annotated is None and artifact in df.columns and f"{artifact}_score" not in df.columns:
-        annotated = artifact
+    audit = artifact if is_audited(df, artifact) else None
+    annotated = annotation_column(df, artifact)  # bias/columns.py
     choice = {"audit": audit, "annotation": annotated, "auto": audit or annotated}.get(by, "?")
     if choice == "?":
         raise ValueError(f"by must be audit, annotation or auto, got {by!r}")

@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from dermsynth.bias.columns import artifact_flags
 from dermsynth.core.io import atomic_write_json
-from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_manifest
+from dermsynth.core.manifest import CLASS_NAMES, read_manifest
 
 
 def _counts(series: pd.Series) -> dict[str, int]:
@@ -40,11 +41,11 @@ def dataset_stats(df: pd.DataFrame) -> dict[str, Any]:
     for col in ("source", "license"):
         if col in df.columns and df[col].notna().any():
             out[f"by_{col}"] = _counts(df[col].astype("string"))
-    arts = [a for a in ARTIFACTS if a in df.columns]
-    if arts:
+    flags = artifact_flags(df)  # bias/columns.py
+    if len(flags.columns):
         prev: dict[str, dict[str, float]] = {}
-        for a in arts:
-            vals = pd.to_numeric(df[a], errors="coerce")
+        for a in flags.columns:
+            vals = flags[a]
             prev[a] = {
                 names[i]: round(float(vals[labels == i].mean()), 4)
                 for i in sorted(names)

@@ -12,6 +12,8 @@ Public API. The jobs (``dermsynth edit`` and the study pipeline call these, each
   :func:`edit_to_dataset`, :func:`clean_to_dataset`; :func:`map_seeds`, :func:`synthesize`
 - :func:`evaluate_directions`, :func:`evaluation_samples` (module ``measure``), :func:`choose_best`; scorers: :func:`get_scorer`,
   :func:`register_scorer`
+- the files other stages read (``table``): :func:`write_evaluation`, :func:`read_evaluation`
+  (:class:`EditEvaluation`), :func:`status_counts`, :data:`TABLE_COLUMNS`, :data:`STATUSES`
 
 ``import dermsynth.edit`` loads numpy only: the modules that need torch, OpenCV, scikit-image or
 scikit-learn (``apply``, ``batch``, ``measure``, ``sampling``, ``svm``) load on first use of one of
@@ -56,12 +58,22 @@ _LAZY = {
     "project_out": "dermsynth.edit.svm",
     "sample_scored_w": "dermsynth.edit.svm",
     "svm_directions": "dermsynth.edit.svm",
+    # the evaluation files and edited set status other stages read (edit/table.py, pandas)
+    "STATUSES": "dermsynth.edit.table",
+    "TABLE_COLUMNS": "dermsynth.edit.table",
+    "EditEvaluation": "dermsynth.edit.table",
+    "read_evaluation": "dermsynth.edit.table",
+    "status_counts": "dermsynth.edit.table",
+    "write_evaluation": "dermsynth.edit.table",
 }
 
 __all__ = [
+    "STATUSES",
+    "TABLE_COLUMNS",
     "ApplyConfig",
     "Directions",
     "DirectionsConfig",
+    "EditEvaluation",
     "EditJob",
     "EvalSettings",
     "EvaluateConfig",
@@ -88,17 +100,20 @@ __all__ = [
     "pca_directions",
     "pca_of_generator",
     "project_out",
+    "read_evaluation",
     "register_scorer",
     "sample_scored_w",
     "save_directions",
     "sefa",
     "sefa_from_state_dict",
+    "status_counts",
     "strip_image",
     "style_affines",
     "style_affines_from_state_dict",
     "svm_directions",
     "synthesize",
     "until_clean",
+    "write_evaluation",
 ]
 
 __getattr__ = lazy_getattr("dermsynth.edit", _LAZY)

@@ -111,12 +111,13 @@ def audit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
 
 def audit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.bias.audit import audit_dataset, parse_method
+    from dermsynth.bias.columns import SUMMARY_FILE
 
     a = c["audit"]
     data = inputs["data"]
     audit_dataset(data, parse_method(a.method, a.model), figures=a.figures, device=_pick(a.device))
-    if (data / "audit_summary.json").exists():
-        shutil.copy2(data / "audit_summary.json", out / "audit_summary.json")
+    if (data / SUMMARY_FILE).exists():
+        shutil.copy2(data / SUMMARY_FILE, out / SUMMARY_FILE)
 
 
 def clean_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
@@ -469,9 +470,10 @@ def survey_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     candidates are embedded with the classify stage's trained setup."""
     from dermsynth.survey.analyze import analyze
     from dermsynth.survey.build import build_study_from_generator
+    from dermsynth.survey.responses import STIMULI_CSV
 
     study = out / "study"
-    if study.exists() and not (study / "stimuli.csv").exists():  # interrupted build: start again
+    if study.exists() and not (study / STIMULI_CSV).exists():  # interrupted build: start again
         shutil.rmtree(study)
     if not study.exists():
 
@@ -493,7 +495,7 @@ def survey_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
             log(f"[survey] WARNING: {w}")
     an = c["analyze"]
     if an.responses:
-        analyze(an.responses, study / "stimuli.csv", out / "analysis", None, an.n_boot, c["seed"])
+        analyze(an.responses, study / STIMULI_CSV, out / "analysis", None, an.n_boot, c["seed"])
 
 
 def report_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:

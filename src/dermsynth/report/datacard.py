@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dermsynth.bias.columns import artifact_flags
 from dermsynth.core.io import atomic_write_json, atomic_write_text
-from dermsynth.core.manifest import ARTIFACTS
 
 INTENDED_USE = (
     "Research use: augmentation and study of melanoma classifiers and dataset bias. "
@@ -22,11 +22,8 @@ INTENDED_USE = (
 
 
 def _prevalence(df: pd.DataFrame) -> dict[str, float]:
-    return {
-        a: float(pd.to_numeric(df[a], errors="coerce").mean())
-        for a in ARTIFACTS
-        if a in df.columns and pd.to_numeric(df[a], errors="coerce").notna().any()
-    }
+    flags = artifact_flags(df, valued=True)  # bias/columns.py
+    return {a: float(flags[a].mean()) for a in flags.columns}
 
 
 def _network_info(df: pd.DataFrame, root: Path) -> dict:

@@ -74,7 +74,7 @@ def discover(root: str | Path) -> Found:
             f.classify.append(d)
         if "embeddings.csv" in names:
             f.embeds.append(d)
-        if {"stimuli.csv", "leakcheck.json"} <= names:
+        if {"stimuli.csv", "leakcheck.json"} <= names:  # survey.responses.STIMULI_CSV (kept light here)
             f.studies.append(d)
         if "readers.csv" in names:
             f.surveys.append(d)

@@ -30,8 +30,7 @@ import pandas as pd
 
 from dermsynth.core.io import atomic_path, atomic_write_text
 from dermsynth.survey.kappa import count_table, fleiss_kappa
-from dermsynth.survey.models import BACKGROUNDS
-from dermsynth.survey.responses import join, read_responses, read_stimuli_table
+from dermsynth.survey.responses import BACKGROUNDS, join, read_responses, read_stimuli_table
 
 READER_COLUMNS = [
     "reader_id",

@@ -42,10 +42,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dermsynth.survey import crud
 from dermsynth.survey.db import init_db, make_engine, session_factory, study_db_url
 from dermsynth.survey.encode import STIMULUS_MEDIA_TYPE
-from dermsynth.survey.models import BACKGROUNDS, Reader
+from dermsynth.survey.models import Reader
 from dermsynth.survey.ratelimit import AuthLimits
+from dermsynth.survey.responses import (
+    BACKGROUNDS,
+    RESPONSES_CSV,
+    REVISIONS_CSV,
+    STIMULI_CSV,
+    responses_text,
+    revisions_text,
+)
 from dermsynth.survey.security import check_nonce, check_password, form_nonce, new_secret, sign, unsign
-from dermsynth.survey.study import STIMULI_CSV, Study, load_study
+from dermsynth.survey.study import Study, load_study
 
 HERE = Path(__file__).parent
 READER_COOKIE = "dermsynth_reader"
@@ -644,16 +652,16 @@ def _admin_routes(app: FastAPI) -> None:
     @app.get("/admin/export/responses.csv", dependencies=[Depends(require_admin)])
     def export_responses(db: Session = Depends(get_db)):
         rows = crud.export_responses(db, app.state.study.study_id)
-        return _csv(crud.to_csv(rows, crud.RESPONSE_COLUMNS), "responses.csv")
+        return _csv(responses_text(rows), RESPONSES_CSV)
 
     @app.get("/admin/export/revisions.csv", dependencies=[Depends(require_admin)])
     def export_revisions(db: Session = Depends(get_db)):
         rows = crud.export_revisions(db, app.state.study.study_id)
-        return _csv(crud.to_csv(rows, crud.REVISION_COLUMNS), "revisions.csv")
+        return _csv(revisions_text(rows), REVISIONS_CSV)
 
     @app.get("/admin/export/stimuli.csv", dependencies=[Depends(require_admin)])
     def export_stimuli():
-        return _csv((Path(app.state.study.root) / STIMULI_CSV).read_text(), "stimuli.csv")
+        return _csv((Path(app.state.study.root) / STIMULI_CSV).read_text(), STIMULI_CSV)
 
 
 def _leak_summary(study: Study) -> str | None:

@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dermsynth.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_rgb
+from dermsynth.core.io import atomic_write_bytes, atomic_write_json, read_rgb
 from dermsynth.core.manifest import read_manifest
 from dermsynth.core.seeding import rng
 from dermsynth.survey.encode import MIN_SOURCE_SCALE, SourceTooSmall, encode_stimulus
+from dermsynth.survey.responses import write_stimuli
 from dermsynth.survey.study import (
     EXAMPLES_DIR,
     IMAGES_DIR,
     LABELS,
     LEAKCHECK_JSON,
-    STIMULI_CSV,
     STUDY_JSON,
 )
 
@@ -451,7 +451,7 @@ def build_study(
             "seed": pd.array([r["seed"] for r, _ in stimuli], dtype="Int64"),
         }
     ).sort_values("image_id")
-    atomic_write_text(tmp / STIMULI_CSV, table.to_csv(index=False))
+    write_stimuli(tmp, table)  # survey/responses.py
     meta = {
         "study_id": opts.study_id or f"study-{secrets.token_hex(4)}",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

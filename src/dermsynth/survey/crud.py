@@ -13,8 +13,6 @@ submission and no new invitations. Invitations can be revoked; a revoked link op
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 import time
@@ -27,40 +25,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from dermsynth.core.seeding import rng
-from dermsynth.survey.models import (
-    BACKGROUNDS,
-    CERTAINTY,
-    DIAGNOSES,
-    SYNTHETIC,
-    AdminSession,
-    Answer,
-    AnswerLog,
-    Meta,
-    Reader,
-)
+from dermsynth.survey.models import AdminSession, Answer, AnswerLog, Meta, Reader
+from dermsynth.survey.responses import BACKGROUNDS, CERTAINTY, DIAGNOSES, SYNTHETIC
 from dermsynth.survey.security import check_nonce, form_nonce, hash_token, new_secret, new_token
 
-RESPONSE_COLUMNS = [
-    "study_id",
-    "reader_id",
-    "background",
-    "image_id",
-    "diagnosis",
-    "synthetic",
-    "certainty",
-    "answered_at",
-]
-REVISION_COLUMNS = [
-    "study_id",
-    "reader_id",
-    "background",
-    "image_id",
-    "revision",
-    "diagnosis",
-    "synthetic",
-    "certainty",
-    "answered_at",
-]
 MAX_INVITES = 1000
 
 
@@ -346,7 +314,8 @@ def _iso(t: datetime) -> str:
 
 
 def export_responses(session: Session, study_id: str, image_ids: tuple[str, ...] | None = None) -> list[dict]:
-    """Rows of ``responses.csv`` (columns ``RESPONSE_COLUMNS``), ordered by reader then time."""
+    """Rows of ``responses.csv`` (``responses.RESPONSE_COLUMNS``, written by ``responses.write_responses``),
+    ordered by reader then time."""
     q = (
         select(Answer, Reader)
         .join(Reader, Reader.id == Answer.reader_id)
@@ -371,7 +340,7 @@ def export_responses(session: Session, study_id: str, image_ids: tuple[str, ...]
 
 
 def export_revisions(session: Session, study_id: str) -> list[dict]:
-    """Rows of ``revisions.csv``: every accepted revision of every answer (``REVISION_COLUMNS``)."""
+    """Rows of ``revisions.csv``: every accepted revision of every answer (``responses.REVISION_COLUMNS``)."""
     q = (
         select(AnswerLog, Reader)
         .join(Reader, Reader.id == AnswerLog.reader_id)
@@ -423,11 +392,3 @@ def end_admin_session(session: Session, token: str | None) -> None:
     if token:
         session.execute(delete(AdminSession).where(AdminSession.token_hash == hash_token(token)))
         session.commit()
-
-
-def to_csv(rows: list[dict], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()

@@ -25,7 +25,8 @@ import pandas as pd
 
 from dermsynth.survey.encode import ALLOWED_CHUNKS, png_chunks
 from dermsynth.survey.pixelstats import PIXEL_FEATURES, pixel_features
-from dermsynth.survey.study import EXAMPLES_DIR, IMAGES_DIR, STIMULI_CSV
+from dermsynth.survey.responses import STIMULI_CSV
+from dermsynth.survey.study import EXAMPLES_DIR, IMAGES_DIR
 
 FEATURES = [
     "size_bytes",

@@ -15,17 +15,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-BACKGROUNDS = {
-    "dermatologist": "Dermatologist",
-    "non_dermatologist_doctor": "Doctor (not a dermatologist)",
-    "medical_student": "Medical student",
-    "other_medical_staff": "Other medical staff",
-    "lay_person": "Lay person",
-    "deep_learning_expert": "Deep-learning expert",
-}
-DIAGNOSES = ("melanoma", "not_melanoma")
-SYNTHETIC = ("yes", "no")
-CERTAINTY = (1, 2, 3, 4, 5)
+# the answer values (backgrounds, diagnoses ...) belong to the exported tables: survey/responses.py
 
 
 class Base(DeclarativeBase):

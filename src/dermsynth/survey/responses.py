@@ -1,5 +1,16 @@
-"""Reading ``responses.csv`` and ``stimuli.csv`` — exports of this app or tables typed in from paper
-forms or another survey tool in the same columns.
+"""The reader study's tables: ``responses.csv`` (and ``revisions.csv``) and ``stimuli.csv``. Written
+here (the app's and ``survey export``'s exports, the study builder's stimulus table), read here (the
+analysis, the report): one layout, one owner (docs/architecture.md, Contracts). Imports pandas only (no
+SQLAlchemy, no torch).
+
+Columns: :data:`RESPONSE_COLUMNS` (one row per reader and image, the latest answer),
+:data:`REVISION_COLUMNS` (every accepted revision), :data:`STIMULI_COLUMNS` (what the builder writes;
+``seed`` regenerates a synthetic stimulus, admins only). Answer values: :data:`DIAGNOSES`,
+:data:`SYNTHETIC`, :data:`CERTAINTY`, backgrounds :data:`BACKGROUNDS`.
+
+Readers accept the app's exports and tables typed in from paper forms or another survey tool in the
+same columns (:data:`RESPONSE_REQUIRED`, :data:`STIMULI_REQUIRED`; a missing one is an error naming the
+file and the column).
 
 Tolerant of header/value case and whitespace, ``yes/no/true/false/1/0`` (and ``y/n``) for the
 synthetic answer, ``melanoma / not melanoma / not-melanoma / 1 / 0`` for diagnoses and labels, and
@@ -9,13 +20,58 @@ the synthetic answer may not. Any other value stops with an error naming file, l
 
 from __future__ import annotations
 
+import csv
+import io
+import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
-from dermsynth.survey.models import BACKGROUNDS
+RESPONSES_CSV = "responses.csv"
+REVISIONS_CSV = "revisions.csv"
+STIMULI_CSV = "stimuli.csv"
 
+#: Readers' backgrounds (key -> what the consent form shows).
+BACKGROUNDS = {
+    "dermatologist": "Dermatologist",
+    "non_dermatologist_doctor": "Doctor (not a dermatologist)",
+    "medical_student": "Medical student",
+    "other_medical_staff": "Other medical staff",
+    "lay_person": "Lay person",
+    "deep_learning_expert": "Deep-learning expert",
+}
+#: The app's answer values (``diagnosis``, ``synthetic``, ``certainty``).
+DIAGNOSES = ("melanoma", "not_melanoma")
+SYNTHETIC = ("yes", "no")
+CERTAINTY = (1, 2, 3, 4, 5)
+
+#: Columns of ``responses.csv`` as the app exports it, in order.
+RESPONSE_COLUMNS = [
+    "study_id",
+    "reader_id",
+    "background",
+    "image_id",
+    "diagnosis",
+    "synthetic",
+    "certainty",
+    "answered_at",
+]
+#: Columns of ``revisions.csv`` (every accepted revision of every answer), in order.
+REVISION_COLUMNS = [
+    "study_id",
+    "reader_id",
+    "background",
+    "image_id",
+    "revision",
+    "diagnosis",
+    "synthetic",
+    "certainty",
+    "answered_at",
+]
+#: Columns of ``stimuli.csv`` as the study builder writes it, in order.
+STIMULI_COLUMNS = ["image_id", "source", "label", "origin", "outlier", "seed"]
+#: What a responses / stimuli table must have to be read (typed-in tables may have fewer columns).
 RESPONSE_REQUIRED = ["reader_id", "image_id", "synthetic"]
 STIMULI_REQUIRED = ["image_id", "source", "label"]
 _YES = {"yes", "y", "true", "t", "1", "synthetic", "fake"}
@@ -51,6 +107,65 @@ _SOURCE = {
     "generated": "synthetic",
     "gan": "synthetic",
 }
+
+
+# -- writers
+
+
+def _csv_text(rows: list[dict], columns: list[str], what: str) -> str:
+    """CSV text of ``rows`` in ``columns``; a row with a missing or an extra key is an error."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for i, r in enumerate(rows):
+        if set(r) != set(columns):
+            raise ValueError(f"{what}: row {i} has keys {sorted(r)}, expected {columns}")
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def responses_text(rows: list[dict]) -> str:
+    """``responses.csv`` as text (the app's download): one row per dict with :data:`RESPONSE_COLUMNS`."""
+    return _csv_text(rows, RESPONSE_COLUMNS, RESPONSES_CSV)
+
+
+def revisions_text(rows: list[dict]) -> str:
+    """``revisions.csv`` as text: one row per dict with :data:`REVISION_COLUMNS`."""
+    return _csv_text(rows, REVISION_COLUMNS, REVISIONS_CSV)
+
+
+def write_responses(out_dir: str | os.PathLike, rows: list[dict]) -> Path:
+    """Write ``OUT/responses.csv`` atomically (:func:`responses_text`)."""
+    from dermsynth.core.io import atomic_write_text
+
+    p = Path(out_dir) / RESPONSES_CSV
+    atomic_write_text(p, responses_text(rows))
+    return p
+
+
+def write_revisions(out_dir: str | os.PathLike, rows: list[dict]) -> Path:
+    """Write ``OUT/revisions.csv`` atomically (:func:`revisions_text`)."""
+    from dermsynth.core.io import atomic_write_text
+
+    p = Path(out_dir) / REVISIONS_CSV
+    atomic_write_text(p, revisions_text(rows))
+    return p
+
+
+def write_stimuli(study_dir: str | os.PathLike, table: pd.DataFrame) -> Path:
+    """Write ``STUDY/stimuli.csv`` atomically: :data:`STIMULI_COLUMNS` first (each one required)."""
+    from dermsynth.core.io import atomic_write_text
+
+    missing = [c for c in STIMULI_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{study_dir}: a stimulus table needs the columns {missing}")
+    table = table[STIMULI_COLUMNS + [c for c in table.columns if c not in STIMULI_COLUMNS]]
+    p = Path(study_dir) / STIMULI_CSV
+    atomic_write_text(p, table.to_csv(index=False))
+    return p
+
+
+# -- readers
 
 
 def _key(v: object) -> str:

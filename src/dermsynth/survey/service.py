@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dermsynth.core.io import atomic_write_text
 from dermsynth.survey import crud
 from dermsynth.survey.db import init_db, make_engine, session_factory, study_db_url
-from dermsynth.survey.study import STIMULI_CSV, load_study
+from dermsynth.survey.responses import STIMULI_CSV, write_responses, write_revisions
+from dermsynth.survey.study import load_study
 
 
 def open_sessions(
@@ -39,18 +40,17 @@ def invite(
 
 def export(study_dir: str | Path, out_dir: str | Path, db_url: str | None = None) -> list[Path]:
     """Write ``responses.csv`` (latest answers), ``revisions.csv`` (every revision) and
-    ``stimuli.csv`` of a study to ``out_dir`` (atomically)."""
+    ``stimuli.csv`` of a study to ``out_dir`` (atomically; layouts: ``survey/responses.py``)."""
     study = load_study(study_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open_sessions(study_dir, db_url)() as s:
         rows = crud.export_responses(s, study.study_id)
         revisions = crud.export_revisions(s, study.study_id)
-    atomic_write_text(out / "responses.csv", crud.to_csv(rows, crud.RESPONSE_COLUMNS))
-    atomic_write_text(out / "revisions.csv", crud.to_csv(revisions, crud.REVISION_COLUMNS))
+    paths = [write_responses(out, rows), write_revisions(out, revisions), out / STIMULI_CSV]
     if (out / STIMULI_CSV).resolve() != (Path(study_dir) / STIMULI_CSV).resolve():
-        atomic_write_text(out / STIMULI_CSV, (Path(study_dir) / STIMULI_CSV).read_text())
-    return [out / "responses.csv", out / "revisions.csv", out / STIMULI_CSV]
+        atomic_write_text(out / STIMULI_CSV, (Path(study_dir) / STIMULI_CSV).read_text())  # as built
+    return paths
 
 
 def set_closed(study_dir: str | Path, closed: bool, db_url: str | None = None) -> None:

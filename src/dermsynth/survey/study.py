@@ -6,7 +6,8 @@ Layout written by :func:`dermsynth.survey.build.build_study`::
                           counts, processing chain
     STUDY/images/ID.png   the stimuli, one processing chain, secret random ids
     STUDY/examples/ID.png real example lesions per class (not in the question set)
-    STUDY/stimuli.csv     image_id, source, label, origin, outlier  (admins only, never served)
+    STUDY/stimuli.csv     image_id, source, label, origin, outlier, seed  (admins only, never served;
+                          columns, writer and reader: survey/responses.py)
     STUDY/leakcheck.json  the file- and pixel-level leak check of the build
     STUDY/study.db        the default SQLite database of ``survey serve``
     STUDY/database.json   which database holds the answers (written when it is created, used by
@@ -25,15 +26,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from dermsynth.survey.responses import STIMULI_CSV
+
 STUDY_JSON = "study.json"
-STIMULI_CSV = "stimuli.csv"
 IMAGES_DIR = "images"
 EXAMPLES_DIR = "examples"
 LEAKCHECK_JSON = "leakcheck.json"
 DEFAULT_DB = "study.db"
 #: Where the study's answers are (a database URL without password), see ``survey.db.study_db_url``.
 DATABASE_JSON = "database.json"
-STIMULI_COLUMNS = ["image_id", "source", "label", "origin"]
 LABELS = ["not_melanoma", "melanoma"]
 SOURCES = ["real", "synthetic"]
 #: Opaque ids are lowercase hex; anything else in a URL is rejected before touching the disk.

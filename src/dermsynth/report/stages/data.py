@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 import dermsynth.report.fmt as fmt
-from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_annotation_source
+from dermsynth.bias.columns import SUMMARY_FILE, annotated_column, artifact_flags, read_audit_summary
+from dermsynth.core.manifest import CLASS_NAMES, read_annotation_source
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_json
 from dermsynth.report.figures.bias_prevalence import bias_prevalence
 from dermsynth.report.figures.class_distribution import class_distribution
@@ -54,27 +55,27 @@ def real_datasets(ctx: Ctx) -> list[Path]:
 
 
 def prevalence(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows = artifacts the manifest has, columns = classes, values = fraction of images flagged."""
-    arts = [a for a in ARTIFACTS if a in df.columns and pd.to_numeric(df[a], errors="coerce").notna().any()]
+    """Rows = artifacts the manifest has flags for (bias/columns.py), columns = classes, values = fraction
+    of the images of that class flagged (among those with a flag)."""
+    flags = artifact_flags(df, valued=True)
     classes = sorted(c for c in df["class"].unique() if c != "unlabelled")
     return pd.DataFrame(
-        {
-            c: [pd.to_numeric(df.loc[df["class"] == c, a], errors="coerce").mean() for a in arts]
-            for c in classes
-        },
-        index=arts,
+        {c: [flags.loc[df["class"] == c, a].mean() for a in flags.columns] for c in classes},
+        index=list(flags.columns),
     )
 
 
 def audit_vs_truth(df: pd.DataFrame, arts: list[str]) -> pd.DataFrame | None:
     """Precision / recall / F1 of the audit columns against ``<artifact>_annotated`` truth columns."""
     rows = []
+    flags = artifact_flags(df, arts)
     for a in arts:
-        t = f"{a}_annotated"
-        if t not in df.columns:
+        t = annotated_column(a)
+        if t not in df.columns or a not in flags.columns:
             continue
-        m = pd.to_numeric(df[t], errors="coerce").notna() & pd.to_numeric(df[a], errors="coerce").notna()
-        y, p = df.loc[m, t].astype(int), df.loc[m, a].astype(int)
+        truth = pd.to_numeric(df[t], errors="coerce")
+        m = truth.notna() & flags[a].notna()
+        y, p = truth[m].astype(int), flags.loc[m, a].astype(int)
         tp, fp, fn = (
             int(((y == 1) & (p == 1)).sum()),
             int(((y == 0) & (p == 1)).sum()),
@@ -119,8 +120,7 @@ def audit_truth_item(folder: Path, truth: pd.DataFrame, src: str) -> Table | str
             truth,
             source=src,
         )
-    summary = read_json(folder / "audit_summary.json")
-    used = str(summary.get("method", ""))
+    used = read_audit_summary(folder).method
     if used and _same_method(used, str(prov["predicted_by"])):
         return (
             f"This set's artifact labels are {prov['source']}, and the audit above used that same method "
@@ -241,8 +241,8 @@ def dataset_block(ctx: Ctx, folder: Path, idx: int) -> tuple[Block, pd.DataFrame
                 source=ctx.rel(png.parent),
             )
         )
-    for name in ("stats.json", "audit_summary.json"):
-        data = read_json(folder / name)
+    for name in ("stats.json", SUMMARY_FILE):
+        data = read_json(folder / name) if name != SUMMARY_FILE else dict(read_audit_summary(folder).data)
         data.pop("errors", None)
         data.pop("figures", None)
         if data:

@@ -10,6 +10,7 @@ import pandas as pd
 import dermsynth.report.fmt as fmt
 from dermsynth.report.context import Ctx, StageReport, kv_frame, read_csv, read_json
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
+from dermsynth.survey.responses import STIMULI_CSV, TableError, read_stimuli_table
 
 TITLE = "Reader study: real or synthetic?"
 
@@ -30,8 +31,16 @@ GRIDS = {
 }
 
 
+def stimuli(d: Path) -> pd.DataFrame | None:
+    """The study's ``stimuli.csv`` through its owner (survey/responses.py); None when absent or unreadable."""
+    try:
+        return read_stimuli_table(d / STIMULI_CSV)
+    except (OSError, TableError, ValueError):
+        return None
+
+
 def study_sentence(d: Path) -> str:
-    st = read_csv(d / "stimuli.csv")
+    st = stimuli(d)
     lc = read_json(d / "leakcheck.json")
     n = 0 if st is None else len(st)
     parts = ""
@@ -181,7 +190,7 @@ def build(ctx: Ctx) -> StageReport:
         b = Block(title=f"Study {ctx.rel(d)}")
         s = study_sentence(d)
         b.text.append(s)
-        st = read_csv(d / "stimuli.csv")
+        st = stimuli(d)
         cols = [c for c in ("source", "label") if st is not None and c in st.columns]
         if cols:
             per = st.groupby(cols).size().rename("images").reset_index()
