@@ -53,6 +53,9 @@ def ship_artifacts(src: Path, info: dict, name: str = "isic2017-artifacts") -> P
         publish_model(src, name, base, tmp, half=True)
         shipped = tmp / name
         figures: dict = {"holdout_f1": meta["holdout_f1"], "choice": meta["choice"]}
+        for key in ("selection", "tta_selection"):
+            if key in meta:
+                figures[key] = meta[key]
         for m in ("heuristic", f"model:{shipped}", f"best:{shipped}"):
             d = _isic_val_dataset(tmp / m.split(":")[0] / "ds")
             d.joinpath("manifest.csv")
@@ -71,6 +74,64 @@ def ship_artifacts(src: Path, info: dict, name: str = "isic2017-artifacts") -> P
         "reference": {"n": REF_N, "tta": meta.get("tta", True), "outputs": ref.tolist()},
     }
     return publish_model(src, name, card, None, half=True)
+
+
+def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.01) -> tuple[Path, dict]:
+    """Re-choose the shipped artifact model's sources, thresholds and TTA so that they transfer
+    (``bias.select``, issue 27.1), without retraining: the weights are kept, ``model.json`` is rewritten
+    in a new folder (returned, with what was measured) for :func:`ship_artifacts`.
+
+    TTA (8 views, 8x the model's cost) is kept only when it pays: the mean cross-validated holdout F1 of
+    the artifacts the model decides must gain ``min_tta_gain`` with it (issue 27.6).
+    """
+    import dataclasses
+    import shutil
+
+    from dermsynth.bias.evaluate import best_threshold
+    from dermsynth.bias.model import load_model, predict_batch
+    from dermsynth.bias.train import ArtifactTrainConfig, heuristic_scores, prepare, select_sources
+    from dermsynth.models import resolve
+
+    shipped = resolve(name)
+    model, meta = load_model(shipped)
+    names = {f.name for f in dataclasses.fields(ArtifactTrainConfig)}
+    cfg = ArtifactTrainConfig(**{k: v for k, v in meta["config"].items() if k in names})
+    src = shared_data_dir() / "isic2017-256"
+    prep = prepare(src, src / "labels.csv", cfg)
+    if prep.artifacts != meta["artifacts"] or int(prep.hold.sum()) != meta["n_holdout"]:
+        raise ValueError(f"{shipped}: the holdout of model.json cannot be rebuilt from {src}")
+    heur = heuristic_scores(prep)
+    idx = np.flatnonzero(prep.hold)
+    probs = {tta: np.concatenate([predict_batch(model, prep.images[idx[s : s + 64]], tta, "cpu")
+                                  for s in range(0, len(idx), 64)]) for tta in (True, False)}  # fmt: skip
+    sels = {tta: select_sources(prep, probs[tta], heur, cfg.seed) for tta in (True, False)}
+
+    def mean_cv(sel) -> float:
+        return float(
+            np.mean([c.cv_f1_model if c.source == "model" else c.cv_f1_heuristic for c in sel.values()])
+        )
+
+    gain = mean_cv(sels[True]) - mean_cv(sels[False])
+    tta = gain >= min_tta_gain
+    sel = sels[tta]
+    truth_h = prep.labels[prep.hold]
+    new = {
+        **meta,
+        "tta": tta,
+        "thresholds": {a: c.model_threshold for a, c in sel.items()},
+        "holdout_f1": {a: best_threshold(truth_h[:, j], probs[tta][:, j])[1] for j, a in enumerate(prep.artifacts)},
+        "heuristic": {a: {"threshold": c.heuristic_threshold, "f1": c.cv_f1_heuristic} for a, c in sel.items()},
+        "choice": {a: c.source for a, c in sel.items()},
+        "selection": {a: c.as_dict() for a, c in sel.items()},
+        "tta_selection": {"mean_cv_f1_with": round(mean_cv(sels[True]), 4), "mean_cv_f1_without": round(mean_cv(sels[False]), 4),
+                          "min_gain": min_tta_gain, "kept": tta},
+    }  # fmt: skip
+    out = Path(tempfile.mkdtemp(prefix="artifacts-select-"))
+    shutil.copyfile(shipped / "model.safetensors", out / "model.safetensors")
+    (out / "model.json").write_text(json.dumps(new, indent=2))
+    return out, {"selection": new["selection"], "tta_selection": new["tta_selection"],
+                 "selection_without_tta": {a: c.as_dict() for a, c in sels[False].items()},
+                 "selection_with_tta": {a: c.as_dict() for a, c in sels[True].items()}}  # fmt: skip
 
 
 def ship_melanoma(run: Path, info: dict, name: str = "isic2017-melanoma") -> Path:
@@ -285,10 +346,25 @@ def ship_gen(stem: Path, info: dict, name: str = "isic2017-gen") -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["artifacts", "melanoma", "gen"])
-    ap.add_argument("--src", required=True, type=Path)
-    ap.add_argument("--info", required=True, type=Path, help="JSON of the card fields known from training")
+    ap.add_argument("what", choices=["artifacts", "artifacts-select", "melanoma", "gen"])
+    ap.add_argument("--src", type=Path, help="the trained model's folder (not for artifacts-select)")
+    ap.add_argument("--info", type=Path, help="JSON of the card fields known from training (default for "
+                    "artifacts-select: the shipped card's)")  # fmt: skip
     args = ap.parse_args()
+    if args.what == "artifacts-select":  # re-choose sources / thresholds / TTA of the shipped model, re-ship
+        from dermsynth.models import resolve
+
+        card = json.loads((resolve("isic2017-artifacts") / "card.json").read_text())
+        info = json.loads(args.info.read_text()) if args.info else {
+            k: v for k, v in card.items() if k not in ("name", "files", "figures", "reference", "default_for")}  # fmt: skip
+        folder, measured = select_artifacts()
+        print(json.dumps(measured, indent=2))
+        path = ship_artifacts(folder, info)
+        print(json.dumps(json.loads(path.read_text())["figures"], indent=2))
+        print(f"wrote {path}")
+        return
+    if args.src is None or args.info is None:
+        ap.error(f"{args.what} needs --src and --info")
     info = json.loads(args.info.read_text())
     fn = {"artifacts": ship_artifacts, "melanoma": ship_melanoma, "gen": ship_gen}[args.what]
     path = fn(args.src, info)

@@ -45,6 +45,7 @@ def test_the_better_source_on_unseen_folds_is_chosen():
     weak = y + rng.normal(0, 1.5, len(y))
     c = choose_source(y, weak, hold, good[hold])
     assert c.source == "model" and c.threshold == c.model_threshold and c.cv_f1_model > c.cv_f1_heuristic
+    assert c.p_model_better >= 0.9
     c = choose_source(y, good, hold, weak[hold])
     assert c.source == "heuristic" and c.threshold == c.heuristic_threshold
     assert (c.n_train, c.n_holdout) == (600, 100)
@@ -53,6 +54,25 @@ def test_the_better_source_on_unseen_folds_is_chosen():
     # equal evidence goes to the heuristic (no weights needed); without model scores too
     assert choose_source(y, good, hold, good[hold]).source == "heuristic"
     assert choose_source(y, good, hold, None).source == "heuristic"
+    # a model barely better on the holdout is not trusted: the difference is within the holdout's noise
+    near = []
+    for seed in range(12):
+        r = np.random.default_rng(100 + seed)
+        model = y + r.normal(0, 0.3, len(y))  # as good as the heuristic, another draw of noise
+        c = choose_source(y, good, hold, model[hold], seed=seed)
+        assert (c.source == "model") == (c.p_model_better >= 0.9)
+        if 0 < c.cv_f1_model - c.cv_f1_heuristic < 0.02:
+            near.append(c)
+    assert near and all(c.source == "heuristic" for c in near)
+
+
+def test_paired_bootstrap_share():
+    from dermsynth.bias.select import p_better
+
+    rng, y, _ = _data(300)
+    perfect, coin = y.astype(bool), rng.random(300) < 0.5
+    assert p_better(y, perfect, coin) == 1.0 and p_better(y, coin, perfect) == 0.0
+    assert p_better(y, coin, coin) == 0.0  # ties are not wins
 
 
 def test_a_holdout_tuned_threshold_would_not_be_chosen_over_the_stable_one():

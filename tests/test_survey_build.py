@@ -762,3 +762,20 @@ def test_isic_rulers_missed_by_a_small_copy_are_excluded(shared_data, tmp_path):
     hand = picked.set_index("image_id").loc[chosen, "ruler"]
     assert hand.sum() <= 1, hand  # the model's holdout F1 for rulers is 0.95: at most one slips through
     assert res.exclusions["real"]["build_audit"]["by_artifact"].get("ruler", 0) >= 8
+
+
+def test_the_leak_verdict_does_not_depend_on_the_row_order():
+    """The stimuli's secret ids order the study's files; the classifier test's folds must not follow them,
+    or one study gets different verdicts from build to build (a flaky leak check)."""
+    from dermsynth.survey.leakcheck import PIXEL_FEATURES, classifier_test
+
+    rng = np.random.default_rng(0)
+    n = 48
+    df = pd.DataFrame(rng.normal(size=(n, len(PIXEL_FEATURES))), columns=PIXEL_FEATURES)
+    df["source"] = ["synthetic", "real"] * (n // 2)
+    df.loc[df["source"] == "synthetic", PIXEL_FEATURES[0]] += 0.8  # a weak leak: near the decision line
+    ref = classifier_test(df, features=PIXEL_FEATURES, what="pixel-level")
+    for k in range(5):
+        shuffled = df.sample(frac=1, random_state=k).reset_index(drop=True)
+        got = classifier_test(shuffled, features=PIXEL_FEATURES, what="pixel-level")
+        assert (got["correct"], got["p_value"]) == (ref["correct"], ref["p_value"])

@@ -13,8 +13,10 @@ default. Here:
   images fair to both): in each fold, the threshold is chosen without the fold's images (the heuristic
   on every training image outside the fold, the model on the other holdout folds), then the fold's
   images are decided; F1 is taken over the pooled decisions of all folds;
-* the model is chosen only when its cross-validated F1 beats the heuristic's on those same images by
-  more than ``margin`` (ties and near-ties go to the heuristic, which needs no weights).
+* the model is chosen only when it beats the heuristic on those same images with ``confidence``: in a
+  paired bootstrap over the holdout images (``n_boot`` resamples of the out-of-fold decisions), the
+  model's F1 is higher in at least that share of resamples. A difference the holdout cannot tell from
+  noise (dark corners: 0.960 vs 0.955 on 267 images) goes to the heuristic, which needs no weights.
 
 Pure numpy / scikit-learn on score arrays: the callers score the images (``bias.train`` at the end of a
 training, ``scripts/ship_models.py artifacts-select`` for the shipped model).
@@ -39,6 +41,7 @@ class SourceChoice:
     model_threshold: float | None  # max F1 over the holdout (None without model scores)
     cv_f1_heuristic: float  # cross-validated F1 on the holdout images
     cv_f1_model: float | None
+    p_model_better: float | None  # share of paired bootstrap resamples where the model's F1 is higher
     n_train: int  # annotated training images the heuristic threshold saw
     n_holdout: int
 
@@ -69,10 +72,23 @@ def cv_f1(
     truth_rest: np.ndarray | None = None,
     score_rest: np.ndarray | None = None,
 ) -> float:
-    """Cross-validated F1 of "choose the max-F1 threshold, then decide" on the holdout images.
+    """Cross-validated F1 of "choose the max-F1 threshold, then decide" on the holdout images."""
+    return _f1(
+        np.asarray(truth_hold, int), cv_decisions(truth_hold, score_hold, k, seed, truth_rest, score_rest)
+    )
 
-    The threshold of fold ``f`` is chosen on the holdout images outside ``f`` plus, when given, the
-    ``*_rest`` images (training images outside the holdout: fair only for an untrained detector)."""
+
+def cv_decisions(
+    truth_hold: np.ndarray,
+    score_hold: np.ndarray,
+    k: int = 5,
+    seed: int = 0,
+    truth_rest: np.ndarray | None = None,
+    score_rest: np.ndarray | None = None,
+) -> np.ndarray:
+    """Out-of-fold decisions on the holdout images: the threshold of fold ``f`` is chosen on the
+    holdout images outside ``f`` plus, when given, the ``*_rest`` images (training images outside the
+    holdout: fair only for an untrained detector)."""
     truth_hold = np.asarray(truth_hold, int)
     score_hold = np.asarray(score_hold, float)
     f = folds(len(truth_hold), k, seed)
@@ -84,7 +100,24 @@ def cv_f1(
             t, s = np.concatenate([t, truth_rest]), np.concatenate([s, score_rest])
         thr, _ = best_threshold(t, s)
         pred[~inside] = score_hold[~inside] >= thr
-    return _f1(truth_hold, pred)
+    return pred
+
+
+def p_better(
+    truth: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, n_boot: int = 2000, seed: int = 0
+) -> float:
+    """Share of paired bootstrap resamples of the images in which ``pred_a``'s F1 beats ``pred_b``'s."""
+    truth = np.asarray(truth, int)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(truth), (n_boot, len(truth)))
+    t, a, b = truth[idx], pred_a[idx], pred_b[idx]
+
+    def f1(p):
+        tp = ((t == 1) & p).sum(1)
+        den = 2 * tp + ((t == 0) & p).sum(1) + ((t == 1) & ~p).sum(1)
+        return np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)
+
+    return float((f1(a) > f1(b)).mean())
 
 
 def choose_source(
@@ -94,7 +127,8 @@ def choose_source(
     model_hold: np.ndarray | None,
     k: int = 5,
     seed: int = 0,
-    margin: float = 0.0,
+    confidence: float = 0.9,
+    n_boot: int = 2000,
 ) -> SourceChoice:
     """One artifact: ``truth`` and ``heuristic`` scores of every annotated training image, ``hold`` the
     holdout mask, ``model_hold`` the model's scores on the holdout images (None: heuristic only)."""
@@ -102,12 +136,15 @@ def choose_source(
     heuristic = np.asarray(heuristic, float)
     hold = np.asarray(hold, bool)
     h_thr, _ = best_threshold(truth, heuristic)
-    cv_h = cv_f1(truth[hold], heuristic[hold], k, seed, truth[~hold], heuristic[~hold])
-    m_thr = cv_m = None
+    pred_h = cv_decisions(truth[hold], heuristic[hold], k, seed, truth[~hold], heuristic[~hold])
+    cv_h = _f1(truth[hold], pred_h)
+    m_thr = cv_m = p = None
     if model_hold is not None:
         m_thr, _ = best_threshold(truth[hold], model_hold)
-        cv_m = cv_f1(truth[hold], model_hold, k, seed)
-    use_model = cv_m is not None and cv_m > cv_h + margin
+        pred_m = cv_decisions(truth[hold], model_hold, k, seed)
+        cv_m = _f1(truth[hold], pred_m)
+        p = p_better(truth[hold], pred_m, pred_h, n_boot, seed)
+    use_model = p is not None and p >= confidence
     return SourceChoice(
         "model" if use_model else "heuristic",
         float(m_thr if use_model else h_thr),
@@ -115,6 +152,7 @@ def choose_source(
         None if m_thr is None else float(m_thr),
         round(cv_h, 4),
         None if cv_m is None else round(cv_m, 4),
+        None if p is None else round(p, 4),
         int(len(truth)),
         int(hold.sum()),
     )

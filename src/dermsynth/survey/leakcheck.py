@@ -141,6 +141,10 @@ def classifier_test(
 
     y = (df["source"] == "synthetic").astype(int).to_numpy()
     x = df[features].astype(float).to_numpy()
+    # rows in an order set by their own values, not by the secret ids: the folds, and so the verdict,
+    # are a function of what is tested (a study built twice from the same images gets the same answer)
+    order = np.lexsort(np.column_stack([x, y]).T[::-1])
+    x, y = x[order], y[order]
     n_splits = int(min(folds, np.bincount(y, minlength=2).min()))
     if n_splits < 2:
         raise ValueError("leakcheck needs at least 2 real and 2 synthetic stimuli")
