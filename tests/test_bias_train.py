@@ -46,8 +46,10 @@ def test_train_exports_state_dict_and_json_and_resumes(phantom, tmp_path):
     assert set(meta["choice"].values()) <= {"model", "heuristic"}
     for a in meta["artifacts"]:  # bias.select: the model only where it wins on unseen holdout folds
         sel = meta["selection"][a]
-        assert meta["choice"][a] == sel["source"] == (
-            "model" if sel["cv_f1_model"] > sel["cv_f1_heuristic"] else "heuristic"
+        assert (
+            meta["choice"][a]
+            == sel["source"]
+            == ("model" if sel["cv_f1_model"] > sel["cv_f1_heuristic"] else "heuristic")
         )
         assert meta["heuristic"][a]["threshold"] == sel["heuristic_threshold"] and sel["n_train"] == 24
     assert meta["weights"]["weights"] == "random-init" and meta["n_train"] + meta["n_holdout"] == 24
