@@ -190,7 +190,7 @@ def _read_real(split: str, n: int | None, size: int, seed: int = 0) -> tuple[np.
 def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None]]) -> Path:
     """A dataset folder (PNG images, manifest.csv with labels and, where given, the split) of uint8 images."""
     from dermsynth.core.io import write_png
-    from dermsynth.core.manifest import write_manifest
+    from dermsynth.core.manifest import CLASS_NAMES, write_manifest
 
     rows = []
     for images, labels, split in parts:
@@ -198,7 +198,7 @@ def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None
             k = f"{len(rows):05d}"
             write_png(d / "images" / f"{k}.png", im)
             rows.append({"image_id": k, "file": f"images/{k}.png", "label": int(y), "split": split,
-                         "class_name": ["not_melanoma", "melanoma"][int(y)]})  # fmt: skip
+                         "class_name": CLASS_NAMES[int(y)]})  # fmt: skip
     write_manifest(pd.DataFrame(rows), d)
     return d
 

@@ -9,7 +9,7 @@ RUN/
   setups/NAME/predictions.csv      image_id, label, score, split (val, test), weights
   setups/NAME/shortcut.json        frame shortcut test (when the test set has dark_corner)
   setups/NAME/done.json            written last; a setup with it is skipped on rerun
-  table.csv, results.json, roc.png, shortcut.csv (when the test set has frame labels)
+  table.csv, results.json, roc.png, shortcut.csv (when the test set has frame labels): classify.results
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import pandas as pd
 
 from dermsynth.classify.data import balanced_val, check_disjoint, load_real_parts
 from dermsynth.classify.experiment import Experiment
+from dermsynth.classify.results import ROC_PNG, json_safe, write_results
 from dermsynth.classify.roc import plot_roc
 from dermsynth.classify.sources import load_source
-from dermsynth.classify.table import json_safe
 from dermsynth.core import distributed as dist
 from dermsynth.core.config import save_config
 from dermsynth.core.io import atomic_path, atomic_write_json, sha256_json
@@ -203,7 +203,8 @@ def _quiet(msg: str) -> None:
 
 
 def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
-    """table.csv + results.json + roc.png from the setups' predictions files."""
+    """table.csv + shortcut.csv + results.json (written by ``classify.results``) and roc.png from the
+    setups' predictions files."""
     import json
 
     from dermsynth.classify.table import build_table, read_predictions
@@ -225,9 +226,6 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
         n_boot=ev.n_bootstrap,
         seed=exp.seed,
     )
-    table = add_shortcut_columns(table, out)
-    write_csv(table, out / "table.csv")
-    plot_roc(preds, out / "roc.png", title=f"{exp.name}: ROC on the real test set")
     per_setup = {}
     for name in preds:
         sd = out / "setups" / name
@@ -236,53 +234,7 @@ def summarise_run(out: Path, exp: Experiment) -> pd.DataFrame:
             for f in ("done", "shortcut")
             if (sd / f"{f}.json").is_file()
         }
-    atomic_write_json(
-        out / "results.json",
-        json_safe({"experiment": exp.name, "table": table.to_dict(orient="records"), "setups": per_setup}),
-    )
+    shortcuts = {n: v["shortcut"] for n, v in per_setup.items() if "shortcut" in v}
+    table = write_results(out, table, exp.name, per_setup, shortcuts)
+    plot_roc(preds, out / ROC_PNG, title=f"{exp.name}: ROC on the real test set")
     return table
-
-
-def add_shortcut_columns(table: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """Append each setup's frame shortcut figures (when tested) to the table; write shortcut.csv."""
-    import json
-
-    cols = {
-        "shortcut_score_change_add": "score_change_add",
-        "shortcut_score_change_remove": "score_change_remove",
-        "shortcut_auc_change": "auc_change",
-        "shortcut_flagged": "flagged",
-    }
-    table = table.copy()
-    for c in cols:
-        table[c] = None
-    rows = []
-    for i, name in enumerate(table["setup"]):
-        p = out / "setups" / name / "shortcut.json"
-        if p.is_file():
-            d = json.loads(p.read_text())
-            for c, k in cols.items():
-                table.at[i, c] = d[k]
-            rows.append(shortcut_row(name, d))
-    if rows:
-        write_csv(pd.DataFrame(rows), out / "shortcut.csv")
-    else:
-        table = table.drop(columns=list(cols))
-    return table
-
-
-def shortcut_row(setup: str, d: dict) -> dict:
-    """One flat row of the run's shortcut.csv."""
-    row = {"setup": setup}
-    for g in ("with_frame", "without_frame"):
-        row.update({f"{g}_{k}": v for k, v in d[g].items()})
-    for k in (
-        "score_change_add",
-        "score_change_remove",
-        "AUC_original",
-        "AUC_flipped",
-        "auc_change",
-        "flagged",
-    ):
-        row[k] = d[k]
-    return row

@@ -1,4 +1,5 @@
 """Predictions files -> the run's table (thesis Table 4.5) with CIs and DeLong p-values vs ``real``.
+The table's columns and files belong to ``classify.results`` (which writes and reads them back).
 
 A predictions file has ``image_id, label, score`` and optionally ``split`` (``val`` / ``test``) and
 ``weights``. Thresholds come from the ``val`` rows (or a separate validation file); metrics from the
@@ -17,42 +18,7 @@ import pandas as pd
 
 from dermsynth.classify.delong import delong_test
 from dermsynth.classify.metrics import evaluate
-
-TABLE_COLUMNS = [
-    "setup",
-    "TP",
-    "FP",
-    "FN",
-    "TN",
-    "ACC",
-    "TPR",
-    "TNR",
-    "AUC",
-    "AUC_CI_low",
-    "AUC_CI_high",
-    "DeLong_p_vs_real",
-    "threshold",
-    "threshold_source",
-    "target_sensitivity",
-    "threshold_at_target",
-    "TPR_at_target",
-    "TNR_at_target",
-    "n_test",
-    "n_test_melanoma",
-    "weights",
-    "notes",
-]
-
-
-def json_safe(obj):
-    """``obj`` with non-finite floats as ``None`` (strict JSON has no NaN / Infinity)."""
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, float | np.floating) and not math.isfinite(float(obj)):
-        return None
-    return obj
+from dermsynth.classify.results import TABLE_COLUMNS
 
 
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
@@ -148,4 +114,4 @@ def build_table(preds: dict[str, pd.DataFrame], reference: str = "real", **kw) -
     for c in TABLE_COLUMNS:
         if c not in t.columns:
             t[c] = math.nan if c != "weights" else ""
-    return t[TABLE_COLUMNS]
+    return t[list(TABLE_COLUMNS)]

@@ -78,7 +78,8 @@ def metrics(
     json_out: Path = typer.Option(None, "--json", help="Write the row as JSON here."),
 ) -> None:
     """The Table 4.5 row with AUC CI for any predictions file (split=val rows choose the threshold)."""
-    from dermsynth.classify.table import json_safe, read_predictions, row_for
+    from dermsynth.classify.results import json_safe
+    from dermsynth.classify.table import read_predictions, row_for
     from dermsynth.core.io import atomic_write_json, to_json
 
     with user_errors():
@@ -104,8 +105,8 @@ def shortcut(
     import pandas as pd
 
     from dermsynth.classify.data import load_dataset
+    from dermsynth.classify.results import json_safe
     from dermsynth.classify.shortcut import shortcut_test
-    from dermsynth.classify.table import json_safe
     from dermsynth.classify.trained import load_trained
     from dermsynth.core.distributed import device as pick
     from dermsynth.core.io import atomic_write_json, to_json

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dermsynth.classify.results import has_table
+
 SKIP_DIRS = {".git", "__pycache__", ".dermsynth-cache", "images", "masks", "twins", "train-data"}
 
 
@@ -38,14 +40,6 @@ def _walk(root: Path):
         stack.extend(reversed(children))
 
 
-def _has_auc_table(p: Path) -> bool:
-    t = p / "table.csv"
-    if not t.is_file():
-        return False
-    head = t.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
-    return bool(head) and "AUC" in head[0].split(",")
-
-
 def discover(root: str | Path) -> Found:
     root = Path(root)
     if not root.is_dir():
@@ -70,7 +64,7 @@ def discover(root: str | Path) -> Found:
             f.metrics.append(d / "metrics.json")
         if "directions.npz" in names and "table.csv" in names:
             f.edits.append(d)
-        if _has_auc_table(d):
+        if has_table(d):  # classify.results: table.csv with an AUC column (no pandas)
             f.classify.append(d)
         if "embeddings.csv" in names:
             f.embeds.append(d)

@@ -1,5 +1,8 @@
 """Melanoma classifiers trained on real, synthetic and mixed data: thesis Table 4.5 with AUC CIs and
-DeLong p-values against ``real``, the ROC curves (Fig. 4.17), and the embeddings (Fig. 3.7)."""
+DeLong p-values against ``real``, the ROC curves (Fig. 4.17), and the embeddings (Fig. 3.7).
+
+The experiment's files are read through their owner, ``classify.results`` (docs/architecture.md,
+Contracts)."""
 
 from __future__ import annotations
 
@@ -8,27 +11,36 @@ from pathlib import Path
 import pandas as pd
 
 import dermsynth.report.fmt as fmt
-from dermsynth.report.context import Ctx, StageReport, read_csv, read_json
+from dermsynth.classify.results import (
+    RESULTS_JSON,
+    SHORTCUT_CSV,
+    TABLE_CSV,
+    ClassifierResults,
+    ResultsError,
+    SetupResult,
+    read_results,
+)
+from dermsynth.report.context import Ctx, StageReport
 from dermsynth.report.html import Block, Card, Details, Figure, Section, Table
 
 TITLE = "Melanoma classifiers on real, synthetic and mixed data"
 ALPHA = 0.05
 
 
-def setup_sentence(row: pd.Series, real: pd.Series | None) -> str:
+def setup_sentence(row: SetupResult, real: SetupResult | None) -> str:
     """``synthetic training: AUC 0.71 [0.64, 0.78], below real 0.80, p = 0.01``."""
-    name, auc = str(row["setup"]), fmt.num(row.get("AUC"))
+    name, auc = row.setup, row.auc
     s = f"{name} training: AUC {fmt.rate(auc)}"
-    c = fmt.ci(row.get("AUC_CI_low"), row.get("AUC_CI_high"))
+    c = fmt.ci(row.auc_ci_low, row.auc_ci_high)
     s += f" {c}" if c else ""
     if real is None or name == "real":
-        n, pos = fmt.num(row.get("n_test")), fmt.num(row.get("n_test_melanoma"))
+        n, pos = row.n_test, row.n_test_melanoma
         if n:
             s += f" on {fmt.count(n)} real test images" + (
                 f" ({fmt.count(pos)} melanoma)" if pos is not None else ""
             )
         return s
-    ra, p = fmt.num(real.get("AUC")), fmt.num(row.get("DeLong_p_vs_real"))
+    ra, p = real.auc, row.p_vs_real
     if auc is None or ra is None:
         return s
     if p is None:
@@ -83,14 +95,15 @@ def shortcut_table(sc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({name: [f(v) for v in sc[c]] for c, (name, f) in SHORTCUT.items() if c in sc.columns})
 
 
-def classify_block(ctx: Ctx, d: Path) -> tuple[Block, pd.DataFrame | None]:
-    t = read_csv(d / "table.csv")
+def classify_block(ctx: Ctx, d: Path) -> tuple[Block, ClassifierResults | None]:
     b = Block(title=f"Experiment {ctx.rel(d)}")
-    if t is None or "setup" not in t or "AUC" not in t:
-        b.text.append(f"{ctx.rel(d / 'table.csv')} could not be read as a classifier table.")
+    try:
+        res = read_results(d)
+    except ResultsError as e:
+        b.text.append(f"{ctx.rel(e.path)} could not be read as a classifier table: {e.reason}.")
         return b, None
-    real = t[t["setup"] == "real"].iloc[0] if (t["setup"] == "real").any() else None
-    b.text += [setup_sentence(r, real) + "." for _, r in t.iterrows()]
+    t, real = res.table, res.real
+    b.text += [setup_sentence(r, real) + "." for r in res.setups]
     b.items.append(
         Table(
             "Test-set results on real images of classifiers trained on each set: confusion at the validation "
@@ -102,16 +115,16 @@ def classify_block(ctx: Ctx, d: Path) -> tuple[Block, pd.DataFrame | None]:
             formatted=True,
         )
     )
-    if (d / "roc.png").is_file():
+    if res.roc is not None:
         b.items.append(
             Figure(
                 "ROC curves of the classifiers on the real test set",
-                d / "roc.png",
+                res.roc,
                 number="Fig. 4.17",
                 source=ctx.rel(d),
             )
         )
-    sc = read_csv(d / "shortcut.csv")
+    sc = res.shortcut
     if sc is not None and len(sc):
         b.items.append(
             Table(
@@ -123,20 +136,18 @@ def classify_block(ctx: Ctx, d: Path) -> tuple[Block, pd.DataFrame | None]:
                 formatted=True,
             )
         )
-        b.details.append(Details("The full shortcut.csv", sc.astype(str)))
-    b.details.append(Details("The full table.csv", t.astype(str)))
-    res = read_json(d / "results.json")
-    if res.get("setups"):
-        lines = []
-        for name, v in res["setups"].items():
-            done = v.get("done", {}) if isinstance(v, dict) else {}
-            keys = {k: done[k] for k in list(done)[:8] if not isinstance(done[k], dict | list)}
-            if keys:
-                lines.append(f"{name}: " + ", ".join(f"{k} {v}" for k, v in keys.items()))
-        if lines:
-            b.details.append(Details("Per-setup training records (results.json)", lines=lines))
+        b.details.append(Details(f"The full {SHORTCUT_CSV}", sc.astype(str)))
+    b.details.append(Details(f"The full {TABLE_CSV}", t.astype(str)))
+    lines = []
+    for name in res.records:
+        done = res.training_record(name)
+        keys = {k: done[k] for k in list(done)[:8] if not isinstance(done[k], dict | list)}
+        if keys:
+            lines.append(f"{name}: " + ", ".join(f"{k} {v}" for k, v in keys.items()))
+    if lines:
+        b.details.append(Details(f"Per-setup training records ({RESULTS_JSON})", lines=lines))
     b.provenance = ctx.provenance(d)
-    return b, t
+    return b, res
 
 
 def embed_block(ctx: Ctx, d: Path) -> Block:
@@ -161,21 +172,22 @@ def embed_block(ctx: Ctx, d: Path) -> Block:
 
 def build(ctx: Ctx) -> StageReport:
     if not ctx.found.classify and not ctx.found.embeds:
-        line = ctx.why_not_run("classify", "classifier table (table.csv with an AUC column)")
+        line = ctx.why_not_run("classify", f"classifier table ({TABLE_CSV} with an AUC column)")
         return StageReport(section=Section("classify", TITLE, lead=line), not_run=f"Classifiers: {line}")
     blocks, card, findings = [], None, []
     for d in ctx.found.classify:
-        b, t = classify_block(ctx, d)
+        b, res = classify_block(ctx, d)
         blocks.append(b)
-        if t is not None and card is None:
-            real = t[t["setup"] == "real"].iloc[0] if (t["setup"] == "real").any() else None
-            sentences = [setup_sentence(r, real) for _, r in t.iterrows()]
+        if res is not None and card is None:
+            sentences = [setup_sentence(r, res.real) for r in res.setups]
             findings.append(("Classifiers", "; ".join(sentences) + "."))
             card = Card("classify", "Classifiers")
             card.items.append(
-                Table("Table 4.5: test set, DeLong p vs real", table_45(t, compact=True), formatted=True)
+                Table(
+                    "Table 4.5: test set, DeLong p vs real", table_45(res.table, compact=True), formatted=True
+                )
             )
-            if (d / "roc.png").is_file():
-                card.items.append(Figure("ROC on the real test set (Fig. 4.17)", d / "roc.png"))
+            if res.roc is not None:
+                card.items.append(Figure("ROC on the real test set (Fig. 4.17)", res.roc))
     blocks += [embed_block(ctx, d) for d in ctx.found.embeds]
     return StageReport(Section("classify", TITLE, blocks), card, findings)
