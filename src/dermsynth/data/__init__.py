@@ -39,6 +39,7 @@ _PUBLIC = {
     "SPLITS": "dermsynth.data.split",
     "SplitConfig": "dermsynth.data.split",
     "split_dataset": "dermsynth.data.split",
+    "train_split_view": "dermsynth.data.views",
     "write_stats": "dermsynth.data.stats",
     "filter_dataset": "dermsynth.data.filter",
     "detect_format": "dermsynth.data.sources",

@@ -197,3 +197,13 @@ def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cp
     D = nets["D"]
     D.network_info = {**nets["info"], "path": str(nets["path"])}
     return D
+
+
+def latest_snapshot(folder: str | os.PathLike) -> Path:
+    """The newest ``network-<kimg>.safetensors`` under ``folder`` (a training run or a folder of runs;
+    the run's ``train-data`` view is not searched)."""
+    folder = Path(folder)
+    nets = sorted(p for p in folder.rglob("network-*.safetensors") if "train-data" not in p.parts)
+    if not nets:
+        raise FileNotFoundError(f"{folder}: no network-*.safetensors snapshot")
+    return nets[-1]

@@ -26,6 +26,12 @@ DEFAULT_SOURCE = "sample:isic2017"  # the embedded real sample when a study name
 Configs = dict[str, Any]
 
 
+def latest_snapshot(gan_dir: Path) -> Path:
+    from dermsynth.gan.checkpoint import latest_snapshot as latest
+
+    return latest(gan_dir)
+
+
 def _pick(device: str) -> str:
     from dermsynth.core.distributed import device as pick
 
@@ -198,6 +204,7 @@ def gan_preflight(c: Configs) -> None:
 
 
 def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
+    from dermsynth.data import train_split_view
     from dermsynth.gan.train import plan_training, setup, train
     from dermsynth.metrics import compute_for_training
 
@@ -207,56 +214,6 @@ def gan_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     data = train_split_view(data, out / "train-data", c.get("resolution"))
     tc, run_dir = plan_training(data, out, over.pop("cfg", "auto"), **over)
     train(setup(tc, run_dir, echo=log, evaluate=compute_for_training))
-
-
-def train_split_view(data: Path, out: Path, resolution: int | None = None) -> Path:
-    """A dataset folder holding only the ``train`` split of ``data`` (images linked, not copied; with
-    ``resolution``, PNG copies resized to that side with area averaging, for a smaller GAN).
-
-    The GAN must never see validation or test images: the classifier experiments test on them and
-    the memorisation check uses them as the held-out reference.
-    """
-    from dermsynth.core.manifest import read_manifest, write_dataset_json, write_manifest
-
-    df = read_manifest(data)
-    if "split" in df.columns and df["split"].notna().any():
-        df = df[df["split"] == "train"].reset_index(drop=True)
-    if df.empty:
-        raise ValueError(f"{data}: no images in the train split")
-    if resolution is not None:
-        df = df.assign(file=[str(Path(f).with_suffix(".png")) for f in df["file"]])
-    for src, f in zip(
-        read_manifest(data).set_index("image_id").loc[df["image_id"], "file"], df["file"], strict=True
-    ):
-        link = out / f
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.exists():
-            continue
-        if resolution is None:
-            os.symlink(os.path.relpath((data / src).resolve(), link.parent.resolve()), link)
-        else:
-            _resized_png(data / src, link, resolution)
-    write_manifest(df, out)
-    write_dataset_json(df, out)
-    return out
-
-
-def _resized_png(src: Path, dst: Path, side: int) -> None:
-    import cv2
-
-    from dermsynth.core.io import read_rgb, write_png
-
-    rgb = read_rgb(src)
-    if rgb.shape[:2] != (side, side):
-        rgb = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
-    write_png(dst, rgb)
-
-
-def latest_network(gan_dir: Path) -> Path:
-    nets = sorted(p for p in gan_dir.rglob("network-*.safetensors") if "train-data" not in p.parts)
-    if not nets:
-        raise FileNotFoundError(f"{gan_dir}: no network-*.safetensors snapshot")
-    return nets[-1]
 
 
 # -------------------------------------------------------------------------------------- generate
@@ -287,7 +244,7 @@ def generate_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs
 def generate_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.gan.generate_job import run_generate
 
-    net = latest_network(inputs["gan"])
+    net = latest_snapshot(inputs["gan"])
     run_generate(dataclasses.replace(c["generate"], network=str(net)), log=log)
     log(f"[generate] {c['per_class']} images per class from {net.name}")
     a = c["audit"]
@@ -335,7 +292,7 @@ def metrics_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
 
     opts = dataclasses.replace(c["options"], device=_pick(c["options"].device))
     names = list(c["metrics"])
-    net = latest_network(inputs["gan"]) if any(x.startswith("ppl") for x in names) else None
+    net = latest_snapshot(inputs["gan"]) if any(x.startswith("ppl") for x in names) else None
     res = compute_metrics(
         inputs["data"], fake_dir=inputs["generate"], network=net, metrics=names, options=opts
     )
@@ -377,7 +334,7 @@ def edit_configs(sec: dict, study: dict, out: Path, inputs: dict) -> Configs:
 def edit_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
     from dermsynth.edit.jobs import apply_direction, evaluate, find_directions
 
-    net = str(latest_network(inputs["gan"]))
+    net = str(latest_snapshot(inputs["gan"]))
     find_directions(dataclasses.replace(c["directions"], network=net), log=log)
     _, best = evaluate(dataclasses.replace(c["evaluate"], network=net), log=log)
     n = c["edited_per_class"]
@@ -484,7 +441,7 @@ def survey_run(c: Configs, out: Path, inputs: dict, log: Log) -> None:
             embed_datasets(cfg)
             return pool / "embed" / "embeddings.csv"
 
-        net = latest_network(inputs["gan"])
+        net = latest_snapshot(inputs["gan"])
         res = build_study_from_generator(
             inputs["data"], net, study, c["build"], device=str(_pick("auto")), embed=embed
         )
