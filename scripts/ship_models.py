@@ -187,8 +187,9 @@ def _read_real(split: str, n: int | None, size: int, seed: int = 0) -> tuple[np.
     return np.stack(imgs), lab["label"].to_numpy()
 
 
-def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None]]) -> Path:
-    """A dataset folder (PNG images, manifest.csv with labels and, where given, the split) of uint8 images."""
+def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None]], source: str = "") -> Path:
+    """A dataset folder (PNG images, manifest.csv with labels, ``source`` and, where given, the split) of
+    uint8 images."""
     from dermsynth.core.io import write_png
     from dermsynth.core.manifest import CLASS_NAMES, write_manifest
 
@@ -198,7 +199,7 @@ def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None
             k = f"{len(rows):05d}"
             write_png(d / "images" / f"{k}.png", im)
             rows.append({"image_id": k, "file": f"images/{k}.png", "label": int(y), "split": split,
-                         "class_name": CLASS_NAMES[int(y)]})  # fmt: skip
+                         "class_name": CLASS_NAMES[int(y)], "source": source})  # fmt: skip
     write_manifest(pd.DataFrame(rows), d)
     return d
 
@@ -207,17 +208,9 @@ def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: st
     """Artifact prevalence per class by the shipped audit (isic2017-artifacts, method best)."""
     from dermsynth.bias.audit import audit_dataset
     from dermsynth.bias.columns import artifact_flags
-    from dermsynth.core.io import write_png
-    from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES, read_manifest, write_manifest
+    from dermsynth.core.manifest import ARTIFACTS, read_manifest
 
-    d = tmp / f"audit-{tag}"
-    (d / "images").mkdir(parents=True)
-    rows = []
-    for k, (im, y) in enumerate(zip(images, labels, strict=True)):
-        write_png(d / "images" / f"{k:05d}.png", im)
-        rows.append({"image_id": f"{k:05d}", "file": f"images/{k:05d}.png", "label": int(y),
-                     "class_name": CLASS_NAMES[int(y)], "source": tag})  # fmt: skip
-    write_manifest(pd.DataFrame(rows), d)
+    d = _write_dataset(tmp / f"audit-{tag}", [(images, labels, None)], source=tag)
     audit_dataset(d, "best", figures=False)
     man = read_manifest(d)
     flags = artifact_flags(man, ARTIFACTS)

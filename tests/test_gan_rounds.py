@@ -3,27 +3,12 @@ scripts/gpu_round.py (a GPU round's state comes back in parts within the transfe
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from dermsynth.gan import train as tl
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+from scriptload import load_script
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +24,7 @@ def kept(tmp_path_factory):
 
 
 def test_gpu_round_state_comes_back_in_parts_and_is_folded_in(kept, tmp_path, monkeypatch):
-    gr = _script("gpu_round")
+    gr = load_script("gpu_round")
     (state,) = kept.glob("training-state-*.pt")
     part_bytes = state.stat().st_size // 3 + 1
     monkeypatch.setattr(gr, "PART_BYTES", part_bytes)  # the tiny state in 3 parts, as the 55 MB one in 4
@@ -65,7 +50,7 @@ def test_gpu_round_state_comes_back_in_parts_and_is_folded_in(kept, tmp_path, mo
 
 
 def test_gpu_round_refuses_to_exceed_the_transfer_limits(kept, tmp_path, monkeypatch):
-    gr = _script("gpu_round")
+    gr = load_script("gpu_round")
     monkeypatch.setattr(gr, "PART_BYTES", 1024)  # hundreds of parts: more files than may come back
     with pytest.raises(SystemExit, match="over the transfer limits"):
         gr.pack(kept, tmp_path / "out", {})
@@ -74,7 +59,7 @@ def test_gpu_round_refuses_to_exceed_the_transfer_limits(kept, tmp_path, monkeyp
 def test_train_gen_command_is_the_shipped_runs_identity():
     """The documented command continues the kept run: its options give the run directory the kept
     config.json was made for (same name, no 'different options'), at 128 px, fp32, conditional."""
-    tg = _script("train_gen")
+    tg = load_script("train_gen")
     opts = tg.OPTIONS
     assert opts[opts.index("--cbase") + 1] == "2048" and opts[opts.index("--precision") + 1] == "fp32"
     assert "--cond" in opts and "--mirror" in opts and tg.RES == 128

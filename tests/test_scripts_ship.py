@@ -4,8 +4,6 @@ reference)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +12,9 @@ import pytest
 
 from dermsynth.core.io import read_rgb
 from dermsynth.core.manifest import ARTIFACTS
+from scriptload import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
 
 
 def _old_read_real(src: Path, split: str, n: int | None, size: int, seed: int = 0):
@@ -76,7 +64,7 @@ def isic_root(tmp_path):
 
 
 def test_read_real_is_the_library_split_with_the_former_numbers(isic_root, monkeypatch):
-    sm = _script("ship_models")
+    sm = load_script("ship_models")
     monkeypatch.setattr(sm, "shared_data_dir", lambda: isic_root.parent)
     for split, n in (("val", None), ("train", None), ("train", 5)):
         got, got_y = sm._read_real(split, n, 16, seed=3)
@@ -87,7 +75,7 @@ def test_read_real_is_the_library_split_with_the_former_numbers(isic_root, monke
 
 @pytest.mark.parametrize("n", [32, 13, 8])
 def test_grid_is_the_library_mosaic_with_the_former_pixels(n, tmp_path):
-    sm = _script("ship_models")
+    sm = load_script("ship_models")
     images = np.random.default_rng(n).integers(0, 256, (n, 10, 12, 3), dtype=np.uint8)
     sm._grid(images, tmp_path / "sub" / "g.png")
     got = read_rgb(tmp_path / "sub" / "g.png")
@@ -99,7 +87,7 @@ def test_scripts_use_the_library_artifact_list():
     """One artifact list (core.manifest.ARTIFACTS, the detectors' order); no script spells it out."""
     import dermsynth.bias.registry as reg
 
-    ms = _script("make_sample")
+    ms = load_script("make_sample")
     assert ms.ARTIFACTS is ARTIFACTS and list(reg.DETECTORS) == ARTIFACTS
     for name in ("make_sample", "ship_models"):
         text = (ROOT / "scripts" / f"{name}.py").read_text()

@@ -64,18 +64,10 @@ def folds(n: int, k: int, seed: int) -> np.ndarray:
     return out
 
 
-def cv_f1(
-    truth_hold: np.ndarray,
-    score_hold: np.ndarray,
-    k: int = 5,
-    seed: int = 0,
-    truth_rest: np.ndarray | None = None,
-    score_rest: np.ndarray | None = None,
-) -> float:
-    """Cross-validated F1 of "choose the max-F1 threshold, then decide" on the holdout images."""
-    return _f1(
-        np.asarray(truth_hold, int), cv_decisions(truth_hold, score_hold, k, seed, truth_rest, score_rest)
-    )
+def cv_f1(truth_hold: np.ndarray, score_hold: np.ndarray, *args, **kwargs) -> float:
+    """Cross-validated F1 of "choose the max-F1 threshold, then decide" on the holdout images
+    (the out-of-fold decisions of :func:`cv_decisions`, same arguments)."""
+    return _f1(np.asarray(truth_hold, int), cv_decisions(truth_hold, score_hold, *args, **kwargs))
 
 
 def cv_decisions(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dermsynth.core.values import finite_float
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -147,16 +149,8 @@ def write_results(
     return table
 
 
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def _int(v: Any) -> int | None:
-    f = _num(v)
+    f = finite_float(v)
     return None if f is None else int(round(f))
 
 
@@ -177,10 +171,10 @@ class SetupResult:
     def from_row(cls, row: dict) -> SetupResult:
         return cls(
             str(row["setup"]),
-            _num(row.get("AUC")),
-            _num(row.get("AUC_CI_low")),
-            _num(row.get("AUC_CI_high")),
-            _num(row.get("DeLong_p_vs_real")),
+            finite_float(row.get("AUC")),
+            finite_float(row.get("AUC_CI_low")),
+            finite_float(row.get("AUC_CI_high")),
+            finite_float(row.get("DeLong_p_vs_real")),
             _int(row.get("n_test")),
             _int(row.get("n_test_melanoma")),
             dict(row),

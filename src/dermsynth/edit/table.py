@@ -12,13 +12,13 @@ best-direction rule in words), ``best`` (the chosen row), ``rows`` (every row), 
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+
+from dermsynth.core.values import finite_float
 
 #: Columns of ``table.csv`` in order (what each one measures: ``edit/measure.py``).
 TABLE_COLUMNS = (
@@ -58,14 +58,6 @@ def write_evaluation(
     return best
 
 
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 @dataclass(frozen=True)
 class EditEvaluation:
     """One edit evaluation folder, read back."""
@@ -87,11 +79,11 @@ class EditEvaluation:
 
     @property
     def alphas(self) -> list[float]:
-        return [a for a in (_num(x) for x in self.settings.get("alphas") or []) if a is not None]
+        return [a for a in (finite_float(x) for x in self.settings.get("alphas") or []) if a is not None]
 
     @property
     def seeds_searched(self) -> int | None:
-        v = _num(self.info.get("seeds_searched"))
+        v = finite_float(self.info.get("seeds_searched"))
         return int(v) if v is not None else None
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from dermsynth.core.values import finite_float
+
 
 def is_num(v) -> bool:
     """A finite real number (not bool, not NaN)."""
@@ -20,11 +22,7 @@ def is_num(v) -> bool:
 
 def num(v) -> float | None:
     """``v`` as a finite float, or None (strings are parsed; NaN, empty and junk give None)."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    return finite_float(v)
 
 
 def count(v) -> str:
