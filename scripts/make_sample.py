@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from dermsynth.bias.columns import audited_artifacts
 from dermsynth.core.manifest import ARTIFACTS, CLASS_NAMES
 from dermsynth.core.paths import shared_data_dir
 
@@ -86,7 +87,7 @@ def audit_labels(img_dir: Path, df: pd.DataFrame) -> pd.DataFrame:
         summary = audit_dataset(d, "best", figures=False)
         audited = read_manifest(d).set_index("image_id")
     out = df.copy()
-    for a in ARTIFACTS:
+    for a in audited_artifacts(audited):  # a detector the audit leaves out (issue 27.4) labels nothing
         out[a] = audited.loc[out["image_id"], a].astype(int).to_numpy()
     return out, summary
 
@@ -121,7 +122,9 @@ def main() -> None:
         "counts": counts,
         "splits": df["split"].value_counts().to_dict(),
         "artifacts_by_class": {
-            a: {str(c): int(df.loc[df["melanoma"] == c, a].sum()) for c in (0, 1)} for a in ARTIFACTS
+            a: {str(c): int(df.loc[df["melanoma"] == c, a].sum()) for c in (0, 1)}
+            for a in ARTIFACTS
+            if a in df.columns
         },
         "artifact_labels": "predictions of the shipped isic2017-artifacts audit (method best)",
         "audit_method": summary.get("method"),
@@ -132,7 +135,9 @@ def main() -> None:
     }
     (OUT / "sample.json").write_text(json.dumps(info, indent=2) + "\n")
     (OUT / "LICENSE.txt").write_text(
-        LICENSE.format(n=len(df), size=args.size, artifacts=", ".join(ARTIFACTS))
+        LICENSE.format(
+            n=len(df), size=args.size, artifacts=", ".join(a for a in ARTIFACTS if a in df.columns)
+        )
     )
     mb = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file()) / 2**20
     print(json.dumps(info, indent=2))

@@ -53,7 +53,7 @@ def ship_artifacts(src: Path, info: dict, name: str = "isic2017-artifacts") -> P
         publish_model(src, name, base, tmp, half=True)
         shipped = tmp / name
         figures: dict = {"holdout_f1": meta["holdout_f1"], "choice": meta["choice"]}
-        for key in ("selection", "tta_selection"):
+        for key in ("selection", "tta_selection", "excluded"):
             if key in meta:
                 figures[key] = meta[key]
         for m in ("heuristic", f"model:{shipped}", f"best:{shipped}"):
@@ -89,6 +89,7 @@ def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.0
 
     from dermsynth.bias.evaluate import best_threshold
     from dermsynth.bias.model import load_model, predict_batch
+    from dermsynth.bias.select import MIN_F1, excluded_artifacts
     from dermsynth.bias.train import ArtifactTrainConfig, heuristic_scores, prepare, select_sources
     from dermsynth.models import resolve
 
@@ -123,6 +124,8 @@ def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.0
         "heuristic": {a: {"threshold": c.heuristic_threshold, "f1": c.cv_f1_heuristic} for a, c in sel.items()},
         "choice": {a: c.source for a, c in sel.items()},
         "selection": {a: c.as_dict() for a, c in sel.items()},
+        "excluded": excluded_artifacts(sel),
+        "min_f1": MIN_F1,
         "tta_selection": {"mean_cv_f1_with": round(mean_cv(sels[True]), 4), "mean_cv_f1_without": round(mean_cv(sels[False]), 4),
                           "min_gain": min_tta_gain, "kept": tta},
     }  # fmt: skip

@@ -88,3 +88,28 @@ def test_a_holdout_tuned_threshold_would_not_be_chosen_over_the_stable_one():
         small, _ = best_threshold(y[hold], s[hold])
         wins.append(f1_score(test_y, test_s >= stable) - f1_score(test_y, test_s >= small))
     assert np.mean(wins) > 0
+
+
+def test_a_detector_below_the_f1_goal_is_excluded_with_its_reason():
+    from dermsynth.bias.select import MIN_F1, SourceChoice, excluded_artifacts
+
+    def choice(source, cv_h, cv_m):
+        return SourceChoice(source, 0.5, 0.5, 0.5, cv_h, cv_m, 0.5, 100, 40)
+
+    sel = {
+        "gel_bubble": choice("heuristic", 0.5957, 0.5953),  # the shipped model's tie: both below
+        "gel_border": choice("model", 0.2913, 0.7869),  # the model passes where the heuristic fails
+        "hair": choice("heuristic", MIN_F1, None),  # exactly at the goal passes
+        "ink": choice("model", 0.9, 0.59),  # the chosen source decides, not the better one
+    }
+    out = excluded_artifacts(sel)
+    assert sorted(out) == ["gel_bubble", "ink"]
+    assert (
+        "0.596" in out["gel_bubble"]
+        and "heuristic" in out["gel_bubble"]
+        and "40 held-out" in out["gel_bubble"]
+    )
+    assert "model" in out["ink"]
+    # model.json holds the choices as dicts: the same answer
+    assert excluded_artifacts({a: c.as_dict() for a, c in sel.items()}) == out
+    assert excluded_artifacts(sel, min_f1=0.5) == {}

@@ -2,8 +2,9 @@
 
 Methods: ``heuristic`` (the classical detectors with their default thresholds), ``model:PATH`` (the
 learned classifier of ``bias train`` for the artifacts it knows, heuristics for the rest) and ``best``
-(with a model: per artifact whichever of the two was better on the model's holdout, the heuristic with
-its threshold re-tuned there; without one: heuristic). Writes ``<artifact>`` (0/1) and
+(with a model: per artifact the source ``bias.select`` chose, so that it transfers to unseen images; a
+detector the model's ``model.json`` lists as ``excluded`` (below ``bias.select.MIN_F1``) is left out, and
+the summary says why; without a model: heuristic). Writes ``<artifact>`` (0/1) and
 ``<artifact>_score`` into ``DIR/manifest.csv`` atomically (an annotation column of the same name is
 kept as ``<artifact>_annotated``), ``DIR/audit_summary.json`` (the layout of both: ``bias/columns.py``),
 ``DIR/audit/prevalence.png`` (thesis Fig. 3.5) and ``DIR/audit/examples_<artifact>.png`` (Fig. 3.4). Scores are checkpointed in
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dermsynth.bias.columns import score_column, set_audit_columns, write_audit_summary
+from dermsynth.bias.columns import clear_audit_columns, score_column, set_audit_columns, write_audit_summary
 from dermsynth.bias.figures import example_grid, prevalence_figure
 from dermsynth.bias.model import load_model, predict_proba
 from dermsynth.bias.registry import DETECTORS, THRESHOLDS, scores
@@ -83,11 +84,22 @@ class Decision:
     threshold: float
 
 
+def excluded(method: Method, meta: dict | None) -> dict[str, str]:
+    """Artifacts ``best`` leaves out (the model's ``excluded``), with the reason; explicit ``model:`` and
+    ``heuristic`` audits run every detector."""
+    if method.kind != "best" or not meta:
+        return {}
+    return {a: str(why) for a, why in (meta.get("excluded") or {}).items() if a in DETECTORS}
+
+
 def decisions(method: Method, meta: dict | None) -> dict[str, Decision]:
     """Per-artifact source and threshold for this method (see module docstring)."""
     out = {}
     known = meta["artifacts"] if meta else []
+    skip = excluded(method, meta)
     for a in DETECTORS:
+        if a in skip:
+            continue
         if a in known and (method.kind == "model" or meta["choice"][a] == "model"):
             out[a] = Decision("model", float(meta["thresholds"][a]))
         elif a in known:
@@ -160,7 +172,11 @@ def score_dataset(
 
 
 def apply_decisions(df: pd.DataFrame, raw: pd.DataFrame, dec: dict[str, Decision]) -> pd.DataFrame:
-    """Manifest with ``<a>`` and ``<a>_score`` columns (annotations moved to ``<a>_annotated``)."""
+    """Manifest with ``<a>`` and ``<a>_score`` columns (annotations moved to ``<a>_annotated``); an
+    earlier audit's columns of an artifact not decided now are removed (they would pass for this one's)."""
+    for a in DETECTORS:
+        if a not in dec:
+            df = clear_audit_columns(df, a)
     for a, d in dec.items():
         df = set_audit_columns(
             df, a, raw.reindex(df["image_id"])[f"{a}_{d.source}"].to_numpy(dtype=float), d.threshold
@@ -168,8 +184,15 @@ def apply_decisions(df: pd.DataFrame, raw: pd.DataFrame, dec: dict[str, Decision
     return df
 
 
-def summarise(df: pd.DataFrame, dec: dict[str, Decision], method: Method, errors: list[str]) -> dict:
-    """The audit summary: per artifact source, threshold, count and prevalence overall and per class."""
+def summarise(
+    df: pd.DataFrame,
+    dec: dict[str, Decision],
+    method: Method,
+    errors: list[str],
+    left_out: dict | None = None,
+) -> dict:
+    """The audit summary: per artifact source, threshold, count and prevalence overall and per class;
+    ``excluded``: the detectors left out and why."""
     cls = df["class_name"].fillna(df["label"].astype(str)) if "class_name" in df else df["label"].astype(str)
     arts = {}
     for a, d in dec.items():
@@ -190,12 +213,16 @@ def summarise(df: pd.DataFrame, dec: dict[str, Decision], method: Method, errors
         "n_errors": len(errors),
         "errors": errors[:50],
         "artifacts": arts,
+        "excluded": dict(left_out or {}),
     }
 
 
 def write_figures(directory: Path, df: pd.DataFrame, summary: dict) -> list[Path]:
     """Prevalence per class and, per artifact, the highest-scoring flagged images with their masks."""
     out_dir = directory / "audit"
+    for a in DETECTORS:  # an earlier audit's examples of a detector not run now
+        if a not in summary["artifacts"]:
+            (out_dir / f"examples_{a}.png").unlink(missing_ok=True)
     by_class: dict[str, dict[str, float]] = {}
     for a, s in summary["artifacts"].items():
         for c, v in s["prevalence_by_class"].items():
@@ -224,10 +251,11 @@ def audit_dataset(
     method = parse_method(method) if isinstance(method, str) else method
     df = read_manifest(directory)
     raw, errors, meta = score_dataset(directory, df, method, on_image, device)
-    dec = decisions(method, meta if method.kind != "heuristic" else None)
+    used = meta if method.kind != "heuristic" else None
+    dec = decisions(method, used)
     df = apply_decisions(df, raw, dec)
     write_manifest(df, directory)
-    summary = summarise(df, dec, method, errors)
+    summary = summarise(df, dec, method, errors, excluded(method, used))
     write_audit_summary(directory, summary)
     if figures:
         summary["figures"] = [str(p) for p in write_figures(directory, df, summary)]

@@ -13,7 +13,8 @@ Per artifact ``a`` of :data:`ARTIFACTS` a manifest may hold
 
 ``audit_summary.json`` (:data:`SUMMARY_FILE`): ``method``, ``n_images``, ``n_scored``, ``n_errors``,
 ``errors`` (first 50), ``artifacts[a]`` (``source``, ``threshold``, ``n_present``, ``prevalence``,
-``prevalence_by_class``) and ``figures`` (when drawn).
+``prevalence_by_class``), ``excluded`` (artifact -> why its detector was left out: it did not reach the
+F1 the audit model's ``model.json`` asks of it; issue 27.4) and ``figures`` (when drawn).
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ def set_audit_columns(df: pd.DataFrame, artifact: str, score: np.ndarray, thresh
     return df
 
 
+def clear_audit_columns(df: pd.DataFrame, artifact: str) -> pd.DataFrame:
+    """``df`` without an earlier audit's decision on ``artifact`` (its flag and score); an annotation kept
+    aside as ``<a>_annotated`` returns to ``<a>``. A plain annotation column is left alone."""
+    if not is_audited(df, artifact):
+        return df
+    df = df.drop(columns=[artifact, score_column(artifact)])
+    return df.rename(columns={annotated_column(artifact): artifact})
+
+
 # -- audit_summary.json
 
 
@@ -161,6 +171,12 @@ class AuditSummary:
     def artifact(self, name: str) -> dict:
         d = (self.data.get("artifacts") or {}).get(name)
         return d if isinstance(d, dict) else {}
+
+    @property
+    def excluded(self) -> dict[str, str]:
+        """Artifacts the audit left out, with the reason."""
+        ex = self.data.get("excluded")
+        return {str(k): str(v) for k, v in ex.items()} if isinstance(ex, dict) else {}
 
     def prevalence(self, name: str) -> float | None:
         v = self.artifact(name).get("prevalence")

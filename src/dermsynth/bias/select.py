@@ -16,7 +16,11 @@ default. Here:
 * the model is chosen only when it beats the heuristic on those same images with ``confidence``: in a
   paired bootstrap over the holdout images (``n_boot`` resamples of the out-of-fold decisions), the
   model's F1 is higher in at least that share of resamples. A difference the holdout cannot tell from
-  noise (dark corners: 0.960 vs 0.955 on 267 images) goes to the heuristic, which needs no weights.
+  noise (dark corners: 0.960 vs 0.955 on 267 images) goes to the heuristic, which needs no weights;
+* a detector whose chosen source transfers below :data:`MIN_F1` (its cross-validated F1 on those images)
+  leaves the default audit (``excluded_artifacts``, recorded in ``model.json``; issue 27.4) until a new
+  model or detector passes: an audit that flags gel bubbles in three images of four, most of them hair,
+  says nothing about gel.
 
 Pure numpy / scikit-learn on score arrays: the callers score the images (``bias.train`` at the end of a
 training, ``scripts/ship_models.py artifacts-select`` for the shipped model).
@@ -29,6 +33,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from dermsynth.bias.evaluate import best_threshold
+
+#: the cross-validated F1 a detector needs to stay in the default audit (issue 27.4)
+MIN_F1 = 0.6
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,11 @@ class SourceChoice:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def cv_f1(self) -> float | None:
+        """The chosen source's cross-validated F1 on the holdout images."""
+        return self.cv_f1_model if self.source == "model" else self.cv_f1_heuristic
 
 
 def _f1(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -148,3 +160,20 @@ def choose_source(
         int(len(truth)),
         int(hold.sum()),
     )
+
+
+def excluded_artifacts(selection: dict, min_f1: float = MIN_F1) -> dict[str, str]:
+    """Artifacts whose chosen source transfers below ``min_f1``, each with the reason in words.
+
+    ``selection``: artifact -> :class:`SourceChoice`, or its ``as_dict()`` as ``model.json`` holds it.
+    """
+    out = {}
+    for a, c in selection.items():
+        c = c if isinstance(c, SourceChoice) else SourceChoice(**c)
+        f1 = c.cv_f1
+        if f1 is not None and f1 < min_f1:
+            out[a] = (
+                f"its {c.source} detector reached F1 {f1:.3f} < {min_f1:g}, cross-validated on the "
+                f"{c.n_holdout} held-out annotated images"
+            )
+    return out

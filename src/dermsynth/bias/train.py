@@ -4,7 +4,8 @@ Setup: annotated images (``bias.data``); images of the ``val``/``test`` splits a
 are what results are reported on); a seeded ``holdout`` fraction of the rest chooses the epoch, the
 per-label thresholds (max F1, ``evaluate.best_threshold``) and, per artifact, whether the model or the
 heuristic detector decides (``bias.select``: the heuristic's threshold tuned on every annotated training
-image, the choice by cross-validated F1 on the holdout, so that it transfers to unseen images). Loss: binary
+image, the choice by cross-validated F1 on the holdout, so that it transfers to unseen images; a detector
+below ``bias.select.MIN_F1`` there leaves the default audit, ``excluded`` in ``model.json``). Loss: binary
 cross-entropy over the labels. Training state is saved after every epoch (``training-state.pt``, state
 dicts only) and a rerun of the same command resumes from it.
 """
@@ -23,6 +24,7 @@ from dermsynth.bias.data import EVAL_SPLITS, annotated_images, holdout_split
 from dermsynth.bias.evaluate import best_threshold
 from dermsynth.bias.model import build_model, predict_batch, resize_square, save_model, to_tensor
 from dermsynth.bias.registry import DETECTORS, scores
+from dermsynth.bias.select import MIN_F1, choose_source, excluded_artifacts
 from dermsynth.core.io import atomic_path, read_rgb
 from dermsynth.core.seeding import derive_seed, torch_generator
 from dermsynth.core.stats import StatsWriter
@@ -140,8 +142,6 @@ def heuristic_scores(prep: Prepared) -> np.ndarray:
 
 def select_sources(prep: Prepared, prob_hold: np.ndarray, heur: np.ndarray, seed: int = 0) -> dict:
     """Per artifact, model or heuristic and its threshold, chosen to transfer (``bias.select``)."""
-    from dermsynth.bias.select import choose_source
-
     return {
         a: choose_source(prep.labels[:, j], heur[:, j], prep.hold, prob_hold[:, j], seed=seed)
         for j, a in enumerate(prep.artifacts)
@@ -233,6 +233,9 @@ def train_classifier(
         },
         "choice": {a: c.source for a, c in sel.items()},
         "selection": {a: c.as_dict() for a, c in sel.items()},
+        # detectors that leave the default audit (`best`) until one passes (bias.select.MIN_F1)
+        "excluded": excluded_artifacts(sel),
+        "min_f1": MIN_F1,
         "best_epoch": int(best["epoch"]),
         "n_train": int((~prep.hold).sum()),
         "n_holdout": int(prep.hold.sum()),

@@ -46,6 +46,8 @@ class ExclusionAudit:
             if m.model is not None:
                 self.model, self.meta = load_model(m.model, device)
             self.decisions = {a: d for a, d in decisions(m, self.meta).items() if a in self.known}
+            # a detector the audit model leaves out (below its F1 goal) does not decide: the manifest must
+            self.known = sorted(self.decisions)
 
     def covers(self, artifact: str) -> bool:
         """Whether this audit decides ``artifact`` itself (then a manifest column is optional)."""

@@ -231,6 +231,12 @@ def dataset_block(ctx: Ctx, folder: Path, idx: int) -> tuple[Block, pd.DataFrame
                 b.text.append(item)
             else:
                 b.items.append(item)
+    if left_out := read_audit_summary(folder).excluded:
+        b.text.append(
+            "Not audited: "
+            + "; ".join(f"{ARTIFACT_NAMES.get(a, a)} ({why})" for a, why in left_out.items())
+            + ". A detector that misses this often would mislead more than inform; it returns when one passes."
+        )
     for png in sorted((folder / "audit").glob("examples_*.png")):
         a = png.stem.removeprefix("examples_")
         b.items.append(
