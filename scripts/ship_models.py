@@ -77,19 +77,20 @@ def ship_artifacts(src: Path, info: dict, name: str = "isic2017-artifacts") -> P
 
 
 def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.01) -> tuple[Path, dict]:
-    """Re-choose the shipped artifact model's sources, thresholds and TTA so that they transfer
-    (``bias.select``, issue 27.1), without retraining: the weights are kept, ``model.json`` is rewritten
-    in a new folder (returned, with what was measured) for :func:`ship_artifacts`.
+    """Re-choose the shipped artifact model's sources, thresholds and test-time views so that they
+    transfer (``bias.select``, issue 27.1), without retraining: the weights are kept, ``model.json`` is
+    rewritten in a new folder (returned, with what was measured) for :func:`ship_artifacts`.
 
-    TTA (8 views, 8x the model's cost) is kept only when it pays: the mean cross-validated holdout F1 of
-    the artifacts the model decides must gain ``min_tta_gain`` with it (issue 27.6).
+    Test-time augmentation costs one forward pass per view; the view count (1, 2, 4 or 8,
+    ``bias.model.VIEWS``) is the fewest whose mean cross-validated holdout F1 of the chosen sources is
+    within ``min_tta_gain`` of the best count's (``bias.select.choose_views``, issue 27.6).
     """
     import dataclasses
     import shutil
 
     from dermsynth.bias.evaluate import best_threshold
-    from dermsynth.bias.model import load_model, predict_batch
-    from dermsynth.bias.select import MIN_F1, excluded_artifacts
+    from dermsynth.bias.model import VIEWS, load_model, predict_views
+    from dermsynth.bias.select import MIN_F1, choose_views, excluded_artifacts, mean_cv_f1
     from dermsynth.bias.train import ArtifactTrainConfig, heuristic_scores, prepare, select_sources
     from dermsynth.models import resolve
 
@@ -103,38 +104,32 @@ def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.0
         raise ValueError(f"{shipped}: the holdout of model.json cannot be rebuilt from {src}")
     heur = heuristic_scores(prep)
     idx = np.flatnonzero(prep.hold)
-    probs = {tta: np.concatenate([predict_batch(model, prep.images[idx[s : s + 64]], tta, "cpu")
-                                  for s in range(0, len(idx), 64)]) for tta in (True, False)}  # fmt: skip
-    sels = {tta: select_sources(prep, probs[tta], heur, cfg.seed) for tta in (True, False)}
-
-    def mean_cv(sel) -> float:
-        return float(
-            np.mean([c.cv_f1_model if c.source == "model" else c.cv_f1_heuristic for c in sel.values()])
-        )
-
-    gain = mean_cv(sels[True]) - mean_cv(sels[False])
-    tta = gain >= min_tta_gain
-    sel = sels[tta]
+    per_view = np.concatenate(  # [8 views, holdout, labels]; VIEWS[v] are the first v of them
+        [predict_views(model, prep.images[idx[s : s + 64]], 8, "cpu") for s in range(0, len(idx), 64)], axis=1
+    )
+    probs = {v: per_view[: len(VIEWS[v])].mean(0) for v in VIEWS}
+    sels = {v: select_sources(prep, probs[v], heur, cfg.seed) for v in VIEWS}
+    by_views = {v: round(mean_cv_f1(sel), 4) for v, sel in sels.items()}
+    views = choose_views(by_views, min_tta_gain)
+    sel = sels[views]
     truth_h = prep.labels[prep.hold]
     new = {
         **meta,
-        "tta": tta,
+        "tta": views,
         "thresholds": {a: c.model_threshold for a, c in sel.items()},
-        "holdout_f1": {a: best_threshold(truth_h[:, j], probs[tta][:, j])[1] for j, a in enumerate(prep.artifacts)},
+        "holdout_f1": {a: best_threshold(truth_h[:, j], probs[views][:, j])[1] for j, a in enumerate(prep.artifacts)},
         "heuristic": {a: {"threshold": c.heuristic_threshold, "f1": c.cv_f1_heuristic} for a, c in sel.items()},
         "choice": {a: c.source for a, c in sel.items()},
         "selection": {a: c.as_dict() for a, c in sel.items()},
         "excluded": excluded_artifacts(sel),
         "min_f1": MIN_F1,
-        "tta_selection": {"mean_cv_f1_with": round(mean_cv(sels[True]), 4), "mean_cv_f1_without": round(mean_cv(sels[False]), 4),
-                          "min_gain": min_tta_gain, "kept": tta},
+        "tta_selection": {"mean_cv_f1_by_views": by_views, "min_gain": min_tta_gain, "views": views},
     }  # fmt: skip
     out = Path(tempfile.mkdtemp(prefix="artifacts-select-"))
     shutil.copyfile(shipped / "model.safetensors", out / "model.safetensors")
     (out / "model.json").write_text(json.dumps(new, indent=2))
     return out, {"selection": new["selection"], "tta_selection": new["tta_selection"],
-                 "selection_without_tta": {a: c.as_dict() for a, c in sels[False].items()},
-                 "selection_with_tta": {a: c.as_dict() for a, c in sels[True].items()}}  # fmt: skip
+                 "selection_by_views": {v: {a: c.as_dict() for a, c in s.items()} for v, s in sels.items()}}  # fmt: skip
 
 
 def ship_melanoma(run: Path, info: dict, name: str = "isic2017-melanoma") -> Path:

@@ -113,3 +113,44 @@ def test_a_detector_below_the_f1_goal_is_excluded_with_its_reason():
     # model.json holds the choices as dicts: the same answer
     assert excluded_artifacts({a: c.as_dict() for a, c in sel.items()}) == out
     assert excluded_artifacts(sel, min_f1=0.5) == {}
+
+
+def test_the_fewest_views_within_the_gain_of_the_best():
+    from dermsynth.bias.select import choose_views
+
+    assert choose_views({1: 0.757, 2: 0.775, 4: 0.780, 8: 0.788}) == 4  # 0.780 >= 0.788 - 0.01
+    assert choose_views({1: 0.757, 2: 0.775, 4: 0.770, 8: 0.788}, min_gain=0.005) == 8
+    assert choose_views({1: 0.80, 2: 0.79, 4: 0.79, 8: 0.805}) == 1
+    assert choose_views({1: 0.70, 8: 0.70}, min_gain=0.0) == 1  # a tie costs nothing to break
+
+
+def test_views_are_the_groups_they_claim():
+    """2 views are invariant to a mirror, 4 to both mirrors and the half turn, 8 also to a quarter turn;
+    the first v of the 8 views are the v-view set; a count that is not a group is refused."""
+    import torch
+
+    from dermsynth.bias.model import VIEWS, build_model, n_views, predict_batch, predict_views
+
+    torch.manual_seed(0)
+    model, _ = build_model("tf_efficientnet_lite0", 3, None)
+    model.eval()
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    mirror = np.ascontiguousarray(img[:, :, ::-1])
+    turn = np.ascontiguousarray(np.rot90(img, 1, axes=(1, 2)))
+    flip = np.ascontiguousarray(img[:, ::-1])
+    p = {v: predict_batch(model, img, v) for v in VIEWS}
+    assert not np.allclose(p[1], predict_batch(model, mirror, 1), atol=1e-4)  # the net itself is not
+    np.testing.assert_allclose(p[2], predict_batch(model, mirror, 2), atol=1e-5)
+    for other in (mirror, flip):
+        np.testing.assert_allclose(p[4], predict_batch(model, other, 4), atol=1e-5)
+    assert not np.allclose(p[4], predict_batch(model, turn, 4), atol=1e-4)
+    for other in (mirror, flip, turn):
+        np.testing.assert_allclose(p[8], predict_batch(model, other, 8), atol=1e-5)
+    per_view = predict_views(model, img, 8)
+    assert per_view.shape == (8, 2, 3)
+    for v in VIEWS:  # the first v views of the eight are the v-view set
+        np.testing.assert_allclose(per_view[:v].mean(0), p[v], atol=1e-6)
+    assert n_views(True) == 8 and n_views(False) == 1 and n_views(None) == 1 and n_views(4) == 4
+    with pytest.raises(ValueError, match="3 views"):
+        n_views(3)

@@ -93,22 +93,47 @@ def load_model(path: str | os.PathLike, device: str = "cpu"):
     return model, meta
 
 
-def predict_batch(model, images: np.ndarray, tta: bool = True, device=None) -> np.ndarray:
-    """Sigmoid probabilities [N, labels] of uint8 images [N, S, S, 3]; with ``tta`` the mean over the
-    eight flips / 90-degree rotations (dermoscopy has no preferred orientation)."""
+#: test-time views by count: (quarter turns, mirrored first); dermoscopy has no preferred orientation.
+#: Each set is a group (1: identity; 2: + the mirror; 4: + the half turn of both, i.e. both mirrors; 8:
+#: + the quarter turns), and each is the first views of the next, so one pass of 8 gives them all.
+VIEWS: dict[int, tuple[tuple[int, bool], ...]] = {
+    n: ((0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True))[:n]
+    for n in (1, 2, 4, 8)
+}
+
+
+def n_views(tta: bool | int | None) -> int:
+    """The number of test-time views ``tta`` stands for: True = 8 (every flip and quarter turn), False /
+    None = 1, or a count of :data:`VIEWS` (``model.json`` may hold either)."""
+    if tta is None or isinstance(tta, bool):
+        return 8 if tta else 1
+    if int(tta) not in VIEWS:
+        raise ValueError(f"test-time augmentation: {tta!r} views; use one of {sorted(VIEWS)} (or true/false)")
+    return int(tta)
+
+
+def predict_views(model, images: np.ndarray, views: int = 8, device=None) -> np.ndarray:
+    """Sigmoid probabilities [V, N, labels] of uint8 images [N, S, S, 3], one row per view of
+    :data:`VIEWS` (``views`` of them, in that order; the first ``v`` rows are the ``v``-view set)."""
     import torch
 
     x = to_tensor(images).to(device if device is not None else next(model.parameters()).device)
-    views = [x]
-    if tta:
-        views = [torch.rot90(v, k, (2, 3)) for v in (x, x.flip(3)) for k in range(4)]
+    out = []
     with torch.inference_mode():
-        p = torch.stack([torch.sigmoid(model(v)).float() for v in views]).mean(0)
-    return p.cpu().numpy()
+        for k, mirrored in VIEWS[n_views(views)]:
+            v = torch.rot90(x.flip(3) if mirrored else x, k, (2, 3))
+            out.append(torch.sigmoid(model(v)).float())
+    return torch.stack(out).cpu().numpy()
+
+
+def predict_batch(model, images: np.ndarray, tta: bool | int = True, device=None) -> np.ndarray:
+    """Sigmoid probabilities [N, labels] of uint8 images [N, S, S, 3]; with ``tta`` the mean over its
+    views (``n_views``: True = the eight flips / quarter turns)."""
+    return predict_views(model, images, n_views(tta), device).mean(0)
 
 
 def predict_proba(
-    model, images: Iterable[np.ndarray], size: int, batch_size: int = 64, tta: bool = True
+    model, images: Iterable[np.ndarray], size: int, batch_size: int = 64, tta: bool | int = True
 ) -> np.ndarray:
     """Sigmoid probabilities [N, labels] for RGB uint8 images (any size; squashed to ``size``)."""
     out, batch = [], []

@@ -177,3 +177,15 @@ def excluded_artifacts(selection: dict, min_f1: float = MIN_F1) -> dict[str, str
                 f"{c.n_holdout} held-out annotated images"
             )
     return out
+
+
+def mean_cv_f1(selection: dict) -> float:
+    """Mean cross-validated holdout F1 of the chosen sources (``SourceChoice`` per artifact)."""
+    return float(np.mean([c.cv_f1 for c in selection.values()]))
+
+
+def choose_views(mean_cv_by_views: dict[int, float], min_gain: float = 0.01) -> int:
+    """Test-time views worth their cost (issue 27.6): the fewest views whose mean cross-validated F1 is
+    within ``min_gain`` of the best count's. Each view costs one more forward pass of the model."""
+    best = max(mean_cv_by_views.values())
+    return min(v for v, f1 in mean_cv_by_views.items() if f1 >= best - min_gain)
