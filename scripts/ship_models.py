@@ -82,8 +82,9 @@ def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.0
     rewritten in a new folder (returned, with what was measured) for :func:`ship_artifacts`.
 
     Test-time augmentation costs one forward pass per view; the view count (1, 2, 4 or 8,
-    ``bias.model.VIEWS``) is the fewest whose mean cross-validated holdout F1 of the chosen sources is
-    within ``min_tta_gain`` of the best count's (``bias.select.choose_views``, issue 27.6).
+    ``bias.model.VIEWS``) is the fewest with which no artifact's cross-validated holdout F1 (of its chosen
+    source) falls more than ``min_tta_gain`` below the best-mean count's (``bias.select.choose_views``,
+    issue 27.6).
     """
     import dataclasses
     import shutil
@@ -110,7 +111,7 @@ def select_artifacts(name: str = "isic2017-artifacts", min_tta_gain: float = 0.0
     probs = {v: per_view[: len(VIEWS[v])].mean(0) for v in VIEWS}
     sels = {v: select_sources(prep, probs[v], heur, cfg.seed) for v in VIEWS}
     by_views = {v: round(mean_cv_f1(sel), 4) for v, sel in sels.items()}
-    views = choose_views(by_views, min_tta_gain)
+    views = choose_views({v: {a: c.cv_f1 for a, c in sel.items()} for v, sel in sels.items()}, min_tta_gain)
     sel = sels[views]
     truth_h = prep.labels[prep.hold]
     new = {

@@ -115,13 +115,22 @@ def test_a_detector_below_the_f1_goal_is_excluded_with_its_reason():
     assert excluded_artifacts(sel, min_f1=0.5) == {}
 
 
-def test_the_fewest_views_within_the_gain_of_the_best():
+def test_the_fewest_views_with_which_no_artifact_loses_more_than_the_gain():
     from dermsynth.bias.select import choose_views
 
-    assert choose_views({1: 0.757, 2: 0.775, 4: 0.780, 8: 0.788}) == 4  # 0.780 >= 0.788 - 0.01
-    assert choose_views({1: 0.757, 2: 0.775, 4: 0.770, 8: 0.788}, min_gain=0.005) == 8
-    assert choose_views({1: 0.80, 2: 0.79, 4: 0.79, 8: 0.805}) == 1
-    assert choose_views({1: 0.70, 8: 0.70}, min_gain=0.0) == 1  # a tie costs nothing to break
+    # the shipped model's holdout figures (dark_corner, hair, ruler, ink, gel_bubble, gel_border)
+    shipped = {
+        1: [0.9552, 0.7411, 0.9278, 0.5176, 0.5957, 0.8031],
+        2: [0.9552, 0.7411, 0.9421, 0.5176, 0.5957, 0.7778],
+        4: [0.9552, 0.7411, 0.9398, 0.641, 0.5957, 0.8],
+        8: [0.9552, 0.7796, 0.9425, 0.6667, 0.5957, 0.7869],
+    }
+    cv = {v: dict(enumerate(f1)) for v, f1 in shipped.items()}
+    assert choose_views(cv) == 8  # 4 views are within 0.01 on the mean, but hair loses 0.039
+    assert choose_views(cv, min_gain=0.05) == 4  # ink loses 0.026, hair 0.039: both inside 0.05
+    assert choose_views(cv, min_gain=0.2) == 1
+    flat = {v: {"a": 0.7, "b": 0.8} for v in (1, 2, 4, 8)}
+    assert choose_views(flat, min_gain=0.0) == 1  # a tie costs nothing to break
 
 
 def test_views_are_the_groups_they_claim():
