@@ -220,9 +220,6 @@ def summarise(
 def write_figures(directory: Path, df: pd.DataFrame, summary: dict) -> list[Path]:
     """Prevalence per class and, per artifact, the highest-scoring flagged images with their masks."""
     out_dir = directory / "audit"
-    for a in DETECTORS:  # an earlier audit's examples of a detector not run now
-        if a not in summary["artifacts"]:
-            (out_dir / f"examples_{a}.png").unlink(missing_ok=True)
     by_class: dict[str, dict[str, float]] = {}
     for a, s in summary["artifacts"].items():
         for c, v in s["prevalence_by_class"].items():
@@ -257,6 +254,9 @@ def audit_dataset(
     write_manifest(df, directory)
     summary = summarise(df, dec, method, errors, excluded(method, used))
     write_audit_summary(directory, summary)
+    for a in DETECTORS:  # an earlier audit's examples of a detector not run now (the report shows them all)
+        if a not in dec:
+            (directory / "audit" / f"examples_{a}.png").unlink(missing_ok=True)
     if figures:
         summary["figures"] = [str(p) for p in write_figures(directory, df, summary)]
         write_audit_summary(directory, summary)
