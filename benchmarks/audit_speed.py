@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,15 +29,8 @@ from dermsynth.core.io import read_rgb, write_png
 from dermsynth.core.manifest import write_manifest
 from dermsynth.core.paths import shared_data_dir
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_throughput import cpu_name  # noqa: E402 (the benchmarks' one CPU-name reader)
 
 
 def make_dataset(d: Path, n: int, size: int) -> str:
