@@ -239,7 +239,8 @@ def _grid(images: np.ndarray, path: Path, cols: int = 8, scale: int = 2) -> None
 
 def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) -> dict:
     """FID (EfficientNet-Lite0 and isic2017-melanoma features) of generated vs val beside the real floor,
-    artifact prevalence per class (generated vs real), the shipped classifier's AUC on generated images."""
+    the linear probe (generated vs real, with its real-vs-real control), artifact prevalence per class
+    (generated vs real), the shipped classifier's AUC on generated images."""
     from sklearn.metrics import roc_auc_score
 
     from dermsynth.classify.exported import load_classifier, predict_images
@@ -266,8 +267,9 @@ def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) ->
         fake_dir = _write_dataset(Path(tmp) / "fake", [(fake, fake_y, None)])
         opts = MetricOptions(device="cpu", dermo="isic2017-melanoma", floor=True, floor_reference=("val",),
                              per_class=False, use_cache=False)  # fmt: skip
-        write_metrics(Path(tmp) / "metrics.json", compute_metrics(real_dir, fake_dir=fake_dir, metrics=list(names),
-                                                                  options=opts))  # fmt: skip
+        probe = f"probe{len(fake)}_effnetlite"  # generated vs real (train + val), with a real-vs-real control
+        write_metrics(Path(tmp) / "metrics.json", compute_metrics(real_dir, fake_dir=fake_dir,
+                                                                  metrics=[*names, probe], options=opts))  # fmt: skip
         m = read_metrics(Path(tmp) / "metrics.json")
     floor = m.floor() or {}
     fig["n_real_floor"] = floor.get("num")
@@ -276,6 +278,13 @@ def gen_figures(stem: Path, n_per_class: int = 500, docs: Path | None = None) ->
         fig[f"fid_{name}_vs_val"] = {"generated": round(gen, 3), "real_train_floor": round(base, 3),
                                      "ratio": round(gen / base, 3), "goal_ratio": 1.5,
                                      "features": m.features(metric)}  # fmt: skip
+    acc, control = m.probe()
+    fig["linear_probe_effnet-lite0"] = {
+        "generated_vs_real": round(acc, 3), "real_vs_real_control": round(control, 3), "goal": 0.8,
+        "per_side": m.details(probe).get("per_side"), "control_per_side": m.details(probe).get("control_per_side"),
+        "real": "train + val at the generator's resolution", "features": m.features(probe),
+        "model": "standardised features, logistic regression (balanced), 5-fold balanced accuracy",
+    }  # fmt: skip
     pick = np.sort(np.random.default_rng(0).choice(len(train), min(len(fake), len(train)), replace=False))
     train, train_y = train[pick], train_y[pick]  # as many real train images as generated ones
     k = 120  # per class for the audit (8-view TTA makes it the slow part)

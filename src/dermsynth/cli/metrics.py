@@ -12,7 +12,9 @@ Official (official weights, 50k samples): fid50k_full, kid50k_full,
 pr50k3_full, ppl2_wend.
 
 Explicit: fid<count>_<space>, kid<count>_<space>, pr<count><k>_<space>,
-memo<count>_<space>, ppl<count>_wend_<space>; count like 10k or 500;
+memo<count>_<space>, probe<count>_<space> (linear probe: synthetic vs
+real accuracy, with a real-vs-real control), ppl<count>_wend_<space>;
+count like 10k or 500;
 space: inception, vgg16, effnetlite, effnetlite2, dermo (--dermo),
 torchscript (--torchscript), lpips (ppl only).
 

@@ -56,6 +56,15 @@ def _pr(ev, spec: MetricSpec) -> Figures:
     return f
 
 
+def _probe(ev, spec: MetricSpec) -> Figures:
+    from dermsynth.metrics.probe import linear_probe
+
+    def f(real, fake, _):
+        return linear_probe(real, fake, seed=ev.opts.seed)
+
+    return f
+
+
 def feature_kind(ev, spec: MetricSpec, figures: Figures, need: int = 2) -> dict | None:
     """Overall and per-class figures of a metric on (real, synthetic) features in ``spec.space``."""
     fake = ev.fake(spec.num, spec.space)  # collective: every rank generates its share
@@ -84,6 +93,12 @@ def feature_kind(ev, spec: MetricSpec, figures: Figures, need: int = 2) -> dict 
         out["info"]["k"] = spec.k
     if spec.kind == "kid":
         out["info"].update(subsets=ev.opts.kid_subsets, subset_size=ev.opts.kid_subset_size)
+    if spec.kind == "probe":
+        from dermsynth.metrics.probe import FOLDS, probe_sizes
+
+        n, m = probe_sizes(len(real), len(fake))
+        out["info"].update(folds=FOLDS, per_side=n, control_per_side=m,
+                           model="StandardScaler + LogisticRegression(class_weight='balanced')")  # fmt: skip
     return out
 
 
@@ -208,6 +223,7 @@ KIND_FUNCTIONS: dict[str, Callable[[Any, MetricSpec], dict | None]] = {  # (driv
     "fid": lambda ev, s: feature_kind(ev, s, _fid(ev, s)),
     "kid": lambda ev, s: feature_kind(ev, s, _kid(ev, s)),
     "pr": lambda ev, s: feature_kind(ev, s, _pr(ev, s), need=s.k + 1),
+    "probe": lambda ev, s: feature_kind(ev, s, _probe(ev, s), need=10),
     "memo": memo_kind,
     "ppl": ppl_kind,
 }

@@ -18,6 +18,8 @@ did not follow:
   feature space (``SPACES``):
 
   - ``fid<count>_<space>``, ``kid<count>_<space>``, ``memo<count>_<space>``: e.g. ``fid10k_effnetlite``
+  - ``probe<count>_<space>``: the linear probe (metrics/probe.py): balanced accuracy of a 5-fold logistic
+    regression telling ``<count>`` synthetic images from as many real ones, with a real-vs-real control
   - ``pr<count><k>_<space>``: precision/recall with a k-NN neighbourhood of ``<k>`` (one digit),
     e.g. ``pr10k3_effnetlite``
   - ``ppl<count>_wend_<space>``: path length with ``ppl2_wend``'s protocol but ``<count>`` samples and the
@@ -26,7 +28,8 @@ did not follow:
 
 The real side is always the full real set (every readable image), as in the ``_full`` metrics. Result
 keys start with the metric's name: ``fid10k_effnetlite``, ``kid10k_effnetlite`` (+ ``_std``),
-``pr10k3_effnetlite_precision`` / ``_recall``, ``memo1k_effnetlite_flag``, ``ppl2_wend``.
+``pr10k3_effnetlite_precision`` / ``_recall``, ``memo1k_effnetlite_flag``, ``ppl2_wend``,
+``probe1k_effnetlite`` (+ ``_std``, ``_control``, ``_control_std``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Metric kinds, in the order they are computed and reported.
-KINDS = ("fid", "kid", "pr", "memo", "ppl")
+KINDS = ("fid", "kid", "pr", "probe", "memo", "ppl")
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,10 @@ _COUNT = r"(?P<count>\d+k?)"
 _PATTERNS = {
     "pr": re.compile(rf"pr{_COUNT}(?P<k>[1-9])_(?P<space>[a-z][a-z0-9]*)"),
     "ppl": re.compile(rf"ppl{_COUNT}_wend_(?P<space>[a-z][a-z0-9]*)"),
-    **{kind: re.compile(rf"{kind}{_COUNT}_(?P<space>[a-z][a-z0-9]*)") for kind in ("fid", "kid", "memo")},
+    **{
+        kind: re.compile(rf"{kind}{_COUNT}_(?P<space>[a-z][a-z0-9]*)")
+        for kind in ("fid", "kid", "memo", "probe")
+    },
 }
 #: Old generic names, refused with a pointer to the explicit ones.
 _RENAMED = {
@@ -186,6 +192,7 @@ _RENAMED = {
     "pr",
     "ppl",
     "memo",
+    "probe",
     "precision",
     "recall",
     "memorisation",
@@ -226,7 +233,7 @@ def resolve_metric(name: str) -> MetricSpec:
         )
     raise ValueError(
         f"unknown metric {name!r}.{hint} Official: {sorted(OFFICIAL)}; explicit: "
-        f"<fid|kid|memo><count>_<space>, pr<count><k>_<space>, ppl<count>_wend_<space> with count like "
+        f"<fid|kid|memo|probe><count>_<space>, pr<count><k>_<space>, ppl<count>_wend_<space> with count like "
         f"10k or 500 and space in {sorted(SPACES)} (e.g. fid10k_effnetlite, pr10k3_effnetlite, "
         f"ppl10k_wend_lpips). See docs/metrics.md."
     )
@@ -250,7 +257,7 @@ def list_metrics() -> dict[str, str]:
     """Official names and one example per kind, with what they mean (for --help and docs)."""
     out = {n: f"official: {s.kind}, {s.num} samples, {SPACES[s.space].doc}" for n, s in OFFICIAL.items()}
     for ex in ("fid10k_effnetlite", "kid10k_effnetlite", "pr10k3_effnetlite", "memo10k_effnetlite",
-               "ppl10k_wend_lpips", "fid1k_dermo"):  # fmt: skip
+               "ppl10k_wend_lpips", "fid1k_dermo", "probe1k_effnetlite"):  # fmt: skip
         s = resolve_metric(ex)
         out[ex] = f"{s.kind}, {s.num} samples, {SPACES[s.space].doc}"
     return out

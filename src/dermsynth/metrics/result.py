@@ -6,7 +6,8 @@ read by :func:`read_metrics` in the report, the data cards and the model-card sc
 
 * ``metrics``: the metric names in order (``fid1k_effnetlite``, ``pr1k3_effnetlite``, ``memo1k_effnetlite``);
 * ``results[<name>]`` (FID, KID, PPL), ``results[<name>_std]`` (KID), ``results[<name>_precision]`` /
-  ``_recall`` (PR), ``results[<name>_flag]`` (memorisation);
+  ``_recall`` (PR), ``results[<name>_flag]`` (memorisation), ``results[<name>]`` / ``_std`` /
+  ``_control`` / ``_control_std`` (the linear probe: balanced accuracy, synthetic vs real and real vs real);
 * ``per_class[<class>][...]``: the same keys per class;
 * ``details[<name>]``: ``kind``, ``num``, ``space``, ``official``, ``features`` (the extractor's
   provenance: ``extractor`` e.g. ``effnet-lite:lite0@224``, ``weights``, ``path``), ``num_real``,
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KINDS = ("fid", "kid", "pr", "ppl", "memo")
+KINDS = ("fid", "kid", "pr", "ppl", "memo", "probe")
 
 
 def write_metrics(path: str | os.PathLike, result: dict) -> Path:
@@ -70,7 +71,7 @@ class MetricsResult:
         return d if isinstance(d, dict) else {}
 
     def names(self, kind: str) -> list[str]:
-        """Names of the metrics of ``kind`` (fid, kid, pr, ppl, memo) in the file, in order."""
+        """Names of the metrics of ``kind`` (fid, kid, pr, ppl, memo, probe) in the file, in order."""
         listed = self.data.get("metrics") or list(self.data.get("details", {}))
         return [n for n in listed if self.details(n).get("kind") == kind]
 
@@ -103,6 +104,11 @@ class MetricsResult:
 
     def recall(self, per_class: str | None = None) -> float | None:
         return self.value(self.first("pr"), "_recall", per_class)
+
+    def probe(self, per_class: str | None = None) -> tuple[float | None, float | None]:
+        """``(synthetic vs real, real vs real control)`` accuracies of the first linear probe."""
+        name = self.first("probe")
+        return self.value(name, per_class=per_class), self.value(name, "_control", per_class)
 
     # -- how they were measured
     def features(self, name: str | None = None) -> str:

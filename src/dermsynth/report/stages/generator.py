@@ -148,6 +148,12 @@ def table_42(ctx: Ctx, metrics: list[Path]) -> pd.DataFrame:
             row["precision"] = fmt.rate(m.precision(key))
             row["recall"] = fmt.rate(m.recall(key))
             row["PPL"] = fmt.sig(m.ppl(key))
+            acc, control = m.probe(key)
+            row["linear probe (real vs real)"] = (
+                "–"
+                if acc is None
+                else fmt.rate(acc) + (f" ({fmt.rate(control)})" if control is not None else "")
+            )
             notes = [
                 str(v) for k, v in (m.per_class().get(key, {}) if key else {}).items() if k.endswith("_note")
             ]
@@ -162,11 +168,13 @@ def metrics_section(ctx: Ctx) -> tuple[Section, list[str], dict]:
     if not found:
         line = ctx.why_not_run("metrics", "metrics.json")
         return Section("metrics", METRICS_TITLE, lead=line), [], {}
-    b = Block(title="FID, KID, precision / recall and PPL per network")
+    b = Block(title="FID, KID, precision / recall, linear probe and PPL per network")
     b.items.append(
         Table(
             "Distance of the generated images from the real ones (lower FID / KID is closer; precision: "
-            "share of generated images that look real, recall: share of real variety covered)",
+            "share of generated images that look real, recall: share of real variety covered; linear probe: "
+            "accuracy of a logistic regression telling generated from real images, 0.5 = indistinguishable, "
+            "beside the same probe on two sets of real images)",
             table_42(ctx, found),
             number="Table 4.2",
             source=", ".join(ctx.rel(m.parent) for m in found),
