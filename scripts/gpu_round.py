@@ -1,6 +1,25 @@
 """A GPU round of the shipped generator's training: continue the same run on a lent GPU for a few minutes,
 bring its training state back within the transfer limits, and fold it into ``training/isic2017-gen/``.
 
+Getting there. A device call sends the working tree (tracked and not-ignored files, plus carried paths)
+within 64 MiB, and not ``../shared``. The shipped weights (40 MB), the kept state (55.5 MB) and the
+training images (19 MB of 256 px JPEGs) do not fit in one call, so a round is two calls on the same warm
+machine (it stays warm 30 s after a call: make the second call at once), and ``travel`` here chooses
+what goes in each (it takes paths out of git's index and ignores them; ``travel restore`` undoes it):
+
+    python scripts/gpu_round.py travel data        # here: weights and state stay; .gpu-travel/ = the images
+    # device call 1, carry [".gpu-travel"]:  python3 scripts/gpu_round.py stage
+    python scripts/gpu_round.py travel state       # here: the state travels again (the weights stay)
+    # device call 2:                         python3 scripts/gpu_round.py run --minutes 9 --out "$OUT"
+    python scripts/gpu_round.py travel restore     # here: the index as before
+    python scripts/gpu_round.py collect FILES_AT   # here: fold the round's state in, then commit
+
+``travel`` prints what would travel and refuses when it is over 64 MiB. ``stage`` (on the device)
+unpacks the images into ``runs/gpu-stage/`` (ignored, so kept for the next call of the same machine) and
+ingests them at the run's resolution exactly as ``scripts/train_gen.py`` does; the dataset's fingerprint
+(names, labels, resolution) is what the run checks, and ``stage`` also compares the pixels' sha256 with
+the ingest made here. ``run`` uses the staged set when there is one.
+
 On the GPU machine (repository root; ``$OUT`` comes back):
 
     python scripts/gpu_round.py run --minutes 9 --out "$OUT"
@@ -36,11 +55,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_gen  # noqa: E402  (the run's options and data preparation: one definition)
 
 PART_BYTES = 15 * 2**20
 MAX_FILES = 8
+#: What one device call may send: tracked and not-ignored files plus carried paths.
+TRAVEL_LIMIT = 64 * 2**20
+TRAVEL_DIR = ".gpu-travel"  # the carried folder of call 1 (ignored while a round travels)
+STAGE_DIR = Path("runs") / "gpu-stage"  # on the device: the unpacked, ingested images (ignored: runs/)
+PACK = "isic2017-256-train.tar"
+WEIGHTS = Path("src") / "dermsynth" / "models" / "weights"
+MARK = "# gpu_round travel"  # the lines travel adds to .git/info/exclude
 
 
 def sha256(data: bytes) -> str:
@@ -84,11 +112,171 @@ def pack(keep: Path, out: Path, info: dict) -> dict:
     return manifest
 
 
+# -- travelling: which paths a device call sends ---------------------------------------------------------
+def _git(*args: str, root: Path = train_gen.ROOT) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def _exclude_file(root: Path) -> Path:
+    p = Path(_git("rev-parse", "--git-path", "info/exclude", root=root).strip())
+    return p if p.is_absolute() else root / p
+
+
+def _split_excludes(root: Path) -> tuple[list[str], list[str]]:
+    """(the exclude file's own lines, the paths between travel's begin and end marks)."""
+    f = _exclude_file(root)
+    own, mine, inside = [], [], False
+    for ln in f.read_text().splitlines() if f.exists() else []:
+        if ln == MARK + ": begin":
+            inside = True
+        elif ln == MARK + ": end":
+            inside = False
+        elif inside:
+            mine.append(ln.lstrip("/"))
+        else:
+            own.append(ln)
+    return own, mine
+
+
+def _set_travel_excludes(root: Path, paths: list[str]) -> None:
+    """Make ``paths`` (repository-relative) the block travel keeps in the exclude file (gitignore has no
+    trailing comments, so the block is marked by comment lines around it)."""
+    own = _split_excludes(root)[0]
+    block = [MARK + ": begin", *(f"/{p}" for p in paths), MARK + ": end"] if paths else []
+    f = _exclude_file(root)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text("\n".join(own + block) + "\n")
+
+
+def _travel_excludes(root: Path) -> list[str]:
+    return _split_excludes(root)[1]
+
+
+def travelling_bytes(root: Path, carry: list[str] = ()) -> tuple[int, list[tuple[int, str]]]:
+    """(bytes, [(size, path)] largest first) of what a device call from ``root`` sends with ``carry``."""
+    names = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", root=root).split("\0")
+    files = {n for n in names if n and (root / n).is_file()}
+    for c in carry:
+        cp = root / c
+        files |= {str(q.relative_to(root)) for q in ([cp] if cp.is_file() else cp.rglob("*")) if q.is_file()}
+    sizes = sorted(((root / n).stat().st_size, n) for n in files)[::-1]
+    return sum(sz for sz, _ in sizes), sizes
+
+
+def make_pack(root: Path, out: Path) -> dict:
+    """``out``: a tar of the isic2017-256 ``train`` images and their labels, plus the here-ingested set's
+    pixel sha256 when there is one (``stage`` compares)."""
+    from dermsynth.core.paths import shared_data_dir
+
+    src = shared_data_dir() / "isic2017-256"
+    if not (src / "labels.csv").exists():
+        raise SystemExit(
+            f"{src / 'labels.csv'}: not found; set DERMSYNTH_SHARED_DATA to the shared data folder"
+        )
+    lab = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
+    train = lab[lab["split"] == "train"]
+    files = [src / "images" / f"{i}.jpg" for i in train["image_id"]]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise SystemExit(f"{missing[0]}: not found ({len(missing)} train images missing)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    with tarfile.open(tmp, "w") as tar:
+        buf = train.to_csv(index=False).encode()
+        info = tarfile.TarInfo("isic2017-256/labels.csv")
+        info.size = len(buf)
+        tar.addfile(info, io.BytesIO(buf))
+        for f in files:
+            tar.add(f, arcname=f"isic2017-256/images/{f.name}")
+    tmp.replace(out)
+    here = root / "runs" / f"isic2017-train-{train_gen.RES}"
+    meta = {"images": len(files), "bytes": out.stat().st_size,
+            "ingested_sha256": dataset_sha256(here) if (here / "dataset.json").exists() else None}  # fmt: skip
+    out.with_name("pack.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def dataset_sha256(d: Path) -> str:
+    """sha256 over an ingested set's images (sorted names, decoded pixels): equal sets, equal hash."""
+    import numpy as np
+    from PIL import Image
+
+    h = hashlib.sha256()
+    for f in sorted((d / "images").rglob("*.png")):
+        h.update(f.name.encode())
+        h.update(np.asarray(Image.open(f).convert("RGB")).tobytes())
+    return h.hexdigest()
+
+
+def travel(a: argparse.Namespace) -> None:
+    """Choose what the next device call sends: ``data`` (the images, no weights or state), ``state`` (the
+    kept state, no weights), ``restore`` (the index as before); print its size, refuse over 64 MiB."""
+    import fnmatch
+
+    root = Path(a.root).resolve()
+    states = os.path.relpath(Path(a.keep).resolve() / "training-state-*.pt", root)
+    out = {"data": [str(WEIGHTS), states, TRAVEL_DIR], "state": [str(WEIGHTS), TRAVEL_DIR], "restore": []}
+    out = out[a.what]
+    for p in _travel_excludes(root):  # back into the index, from HEAD, what an earlier travel took out
+        if p not in out and p != TRAVEL_DIR:
+            _git("reset", "-q", "--", p, root=root)
+    tracked = [t for t in _git("ls-files", "-z", root=root).split("\0") if t]
+    for p in out:
+        hit = [t for t in tracked if fnmatch.fnmatchcase(t, p) or t.startswith(p + "/")]
+        if hit:
+            _git("rm", "-r", "-q", "--cached", "--", *hit, root=root)
+    _set_travel_excludes(root, out)
+    if a.what == "restore":
+        shutil.rmtree(root / TRAVEL_DIR, ignore_errors=True)
+        print(f"{root}: index restored, {TRAVEL_DIR} removed (a state that came back is a change to commit)")
+        return
+    carry = []
+    if a.what == "data":
+        print(json.dumps(make_pack(root, root / TRAVEL_DIR / PACK)), flush=True)
+        carry = [TRAVEL_DIR]
+    total, sizes = travelling_bytes(root, carry)
+    print(f"travels: {total / 2**20:.1f} MiB (limit {TRAVEL_LIMIT / 2**20:.0f} MiB); largest: "
+          + ", ".join(f"{n} {sz / 2**20:.1f} MiB" for sz, n in sizes[:4]))  # fmt: skip
+    if total > TRAVEL_LIMIT:
+        raise SystemExit(f"{root}: {total / 2**20:.1f} MiB would travel, over the {TRAVEL_LIMIT / 2**20:.0f} MiB "
+                         "of a device call")  # fmt: skip
+    cmd = {
+        "data": "python3 scripts/gpu_round.py stage",
+        "state": 'python3 scripts/gpu_round.py run --out "$OUT"',
+    }
+    print(f"next device call: carry {carry}, command: {cmd[a.what]}\n"
+          "(commit nothing until `travel restore`: the index lacks the paths that stay here)")  # fmt: skip
+
+
+def stage(a: argparse.Namespace) -> None:
+    """On the device: unpack call 1's images into runs/gpu-stage and ingest them as train_gen does."""
+    root = Path(a.root).resolve()
+    pack = root / a.pack / PACK
+    if not pack.is_file():
+        raise SystemExit(f"{pack}: not found; make it with `gpu_round.py travel data` and carry {a.pack}")
+    dest = root / STAGE_DIR
+    with tarfile.open(pack) as tar:
+        tar.extractall(dest, filter="data")
+    os.environ["DERMSYNTH_SHARED_DATA"] = str(dest)
+    data = train_gen.prepare_data(dest)
+    meta_file = pack.with_name("pack.json")
+    want = json.loads(meta_file.read_text()).get("ingested_sha256") if meta_file.is_file() else None
+    got = dataset_sha256(data)
+    same = None if want is None else got == want
+    print(json.dumps({"staged": str(data.relative_to(root)), "images": len(list((data / "images").rglob("*.png"))),
+                      "sha256": got, "same_pixels_as_here": same}))  # fmt: skip
+
+
+def staged_data(root: Path) -> Path | None:
+    d = root / STAGE_DIR / f"isic2017-train-{train_gen.RES}"
+    return d if (d / "dataset.json").exists() else None
+
+
 def run_round(a: argparse.Namespace) -> None:
     keep = Path(a.keep).resolve()
     before = newest_state(keep)
     work = Path(a.work or tempfile.mkdtemp(prefix="gpu-round-"))
-    data = Path(a.data) if a.data else train_gen.prepare_data(work)
+    data = Path(a.data) if a.data else staged_data(train_gen.ROOT) or train_gen.prepare_data(work)
     cmd = [*train_gen.dermsynth(), "gan", "train", "--data", str(data), "--out", str(work / "gan"),
            *(a.options or train_gen.OPTIONS), "--kimg", str(a.kimg), "--device", a.device,
            "--keep", str(keep)]  # fmt: skip
@@ -166,12 +354,19 @@ def main() -> None:
     r.add_argument(
         "--options", nargs=argparse.REMAINDER, help="training options (default: train_gen.OPTIONS)"
     )
+    t = sub.add_parser("travel", help="here: choose what the next device call sends (data, state, restore)")
+    t.add_argument("what", choices=["data", "state", "restore"])
+    t.add_argument("--root", default=str(train_gen.ROOT))
+    t.add_argument("--keep", default=str(train_gen.KEEP))
+    g = sub.add_parser("stage", help="on the device: unpack and ingest the images of the data call")
+    g.add_argument("--pack", default=TRAVEL_DIR)
+    g.add_argument("--root", default=str(train_gen.ROOT))
     c = sub.add_parser("collect", help="fold a round's files into the keep folder")
     c.add_argument("files")
     c.add_argument("--keep", default=str(train_gen.KEEP))
     c.add_argument("--force", action="store_true")
     a = ap.parse_args()
-    (run_round if a.cmd == "run" else collect)(a)
+    {"run": run_round, "collect": collect, "travel": travel, "stage": stage}[a.cmd](a)
 
 
 if __name__ == "__main__":
