@@ -206,15 +206,16 @@ def _write_dataset(d: Path, parts: list[tuple[np.ndarray, np.ndarray, str | None
 def _audit_prevalence(images: np.ndarray, labels: np.ndarray, tmp: Path, tag: str) -> dict:
     """Artifact prevalence per class by the shipped audit (isic2017-artifacts, method best)."""
     from dermsynth.bias.audit import audit_dataset
-    from dermsynth.bias.columns import artifact_flags
+    from dermsynth.bias.columns import artifact_flags, audited_artifacts
     from dermsynth.core.manifest import ARTIFACTS, read_manifest
 
     d = _write_dataset(tmp / f"audit-{tag}", [(images, labels, None)], source=tag)
     audit_dataset(d, "best", figures=False)
     man = read_manifest(d)
-    flags = artifact_flags(man, ARTIFACTS)
+    audited = audited_artifacts(man, ARTIFACTS)  # not those the shipped model leaves out (gel bubbles)
+    flags = artifact_flags(man, audited)
     out = {}
-    for a in ARTIFACTS:
+    for a in audited:
         out[a] = {c: round(float(flags.loc[man["label"] == y, a].mean()), 3)
                   for y, c in ((0, "not_melanoma"), (1, "melanoma"))}  # fmt: skip
     return out

@@ -92,3 +92,20 @@ def test_scripts_use_the_library_artifact_list():
     for name in ("make_sample", "ship_models"):
         text = (ROOT / "scripts" / f"{name}.py").read_text()
         assert '"gel_bubble", "gel_border"' not in text and '"not_melanoma", "melanoma"]' not in text, name
+
+
+def test_gen_card_prevalence_covers_what_the_shipped_audit_decides(tmp_path):
+    """The generator card's artifact prevalence (method best of the shipped isic2017-artifacts) lists the
+    artifacts the audit decides and none it leaves out (gel bubbles, excluded below F1 0.6), per class."""
+    import json
+
+    from dermsynth.models import resolve
+
+    sm = load_script("ship_models")
+    r = np.random.default_rng(0)
+    images = r.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    out = sm._audit_prevalence(images, np.array([0, 1, 0, 1]), tmp_path, "t")
+    left_out = json.loads((resolve("isic2017-artifacts") / "model.json").read_text())["excluded"]
+    assert left_out and set(out) == set(ARTIFACTS) - set(left_out)
+    for v in out.values():
+        assert set(v) == {"not_melanoma", "melanoma"} and all(0 <= x <= 1 for x in v.values())
