@@ -82,6 +82,13 @@ def newest_state(folder: Path) -> tuple[int, Path] | None:
     return found[0] if found else None
 
 
+def state_nimg(path: Path) -> int:
+    """The exact image count a state file was written at (its name rounds it down to whole kimg)."""
+    from dermsynth.gan.train.state import load_training_state
+
+    return int(load_training_state(path)["counters"]["cur_nimg"])
+
+
 def pack(keep: Path, out: Path, info: dict) -> dict:
     """Split ``keep``'s newest state into parts, tar its records, write ``round.json``; return it."""
     from dermsynth.gan.train.state import KEPT_RECORDS
@@ -102,8 +109,8 @@ def pack(keep: Path, out: Path, info: dict) -> dict:
             if p.is_file():
                 tar.add(p, arcname=p.name)
     (out / "records.tar.gz").write_bytes(buf.getvalue())
-    manifest = {**info, "state": state.name, "kimg": kimg, "bytes": len(data), "sha256": sha256(data),
-                "parts": parts}  # fmt: skip
+    manifest = {**info, "state": state.name, "kimg": kimg, "nimg": state_nimg(state), "bytes": len(data),
+                "sha256": sha256(data), "parts": parts}  # fmt: skip
     (out / "round.json").write_text(json.dumps(manifest, indent=1))
     files = [p for p in out.iterdir() if p.is_file()]
     if len(files) > MAX_FILES or any(p.stat().st_size > 16 * 2**20 for p in files):
@@ -302,7 +309,7 @@ def run_round(a: argparse.Namespace) -> None:
 def collect(a: argparse.Namespace) -> None:
     """Join, check and fold a round's files into the keep folder."""
     from dermsynth.core.io import atomic_path
-    from dermsynth.gan.train.state import list_states, load_training_state
+    from dermsynth.gan.train.state import list_states
 
     src, keep = Path(a.files), Path(a.keep)
     manifest = json.loads((src / "round.json").read_text())
@@ -316,14 +323,13 @@ def collect(a: argparse.Namespace) -> None:
     if sha256(data) != manifest["sha256"]:
         raise SystemExit(f"{src}: the joined state's sha256 differs from round.json")
     mine = newest_state(keep)
-    if mine and mine[0] >= manifest["kimg"] and not a.force:
-        raise SystemExit(
-            f"{keep}: already holds kimg {mine[0]} >= the round's {manifest['kimg']} (--force to replace)"
-        )
     with tempfile.TemporaryDirectory() as tmp:
         joined = Path(tmp) / manifest["state"]
         joined.write_bytes(data)
-        load_training_state(joined)  # refuses a file that does not load
+        theirs = state_nimg(joined)  # refuses a file that does not load
+        if mine and state_nimg(mine[1]) >= theirs and not a.force:
+            raise SystemExit(f"{keep}: already holds kimg {state_nimg(mine[1]) / 1000:.3f} >= the round's "
+                             f"{theirs / 1000:.3f} (--force to replace)")  # fmt: skip
         with tarfile.open(src / "records.tar.gz") as tar:
             tar.extractall(Path(tmp) / "records", filter="data")
         keep.mkdir(parents=True, exist_ok=True)
@@ -336,7 +342,7 @@ def collect(a: argparse.Namespace) -> None:
         if old.name != manifest["state"]:
             old.unlink()
     print(
-        f"{keep}: now at kimg {manifest['kimg']} ({manifest['state']}, from a {manifest.get('device')} round)"
+        f"{keep}: now at kimg {theirs / 1000:.3f} ({manifest['state']}, from a {manifest.get('device')} round)"
     )
 
 

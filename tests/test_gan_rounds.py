@@ -167,3 +167,27 @@ def test_gpu_round_stage_ingests_the_carried_images_for_the_run(repo, monkeypatc
     assert staged is not None and len(list((staged / "images").rglob("*.png"))) == 4
     assert json.loads((staged / "dataset.json").read_text())["labels"]
     assert gr.dataset_sha256(staged) == gr.dataset_sha256(staged)
+
+
+def test_gpu_round_newer_within_the_same_whole_kimg_is_folded_in(kept, tmp_path):
+    """State files are named by whole kimg; a short round (a few steps) is still newer by its image count."""
+    import shutil
+
+    import torch
+
+    gr = load_script("gpu_round")
+    (state,) = kept.glob("training-state-*.pt")
+    ahead = tmp_path / "ahead"
+    shutil.copytree(kept, ahead)
+    s = torch.load(state, weights_only=True)
+    s["counters"]["cur_nimg"] += 4  # one more step of 4 images: the same file name
+    torch.save(s, ahead / state.name)
+    out = tmp_path / "out"
+    gr.pack(ahead, out, {"device": "cuda"})
+    dest = tmp_path / "dest"
+    shutil.copytree(kept, dest)
+    args = type("A", (), {"files": str(out), "keep": str(dest), "force": False})
+    gr.collect(args)
+    assert gr.state_nimg(dest / state.name) == gr.state_nimg(state) + 4
+    with pytest.raises(SystemExit, match="already holds"):
+        gr.collect(args)
