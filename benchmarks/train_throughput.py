@@ -11,8 +11,9 @@ warm-up. The baseline runs first and again last, so drift of a shared machine sh
     PYTHONPATH=src python benchmarks/train_throughput.py --variants fp32,jemalloc --cycles 2
 
 Variants: ``fp32`` (today's path), ``jemalloc`` (fp32 with jemalloc preloaded: the large activation
-buffers are not returned to the kernel and faulted in again each step), ``nhwc`` (channels_last),
-``compile`` (torch.compile of the main G synthesis and D passes), ``compile+jemalloc``, ``bf16``
+buffers are not returned to the kernel and faulted in again each step), ``nhwc`` (channels_last in every
+block, weights and activations: networks.set_channels_last), ``compile`` (torch.compile of the main G
+synthesis and D passes), ``compile+nhwc``, ``compile+jemalloc``, ``bf16``
 (the networks' half blocks in bfloat16: a lower precision, a named option with its own FID; only where
 the CPU has AVX512-BF16 or AMX). The last line printed is JSON with sec/kimg, kimg/h and the ratio to fp32.
 """
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 JEMALLOC = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2")
-VARIANTS = ("fp32", "jemalloc", "nhwc", "compile", "compile+jemalloc", "bf16")
+VARIANTS = ("fp32", "jemalloc", "nhwc", "compile", "compile+nhwc", "compile+jemalloc", "bf16")
 
 
 def cpu_name() -> str:
@@ -74,7 +75,7 @@ def child(args: argparse.Namespace) -> None:
     cfg = resolve_train_config(
         "auto", args.res, data="<random>", cond=True, c_dim=2, cbase=args.cbase, cmax=args.cmax, map=2,
         kimg=1000, tick=1000, snap=10_000, device="cpu", precision="bf16" if v == "bf16" else "fp32",
-        channels_last=(v == "nhwc") or None, compile=v.startswith("compile") or None,
+        channels_last=("nhwc" in v) or None, compile=v.startswith("compile") or None,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         run = tl.setup(cfg, tmp, data=random_data(max(cfg.batch * 2, 64), args.res, 2), echo=None)

@@ -567,3 +567,24 @@ def test_speed_options_and_paths_do_not_change_the_run_identity(dataset):
                          (dataset, dict(keep="/x")), (dataset, dict(kimg=9.0))):  # fmt: skip
         assert run_name(tiny_cfg(data, **change)) == run_name(base), change
     assert run_name(tiny_cfg(dataset, gamma=3.0)) != run_name(base)
+
+
+def test_nhwc_trains_the_same_networks_in_channels_last(dataset, tmp_path):
+    """``--nhwc`` (networks.set_channels_last): every block, float32 ones too, runs in channels_last, and
+    training computes the same networks up to float rounding (all four phases, lazy R1 and path length)."""
+    from dermsynth.gan.train.step import training_step
+
+    runs = {}
+    for nhwc in (False, True):
+        run = tl.setup(tiny_cfg(dataset, channels_last=nhwc), tmp_path / str(nhwc), echo=None)
+        for _ in range(5):  # past the first Dreg and Greg steps
+            training_step(run)
+        runs[nhwc] = run
+    blocks = [m for m in runs[True].G.modules() if hasattr(m, "fp32_channels_last")]
+    assert blocks and all(b.channels_last and b.fp32_channels_last for b in blocks)
+    w = runs[True].D.b16.conv0.weight
+    assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    for name in ("G", "D", "G_ema"):
+        ref = dict(getattr(runs[False], name).named_parameters())
+        for k, v in getattr(runs[True], name).named_parameters():
+            torch.testing.assert_close(v, ref[k], atol=1e-4, rtol=1e-3, msg=f"{name}.{k}")

@@ -121,7 +121,9 @@ def train_command(
         help="fp16: official mixed precision (CUDA only) | bf16 | fp32 (default: the preset's).",
     ),
     fp32: bool = typer.Option(False, "--fp32", help="Same as --precision fp32 (official flag)."),
-    channels_last: bool = typer.Option(False, "--nhwc/--no-nhwc", help="channels_last memory format."),
+    channels_last: bool = typer.Option(
+        False, "--nhwc/--no-nhwc", help="channels_last in every block, float32 ones too (speed only)."
+    ),
     tf32: bool = typer.Option(
         False, "--allow-tf32/--no-allow-tf32", help="TF32 matmuls/convolutions on CUDA."
     ),

@@ -320,6 +320,7 @@ class SynthesisBlock(nn.Module):
         self.use_fp16 = use_fp16
         self.half_dtype = "fp16"
         self.channels_last = use_fp16 and fp16_channels_last
+        self.fp32_channels_last = False  # set_channels_last: NHWC in float32 too (a speed option)
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_conv = 0
         self.num_torgb = 0
@@ -361,15 +362,14 @@ class SynthesisBlock(nn.Module):
         w_iter = iter(ws.unbind(dim=1))
         device = ws.device
         dtype = _block_dtype(self, device, force_fp32)
-        fmt = (
-            torch.channels_last if self.channels_last and dtype != torch.float32 else torch.contiguous_format
-        )
+        nhwc = self.channels_last and (dtype != torch.float32 or self.fp32_channels_last)
+        fmt = torch.channels_last if nhwc else torch.contiguous_format
         if fused_modconv is None:  # as the reference: one grouped conv when not training, in fp32
             fused_modconv = (not self.training) and (dtype == torch.float32 or int(ws.shape[0]) == 1)
 
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=fmt)
-            x = x.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = x.contiguous(memory_format=fmt)  # the const is 3-D: its format is the batch's
         else:
             x = x.to(dtype=dtype, memory_format=fmt)
 
@@ -537,6 +537,7 @@ class DiscriminatorBlock(nn.Module):
         self.use_fp16 = use_fp16
         self.half_dtype = "fp16"
         self.channels_last = use_fp16 and fp16_channels_last
+        self.fp32_channels_last = False  # set_channels_last: NHWC in float32 too (a speed option)
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_layers = 0
 
@@ -566,9 +567,8 @@ class DiscriminatorBlock(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         device = (x if x is not None else img).device
         dtype = _block_dtype(self, device, force_fp32)
-        fmt = (
-            torch.channels_last if self.channels_last and dtype != torch.float32 else torch.contiguous_format
-        )
+        nhwc = self.channels_last and (dtype != torch.float32 or self.fp32_channels_last)
+        fmt = torch.channels_last if nhwc else torch.contiguous_format
         if x is not None:
             x = x.to(dtype=dtype, memory_format=fmt)
         if self.in_channels == 0 or self.architecture == "skip":
@@ -725,6 +725,17 @@ class Discriminator(nn.Module):
             x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)
         cmap = self.mapping(None, c) if self.c_dim > 0 else None
         return self.b4(x, img, cmap)
+
+
+def set_channels_last(module: nn.Module) -> nn.Module:
+    """Every synthesis / discriminator block of ``module`` in channels_last (NHWC), weights and
+    activations, whatever its dtype: a speed option (``--nhwc``), the same computation up to float
+    rounding. The reference's ``fp16_channels_last`` covers only the half-precision blocks; on CPUs the
+    float32 blocks gain most (oneDNN's NHWC kernels for few channels: benchmarks/train_throughput.py)."""
+    for m in module.modules():
+        if isinstance(m, SynthesisBlock | DiscriminatorBlock):
+            m.channels_last = m.fp32_channels_last = True
+    return module.to(memory_format=torch.channels_last)
 
 
 def set_half_dtype(module: nn.Module, half: str = "fp16") -> nn.Module:

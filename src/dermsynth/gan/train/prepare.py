@@ -78,8 +78,10 @@ def setup(
     torch.manual_seed(derive_seed(cfg.seed, "init"))  # same initial weights on every rank
     G, D = parts.build_training_networks(cfg, data.c_dim)
     G, D = G.to(device).train(), D.to(device).train()
-    if cfg.channels_last:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    if cfg.channels_last:  # every block NHWC, float32 ones too (networks.set_channels_last)
+        from dermsynth.gan.networks import set_channels_last
+
+        G, D = set_channels_last(G), set_channels_last(D)
     G_ema = parts.ema_copy(G)
     G.requires_grad_(False)
     D.requires_grad_(False)
