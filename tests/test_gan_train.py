@@ -588,3 +588,16 @@ def test_nhwc_trains_the_same_networks_in_channels_last(dataset, tmp_path):
         ref = dict(getattr(runs[False], name).named_parameters())
         for k, v in getattr(runs[True], name).named_parameters():
             torch.testing.assert_close(v, ref[k], atol=1e-4, rtol=1e-3, msg=f"{name}.{k}")
+
+
+def test_a_run_continues_with_nhwc_switched_on(dataset, tmp_path):
+    """A round trained without --nhwc continues with it from the kept state (a speed option)."""
+    keep = tmp_path / "keep"
+    tl.train(tl.setup(tiny_cfg(dataset, kimg=0.008, keep=str(keep)), tmp_path / "a", echo=None))
+    run = tl.setup(
+        tiny_cfg(dataset, kimg=0.016, keep=str(keep), channels_last=True), tmp_path / "b", echo=None
+    )
+    assert run.counters.cur_nimg == 8
+    tl.train(run)
+    assert run.counters.cur_nimg >= 16
+    assert all(torch.isfinite(p).all() for p in run.G.parameters())
