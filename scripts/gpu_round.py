@@ -55,8 +55,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_gen  # noqa: E402  (the run's options and data preparation: one definition)
 
@@ -109,7 +107,7 @@ def pack(keep: Path, out: Path, info: dict) -> dict:
             if p.is_file():
                 tar.add(p, arcname=p.name)
     (out / "records.tar.gz").write_bytes(buf.getvalue())
-    manifest = {**info, "state": state.name, "kimg": kimg, "nimg": state_nimg(state), "bytes": len(data),
+    manifest = {**info, "state": state.name, "kimg": kimg, "bytes": len(data),
                 "sha256": sha256(data), "parts": parts}  # fmt: skip
     (out / "round.json").write_text(json.dumps(manifest, indent=1))
     files = [p for p in out.iterdir() if p.is_file()]
@@ -173,15 +171,7 @@ def travelling_bytes(root: Path, carry: list[str] = ()) -> tuple[int, list[tuple
 def make_pack(root: Path, out: Path) -> dict:
     """``out``: a tar of the isic2017-256 ``train`` images and their labels, plus the here-ingested set's
     pixel sha256 when there is one (``stage`` compares)."""
-    from dermsynth.core.paths import shared_data_dir
-
-    src = shared_data_dir() / "isic2017-256"
-    if not (src / "labels.csv").exists():
-        raise SystemExit(
-            f"{src / 'labels.csv'}: not found; set DERMSYNTH_SHARED_DATA to the shared data folder"
-        )
-    lab = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
-    train = lab[lab["split"] == "train"]
+    src, train = train_gen.train_split()
     files = [src / "images" / f"{i}.jpg" for i in train["image_id"]]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
@@ -327,8 +317,9 @@ def collect(a: argparse.Namespace) -> None:
         joined = Path(tmp) / manifest["state"]
         joined.write_bytes(data)
         theirs = state_nimg(joined)  # refuses a file that does not load
-        if mine and state_nimg(mine[1]) >= theirs and not a.force:
-            raise SystemExit(f"{keep}: already holds kimg {state_nimg(mine[1]) / 1000:.3f} >= the round's "
+        held = state_nimg(mine[1]) if mine else -1
+        if held >= theirs and not a.force:
+            raise SystemExit(f"{keep}: already holds kimg {held / 1000:.3f} >= the round's "
                              f"{theirs / 1000:.3f} (--force to replace)")  # fmt: skip
         with tarfile.open(src / "records.tar.gz") as tar:
             tar.extractall(Path(tmp) / "records", filter="data")

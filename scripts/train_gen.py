@@ -47,20 +47,26 @@ def dermsynth() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dermsynth.cli.main"]
 
 
-def prepare_data(runs: Path, res: int = RES) -> Path:
-    """``RUNS/isic2017-train-<res>``: the isic2017-256 ``train`` split, ingested once at ``res`` px."""
+def train_split() -> tuple[Path, pd.DataFrame]:
+    """(the isic2017-256 folder, its labels.csv rows of the ``train`` split); a clear error when absent."""
     from dermsynth.core.paths import shared_data_dir
 
-    out = runs / f"isic2017-train-{res}"
-    if (out / "dataset.json").exists():
-        return out
     src = shared_data_dir() / "isic2017-256"
     if not (src / "labels.csv").exists():
         raise SystemExit(
             f"{src / 'labels.csv'}: not found; set DERMSYNTH_SHARED_DATA to the shared data folder"
         )
     lab = pd.read_csv(src / "labels.csv", dtype={"image_id": str})
-    lab = lab[lab["split"] == "train"][["image_id", "melanoma"]]
+    return src, lab[lab["split"] == "train"]
+
+
+def prepare_data(runs: Path, res: int = RES) -> Path:
+    """``RUNS/isic2017-train-<res>``: the isic2017-256 ``train`` split, ingested once at ``res`` px."""
+    out = runs / f"isic2017-train-{res}"
+    if (out / "dataset.json").exists():
+        return out
+    src, lab = train_split()
+    lab = lab[["image_id", "melanoma"]]
     runs.mkdir(parents=True, exist_ok=True)
     csv = runs / "isic2017-train-labels.csv"
     lab.to_csv(csv, index=False)
